@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * The `kirin` command. Kept tiny so that an old Node reaches the version check
+ * and prints one clear line instead of a stack trace.
+ */
+import { nodeIsSupported, nodeFlagsForTypeScript, MINIMUM_NODE } from '../runtime.ts';
+
+if (!nodeIsSupported()) {
+  process.stderr.write(`kirin: Node.js ${MINIMUM_NODE.join('.')} or newer is required; this is ${process.version}. Install a current Node (https://nodejs.org) and try again.\n`);
+  process.exit(1);
+}
+
+// Importing .ts files (apps, kirin.config.ts) needs type stripping; before Node 22.18 it is behind a flag: restart with it.
+const flags = nodeFlagsForTypeScript();
+if (flags.length > 0 && !process.execArgv.includes(flags[0]!)) {
+  const args = [...flags, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)];
+  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  // Same PID (signals and systemd's LISTEN_PID keep working) where Node can exec.
+  if (execve) execve(process.execPath, [process.execPath, ...args], process.env);
+  const { spawn } = await import('node:child_process');
+  const inherited = Array.from({ length: Math.max(0, Number(process.env.LISTEN_FDS) || 0) }, (_, i) => 3 + i);
+  const child = spawn(process.execPath, args, { stdio: ['inherit', 'inherit', 'inherit', ...inherited], env: { ...process.env, ...(process.env.LISTEN_PID === String(process.pid) ? { KIRIN_LISTEN_PID_PARENT: '1' } : {}) },
+  });
+  for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) {
+    process.on(signal, () => child.kill(signal));
+  }
+  const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1))));
+  process.exit(code);
+}
+
+const { main } = await import('./main.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,59 @@
+/**
+ * Command dispatch. Each command lives in its own module, loaded on demand so
+ * `kirin status` does not pay for what `kirin serve` needs.
+ */
+import { ExitCode, KirinError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+
+type CommandModule = { run(args: string[]): Promise<number> };
+
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  serve: { summary: 'run the app server (master and workers)', load: () => import('./serve.ts') },
+  status: { summary: 'show the workers of a running Kirin', load: () => import('./status.ts') },
+  reload: { summary: 'zero-downtime reload of config and code', load: () => import('./reload.ts') },
+  stop: { summary: 'graceful stop', load: () => import('./stop.ts') },
+};
+
+export const USAGE = `Kirin ${VERSION} — run a JavaScript/TypeScript web app in production on a machine you own.
+
+Usage: kirin <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`)
+  .join('\n')}
+
+Run \`kirin <command> --help\` for a command's options. Docs: docs/cli.md
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? ExitCode.USAGE : ExitCode.OK;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`${VERSION}\n`);
+    return ExitCode.OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`kirin: unknown command "${name}"\n\n${USAGE}`);
+    return ExitCode.USAGE;
+  }
+  try {
+    return await (await command.load()).run(rest);
+  } catch (error) {
+    return reportCliError(error);
+  }
+}
+
+/** Prints an error the way a user can act on: the message, no stack, unless it is a bug. */
+export function reportCliError(error: unknown): number {
+  if (error instanceof KirinError) {
+    process.stderr.write(`kirin: ${error.message}\n`);
+    return error.code === 'KIRIN_ERR_USAGE' ? ExitCode.USAGE : ((error as KirinError & { exitCode?: number }).exitCode ?? ExitCode.FAILURE);
+  }
+  process.stderr.write(`kirin: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+  return ExitCode.FAILURE;
+}

@@ -1,0 +1,175 @@
+/**
+ * `kirin serve [PATH[:EXPORT]] [options]` — run the master and its workers.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { findConfigFile, loadConfigFile, readEnvFiles } from '../config/load.ts';
+import { normalizeConfig } from '../config/normalize.ts';
+import type { ServePlan } from '../config/plan.ts';
+import { ExitCode, KirinError } from '../errors.ts';
+import { Master } from '../master/master.ts';
+import { SystemdNotifier, takeActivatedSockets, type ActivatedSockets } from '../master/systemd.ts';
+import { createLogger } from '../observe/log.ts';
+import { attachMasterExtensions } from '../master/extensions.ts';
+import { reportCliError } from './main.ts';
+
+export const SERVE_HELP = `Usage: kirin serve [PATH[:EXPORT]] [options]
+
+Serves PATH (a fetch handler or Node listener module, .ts or .js) for every
+host, or the sites of kirin.config.ts when no PATH is given.
+
+Options:
+  -c, --config FILE            config file (default: kirin.config.{ts,mts,js,mjs,json} here)
+  -w, --workers N              worker processes (default: $WEB_CONCURRENCY, else one per CPU)
+  -b, --bind ADDR              listen address, repeatable: 127.0.0.1:8000, :80, [::1]:8000,
+                               unix:/run/app.sock (default 127.0.0.1:8000, or 0.0.0.0:$PORT)
+      --timeout SECONDS        kill a worker blocked this long (default 30; 0 = never)
+      --graceful-timeout SECONDS
+                               time to finish in-flight requests on stop/reload (default 30)
+      --max-requests N         recycle a worker after N requests (default 0 = never)
+      --max-requests-jitter J  add up to J to each worker's max-requests
+      --max-memory MB          recycle a worker whose memory exceeds MB
+      --access-log FILE|-|off  access log destination (default -, stdout)
+      --log-level LEVEL        debug, info, warn, error (default info)
+      --pid FILE               write the master's PID here
+      --state-dir DIR          control socket and certificates (default: per project)
+      --env-file FILE          load variables from FILE (repeatable; set ones win)
+      --header-timeout SECONDS time to receive request headers (default 10)
+      --request-timeout SECONDS
+                               time to receive a whole request (default 60)
+      --keep-alive-timeout SECONDS
+                               idle keep-alive connections close after (default 5)
+      --max-body SIZE          largest request body, e.g. 10mb (default 10mb)
+      --trusted-proxy CIDR     believe X-Forwarded-* from this peer (repeatable)
+  -h, --help                   this help
+`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  workers: { type: 'string', short: 'w' },
+  bind: { type: 'string', short: 'b', multiple: true },
+  timeout: { type: 'string' },
+  'graceful-timeout': { type: 'string' },
+  'max-requests': { type: 'string' },
+  'max-requests-jitter': { type: 'string' },
+  'max-memory': { type: 'string' },
+  'access-log': { type: 'string' },
+  'log-level': { type: 'string' },
+  pid: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'env-file': { type: 'string', multiple: true },
+  'header-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
+  'max-body': { type: 'string' },
+  'trusted-proxy': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface ServeArgs {
+  app: string | undefined;
+  configFile: string | null;
+  overrides: Record<string, unknown>;
+}
+
+export function parseServeArgs(argv: string[], cwd: string): ServeArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new KirinError('KIRIN_ERR_USAGE', `${(error as Error).message}\n\n${SERVE_HELP}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length > 1) throw new KirinError('KIRIN_ERR_USAGE', `serve takes one app, got ${positionals.join(' ')}`);
+  const overrides: Record<string, unknown> = {};
+  const limits: Record<string, unknown> = {};
+  if (values.workers !== undefined) overrides.workers = integer('--workers', values.workers, 1);
+  if (values.bind !== undefined) overrides.listen = { http: values.bind };
+  if (values.timeout !== undefined) overrides.timeout = seconds('--timeout', values.timeout);
+  if (values['graceful-timeout'] !== undefined) overrides.gracefulTimeout = seconds('--graceful-timeout', values['graceful-timeout']);
+  if (values['max-requests'] !== undefined) overrides.maxRequests = integer('--max-requests', values['max-requests'], 0);
+  if (values['max-requests-jitter'] !== undefined) overrides.maxRequestsJitter = integer('--max-requests-jitter', values['max-requests-jitter'], 0);
+  if (values['max-memory'] !== undefined) overrides.maxMemory = `${integer('--max-memory', values['max-memory'], 1)}mb`;
+  if (values['access-log'] !== undefined) overrides.accessLog = values['access-log'] === 'off' ? false : values['access-log'] === '-' ? '-' : resolve(cwd, values['access-log']);
+  if (values['log-level'] !== undefined) overrides.logLevel = values['log-level'];
+  if (values.pid !== undefined) overrides.pidFile = resolve(cwd, values.pid);
+  if (values['state-dir'] !== undefined) overrides.stateDir = resolve(cwd, values['state-dir']);
+  if (values['env-file'] !== undefined) overrides.envFiles = values['env-file'].map((f) => resolve(cwd, f));
+  if (values['trusted-proxy'] !== undefined) overrides.trustedProxies = values['trusted-proxy'];
+  if (values['header-timeout'] !== undefined) limits.headerTimeout = seconds('--header-timeout', values['header-timeout']);
+  if (values['request-timeout'] !== undefined) limits.requestTimeout = seconds('--request-timeout', values['request-timeout']);
+  if (values['keep-alive-timeout'] !== undefined) limits.keepAliveTimeout = seconds('--keep-alive-timeout', values['keep-alive-timeout']);
+  if (values['max-body'] !== undefined) limits.maxBody = values['max-body'];
+  if (Object.keys(limits).length > 0) overrides.limits = limits;
+  const app = positionals[0];
+  let configFile: string | null = null;
+  if (values.config !== undefined) configFile = resolve(cwd, values.config);
+  else if (app === undefined) {
+    configFile = findConfigFile(cwd);
+    if (configFile === null) {
+      throw new KirinError('KIRIN_ERR_USAGE', `nothing to serve: give an app (kirin serve app.ts) or create kirin.config.ts in ${cwd}\n\n${SERVE_HELP}`);
+    }
+  }
+  return { app, configFile, overrides };
+}
+
+function integer(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min) throw new KirinError('KIRIN_ERR_USAGE', `${flag}: expected a whole number >= ${min}, got "${value}"`);
+  return n;
+}
+
+function seconds(flag: string, value: string): number | string {
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
+  if (/^\d+(\.\d+)?(ms|s|m|h)$/.test(value)) return value;
+  throw new KirinError('KIRIN_ERR_USAGE', `${flag}: expected seconds (30) or a duration (500ms, 30s, 5m), got "${value}"`);
+}
+
+/** Loads the config (file, flags, environment, systemd sockets) into a plan and the workers' environment. */
+export async function buildPlan(args: ServeArgs, cwd: string, baseEnv: NodeJS.ProcessEnv, activated: ActivatedSockets | null): Promise<{ plan: ServePlan; env: NodeJS.ProcessEnv }> {
+  const raw = args.configFile ? await loadConfigFile(args.configFile) : {};
+  const plan = normalizeConfig({ raw, file: args.configFile, cwd, app: args.app, overrides: args.overrides, env: baseEnv });
+  if (activated) plan.listen = { http: activated.http, https: activated.https };
+  const { env: fromFiles } = readEnvFiles(plan.envFiles, baseEnv);
+  return { plan, env: { ...baseEnv, ...fromFiles } };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const cwd = process.cwd();
+  const args = parseServeArgs(argv, cwd);
+  if (args === 'help') {
+    process.stdout.write(SERVE_HELP);
+    return ExitCode.OK;
+  }
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env };
+  const activated = takeActivatedSockets(baseEnv);
+  const bootLogger = createLogger({ level: 'info', role: 'master' });
+  const notifier = new SystemdNotifier(baseEnv, bootLogger);
+  let loaded: { plan: ServePlan; env: NodeJS.ProcessEnv };
+  try {
+    loaded = await buildPlan(args, cwd, baseEnv, activated);
+  } catch (error) {
+    return reportCliError(error);
+  }
+  const logger = createLogger({ level: loaded.plan.logLevel, role: 'master' });
+  const master = new Master({
+    plan: loaded.plan,
+    env: loaded.env,
+    logger,
+    notifier,
+    loadPlan: () => buildPlan(args, cwd, baseEnv, activated),
+  });
+  attachMasterExtensions(master);
+  try {
+    await master.start();
+  } catch (error) {
+    if (error instanceof KirinError && (error.code === 'KIRIN_ERR_APP_LOAD' || error.code === 'KIRIN_ERR_BOOT' || error.code === 'KIRIN_ERR_APP_EXPORT')) {
+      // The worker's error with its stack, logged once; no respawning a broken app.
+      logger.fatal(`could not start: ${error.message}`);
+      return (error as KirinError & { exitCode?: number }).exitCode ?? ExitCode.FAILURE;
+    }
+    return reportCliError(error);
+  }
+  return master.stopped;
+}

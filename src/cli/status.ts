@@ -1,0 +1,54 @@
+/** `kirin status` — the master and its workers, for people or (--json) machines. */
+import { sendControl } from '../master/control.ts';
+import { ExitCode } from '../errors.ts';
+import type { MasterStatus } from '../master/master.ts';
+import { parseControlArgs } from './control-args.ts';
+
+const USAGE = `Usage: kirin status [--json] [--state-dir DIR] [--config FILE]
+
+Shows the running master and, per worker: pid, generation, state, uptime,
+memory (RSS), requests served and restarts. Exit 1 when Kirin is not running.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const args = await parseControlArgs(argv, USAGE);
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return ExitCode.OK;
+  }
+  const status = (await sendControl(args.stateDir, 'status', {}, 10_000)) as MasterStatus;
+  process.stdout.write(args.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  return ExitCode.OK;
+}
+
+export function formatStatus(status: MasterStatus): string {
+  const lines = [
+    `Kirin master pid ${status.pid}, generation ${status.generation}, up ${duration(Date.now() - status.startedAt)}, ${status.workers.length}/${status.targetWorkers} workers`,
+    `listening: ${status.listeners.join(', ')}`,
+    `config: ${status.configFile ?? '(command line)'}; reloads: ${status.reloads}`,
+    '',
+  ];
+  const rows = [['WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RSS', 'REQUESTS', 'RESTARTS']];
+  for (const w of status.workers) {
+    rows.push([String(w.index), String(w.pid), String(w.generation), w.state, duration(w.uptimeMs), `${(w.rss / 1024 / 1024).toFixed(0)} MB`, String(w.served), String(w.restarts)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) lines.push(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  const restarts = Object.entries(status.restarts).filter(([, n]) => n > 0);
+  if (restarts.length) lines.push('', `restarts: ${restarts.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  if (status.services.length) {
+    lines.push('', 'SERVICE  PID  STATE  RESTARTS  UPSTREAM');
+    for (const s of status.services) lines.push(`${s.name}  ${s.pid ?? '-'}  ${s.state}  ${s.restarts}  ${s.upstream}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}

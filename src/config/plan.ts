@@ -1,0 +1,201 @@
+/**
+ * The validated, JSON-safe form of the configuration.
+ *
+ * The master builds a `ServePlan` once per (re)load and hands it to every worker of
+ * the generation over IPC; workers compile it into their runtime request path.
+ * All paths in a plan are absolute; all durations are milliseconds; all sizes bytes.
+ */
+import type { LoadBalancing, LogLevel } from './types.ts';
+
+export interface ServePlan {
+  /** Absolute path of the config file, or null for `kirin serve app.ts`. */
+  configFile: string | null;
+  /** The folder relative paths in the config are resolved against. */
+  baseDir: string;
+  workers: number;
+  listen: ListenPlan;
+  envFiles: string[];
+  trustedProxies: string[];
+  stateDir: string;
+  pidFile: string | null;
+  timeoutMs: number;
+  gracefulTimeoutMs: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  maxMemoryBytes: number;
+  limits: LimitsPlan;
+  /** '-' for stdout, an absolute file path, or null for off. */
+  accessLog: string | null;
+  logLevel: LogLevel;
+  services: Record<string, ServicePlan>;
+  sites: SitePlan[];
+  tls: TlsPlan;
+  admin: AdminPlan | null;
+  notify: NotifyPlan;
+}
+
+export interface ListenAddress {
+  kind: 'tcp' | 'unix' | 'fd';
+  /** For tcp: an IP address ('' for all addresses). */
+  host: string;
+  port: number;
+  /** For unix: the absolute socket path. */
+  path: string;
+  /** For fd (systemd socket activation): the inherited descriptor. */
+  fd: number;
+  /** What the user wrote, for messages. */
+  spec: string;
+}
+
+export interface ListenPlan {
+  http: ListenAddress[];
+  https: ListenAddress[];
+}
+
+export interface LimitsPlan {
+  headerTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderSize: number;
+  maxHeaders: number;
+  maxBodyBytes: number;
+}
+
+export interface ServicePlan {
+  name: string;
+  command: string;
+  cwd: string;
+  env: Record<string, string>;
+  /** The unix socket path behind `{socket}`, when the command uses it. */
+  socket: string | null;
+  /** The loopback port behind `{port}` (chosen by the master when the service starts), or 0. */
+  port: number;
+  usesPort: boolean;
+  readyTimeoutMs: number;
+  stopTimeoutMs: number;
+}
+
+export interface SitePlan {
+  /** The key as written, e.g. 'blog.example.test, www.blog.example.test'. */
+  key: string;
+  /** Lower-case host names; '*.example.test' matches one label; '*' matches any host. */
+  hosts: string[];
+  tls: SiteTlsPlan;
+  /** Seconds for Strict-Transport-Security, or 0 for none. */
+  hstsSeconds: number;
+  headers: HeadersPlan | null;
+  routes: RoutePlan[];
+}
+
+export type SiteTlsPlan =
+  | { mode: 'off' }
+  | { mode: 'auto' }
+  | { mode: 'local' }
+  | { mode: 'files'; cert: string; key: string };
+
+export interface RoutePlan {
+  /** The path prefix, e.g. '/static/'. */
+  prefix: string;
+  /** Where this route sits in the config, for messages: sites["a.test"]["/static/"]. */
+  at: string;
+  handler: HandlerPlan;
+  middleware: MiddlewarePlan;
+}
+
+export type HandlerPlan = AppHandlerPlan | StaticHandlerPlan | ProxyHandlerPlan | RedirectHandlerPlan | RespondHandlerPlan;
+
+export interface AppHandlerPlan {
+  type: 'app';
+  /** Absolute module path. */
+  module: string;
+  /** Export name; 'default' unless given as 'path:name'. */
+  exportName: string;
+}
+
+export interface StaticHandlerPlan {
+  type: 'static';
+  root: string;
+  immutable: boolean;
+  /** Absolute-in-root path of the SPA fallback file (e.g. '/index.html'), or null. */
+  spa: string | null;
+  index: string[];
+  cacheControl: string;
+}
+
+export interface ProxyHandlerPlan {
+  type: 'proxy';
+  /** Upstream URLs; for a service, filled in by the master with its socket or port. */
+  to: string[];
+  service: string | null;
+  lb: LoadBalancing;
+  health: HealthCheckPlan | null;
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+  retries: number;
+  maxFails: number;
+  failTimeoutMs: number;
+  preserveHost: boolean;
+}
+
+export interface HealthCheckPlan {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Inclusive status range counted healthy. */
+  expectMin: number;
+  expectMax: number;
+}
+
+export interface RedirectHandlerPlan {
+  type: 'redirect';
+  to: string;
+  status: number;
+}
+
+export interface RespondHandlerPlan {
+  type: 'respond';
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface MiddlewarePlan {
+  allow: string[] | null;
+  deny: string[] | null;
+  auth: { users: Record<string, string>; realm: string } | null;
+  rateLimit: { perSecond: number; burst: number } | null;
+  headers: HeadersPlan | null;
+  compress: { types: string[]; minSize: number } | null;
+  /** Bytes; always set (the global limit when the route gives none). */
+  maxBodyBytes: number;
+  /** The prefix removed before the handler sees the path, or null. */
+  stripPrefix: string | null;
+}
+
+export interface HeadersPlan {
+  request: HeaderRulesPlan | null;
+  response: HeaderRulesPlan | null;
+}
+
+export interface HeaderRulesPlan {
+  /** Lower-case names. */
+  set: Record<string, string>;
+  remove: string[];
+}
+
+export interface TlsPlan {
+  email: string | null;
+  acmeDirectory: string;
+  caBundle: string | null;
+  storage: string;
+}
+
+export interface AdminPlan {
+  listen: ListenAddress;
+  token: string | null;
+}
+
+export interface NotifyPlan {
+  email: { url: string; from: string; to: string[] } | null;
+  webhook: string | null;
+}

@@ -1,0 +1,19 @@
+/**
+ * Kirin's state folder: the control socket, certificates, locks.
+ *
+ * Under systemd (`StateDirectory=kirin`) it is $STATE_DIRECTORY. Otherwise one
+ * folder per project under the user's state home, so that `kirin status` run in
+ * the project finds the master started there, and two projects never share a
+ * control socket.
+ */
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+
+export function defaultStateDir(projectDir: string, env: NodeJS.ProcessEnv): string {
+  if (env.STATE_DIRECTORY) return env.STATE_DIRECTORY.split(':')[0]!;
+  const project = resolve(projectDir);
+  const name = `${basename(project).replace(/[^A-Za-z0-9_.-]/g, '_') || 'root'}-${createHash('sha256').update(project).digest('hex').slice(0, 8)}`;
+  const home = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return join(home, 'kirin', name);
+}

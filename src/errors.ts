@@ -1,0 +1,39 @@
+/**
+ * One error base class with stable codes, prefixed by subsystem (undici's
+ * UND_ERR_*, Fastify's FST_ERR_*). Every code is listed in docs/errors.md.
+ */
+export type KirinErrorCode =
+  | 'KIRIN_ERR_CONFIG'
+  | 'KIRIN_ERR_CONFIG_LOAD'
+  | 'KIRIN_ERR_USAGE'
+  | 'KIRIN_ERR_NODE_VERSION'
+  | 'KIRIN_ERR_LISTEN'
+  | 'KIRIN_ERR_APP_LOAD'
+  | 'KIRIN_ERR_APP_EXPORT'
+  | 'KIRIN_ERR_BOOT'
+  | 'KIRIN_ERR_CONTROL'
+  | 'KIRIN_ERR_NOT_RUNNING'
+  | 'KIRIN_ERR_SERVICE'
+  | 'KIRIN_ERR_TLS';
+
+export class KirinError extends Error {
+  readonly code: KirinErrorCode;
+  constructor(code: KirinErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KirinError';
+    this.code = code;
+  }
+}
+
+/** Process exit codes, named so a boot failure halts instead of looping (Gunicorn's WORKER_BOOT_ERROR). */
+export const ExitCode = {
+  OK: 0,
+  /** Something failed at run time. */
+  FAILURE: 1,
+  /** Bad command line. */
+  USAGE: 2,
+  /** A worker could not start (listen failed, bad plan). */
+  WORKER_BOOT_ERROR: 3,
+  /** The user's app threw while being imported or exported nothing usable. */
+  APP_LOAD_ERROR: 4,
+} as const;

@@ -1,0 +1,117 @@
+/**
+ * The `app` handler: runs the user's fetch handler or Node listener.
+ *
+ * Before the app sees the request, Kirin's view of the client replaces the
+ * client's own forwarding headers, and the URL is the normalized one — so the
+ * app and Kirin's guards agree on what was asked for.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppHandlerPlan } from '../../config/plan.ts';
+import type { Logger } from '../../observe/log.ts';
+import { setForwardedHeaders } from '../../worker/client.ts';
+import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
+import { sendError } from '../../worker/error-response.ts';
+import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
+import { installLightResponse, NativeResponse } from './light-response.ts';
+import { loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
+import { writeResponse } from './write-response.ts';
+
+/** One import per module and export, however many routes use it. */
+const loaded = new Map<string, Promise<LoadedApp>>();
+
+export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): Promise<RouteHandler> {
+  const key = `${plan.module}\0${plan.exportName}`;
+  let app = loaded.get(key);
+  if (!app) {
+    app = loadApp(plan.module, plan.exportName);
+    loaded.set(key, app);
+  }
+  const resolved = await app;
+  const maxBody = env.route.middleware.maxBodyBytes;
+  if (resolved.kind === 'fetch') {
+    installLightResponse();
+    return fetchHandler(resolved.fetch, maxBody, env.logger);
+  }
+  return nodeHandler(resolved.listener, env.logger);
+}
+
+function nodeHandler(listener: NodeListener, logger: Logger): RouteHandler {
+  return {
+    handle(ctx) {
+      const req = ctx.req as IncomingMessage;
+      setForwardedHeaders(req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
+      if (req.url !== ctx.target) req.url = ctx.target;
+      try {
+        listener(req, ctx.res as ServerResponse);
+      } catch (error) {
+        reportAppError(logger, ctx, error);
+      }
+    },
+  };
+}
+
+class Info implements FetchInfo {
+  readonly #ctx: RequestContext;
+  constructor(ctx: RequestContext) {
+    this.#ctx = ctx;
+  }
+  get remoteAddr() {
+    return { hostname: this.#ctx.clientIp, port: this.#ctx.req.socket?.remotePort ?? 0, transport: 'tcp' as const };
+  }
+  get incoming() {
+    return this.#ctx.req as IncomingMessage;
+  }
+  get outgoing() {
+    return this.#ctx.res as ServerResponse;
+  }
+}
+
+function fetchHandler(fetch: FetchHandler, maxBody: number, logger: Logger): RouteHandler {
+  return {
+    handle(ctx) {
+      const req = ctx.req;
+      setForwardedHeaders(req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
+      const request = new LazyRequest(req, ctx.method, `${ctx.scheme}://${ctx.authority}${ctx.target}`, maxBody, ctx.clientIp);
+      let result: Response | Promise<Response>;
+      try {
+        result = fetch(request as unknown as Request, new Info(ctx));
+      } catch (error) {
+        reportAppError(logger, ctx, error);
+        return;
+      }
+      if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as unknown as PromiseLike<Response>).then === 'function')) {
+        ctx.res.once('close', () => {
+          if (!ctx.res.writableFinished) request.abort(new Error('the client closed the connection'));
+        });
+        return Promise.resolve(result).then(
+          (response) => send(response, ctx, logger),
+          (error) => reportAppError(logger, ctx, error),
+        );
+      }
+      return send(result, ctx, logger);
+    },
+  };
+}
+
+function send(response: unknown, ctx: RequestContext, logger: Logger): void | Promise<void> {
+  if (!(response instanceof NativeResponse)) {
+    reportAppError(logger, ctx, new TypeError(`the fetch handler returned ${response === undefined ? 'undefined' : typeof response}, not a Response`));
+    return;
+  }
+  try {
+    const written = writeResponse(response, ctx.res);
+    if (written) return written.catch((error) => reportAppError(logger, ctx, error));
+  } catch (error) {
+    reportAppError(logger, ctx, error);
+  }
+}
+
+/** A 500 for the client without the stack; the stack in the error log. */
+export function reportAppError(logger: Logger, ctx: RequestContext, error: unknown): void {
+  if (error instanceof BodyTooLargeError) {
+    sendError(ctx.res, 413, `the request body is larger than this route accepts`);
+    return;
+  }
+  logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'the app threw an error; answered 500');
+  sendError(ctx.res, 500);
+}

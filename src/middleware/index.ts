@@ -1,0 +1,31 @@
+/**
+ * Compiles a route's middleware into the chain that runs before its handler.
+ * Order: who may ask (deny/allow, auth, rate limit),
+ * then what the answer looks like (headers, compression). The body limit is
+ * checked by the request path itself for every route (worker/pipeline.ts).
+ * A route with nothing to do gets `null`, and requests skip the chain.
+ */
+import type { MiddlewarePlan, SitePlan } from '../config/plan.ts';
+import type { CompileEnv, Middleware } from '../worker/context.ts';
+import { basicAuth } from './basic-auth.ts';
+import { compress } from './compress.ts';
+import { headerRules } from './headers.ts';
+import { ipFilter } from './ip-filter.ts';
+import { rateLimit } from './rate-limit.ts';
+
+export async function compileMiddleware(site: SitePlan, plan: MiddlewarePlan, env: CompileEnv): Promise<Middleware[] | null> {
+  const chain: Middleware[] = [];
+  if (plan.allow || plan.deny) chain.push(ipFilter(plan.allow, plan.deny));
+  if (plan.auth) chain.push(await basicAuth(plan.auth, env));
+  if (plan.rateLimit) chain.push(rateLimit(plan.rateLimit, env));
+  if (site.headers) chain.push(headerRules(site.headers));
+  if (plan.headers) chain.push(headerRules(plan.headers));
+  if (plan.compress) chain.push(compress(plan.compress));
+  return chain.length > 0 ? chain : null;
+}
+
+/** Runs `chain` then `last`; each step decides whether to call the next. */
+export function runChain(chain: readonly Middleware[], ctx: Parameters<Middleware>[0], last: () => void | Promise<void>): void | Promise<void> {
+  const step = (i: number): void | Promise<void> => (i === chain.length ? last() : chain[i]!(ctx, () => step(i + 1)));
+  return step(0);
+}

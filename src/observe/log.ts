@@ -1,0 +1,77 @@
+/**
+ * Error log: pino, JSON lines when stderr is not a terminal (journald, files,
+ * log shippers), short readable lines when it is. Secrets never go in: the
+ * logger redacts fields whose names look like credentials.
+ */
+import { writeSync } from 'node:fs';
+import { pino, type DestinationStream } from 'pino';
+import type { LogLevel } from '../config/types.ts';
+
+export type Logger = pino.Logger;
+
+export interface LoggerOptions {
+  level: LogLevel;
+  /** 'master', 'worker', 'service:django' … */
+  role: string;
+  /** Format for people instead of JSON. Default: stderr is a TTY. */
+  pretty?: boolean;
+  /** Where lines go. Default: stderr. */
+  destination?: DestinationStream;
+}
+
+const REDACT = ['*.password', '*.token', '*.secret', '*.authorization', '*.cookie', 'password', 'token', 'secret', 'authorization', 'cookie'];
+
+export function createLogger(options: LoggerOptions): Logger {
+  const pretty = options.pretty ?? process.stderr.isTTY === true;
+  const destination = options.destination ?? (pretty ? new PrettyStream(2) : pino.destination({ fd: 2, sync: true }));
+  return pino(
+    {
+      level: options.level,
+      base: { pid: process.pid, role: options.role },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: 'msg',
+      redact: { paths: REDACT, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+const LEVEL_COLORS: Record<string, string> = { debug: '\x1b[90m', info: '\x1b[36m', warn: '\x1b[33m', error: '\x1b[31m', fatal: '\x1b[35m' };
+const RESET = '\x1b[0m';
+
+/** Turns pino's JSON lines into `12:00:01 INFO  master 1234  message key=value`. */
+class PrettyStream implements DestinationStream {
+  readonly #fd: number;
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+  write(line: string): void {
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      writeAll(this.#fd, line);
+      return;
+    }
+    const { time, level, pid, role, msg, err, stack, ...rest } = entry as Record<string, unknown>;
+    const clock = typeof time === 'string' ? time.slice(11, 19) : '';
+    const label = String(level ?? 'info');
+    const color = LEVEL_COLORS[label] ?? '';
+    const fields = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    let out = `${clock} ${color}${label.toUpperCase().padEnd(5)}${RESET} ${role} ${pid}  ${msg ?? ''}${fields ? `  \x1b[90m${fields}${RESET}` : ''}\n`;
+    const errorStack = (err as { stack?: string } | undefined)?.stack ?? (typeof stack === 'string' ? stack : undefined);
+    if (errorStack) out += `${errorStack}\n`;
+    writeAll(this.#fd, out);
+  }
+}
+
+function writeAll(fd: number, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch {
+    // A closed terminal must not take the process down.
+  }
+}

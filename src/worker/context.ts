@@ -1,0 +1,150 @@
+/**
+ * What every stage of the request path sees: the Node request and response, the
+ * normalized path, the site and route it matched, and the client as Kirin
+ * resolved it. Built once per request; the costly parts (client address behind
+ * trusted proxies) are computed on first use.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { HandlerPlan, RoutePlan, ServePlan, SitePlan } from '../config/plan.ts';
+import type { Logger } from '../observe/log.ts';
+import type { ClientResolver } from './client.ts';
+
+/**
+ * The request and response handlers receive. Over HTTP/2 these are Node's
+ * compatibility objects (Http2ServerRequest/Response), which mirror this API;
+ * the TLS listener passes them in as these types.
+ */
+export type NodeRequest = IncomingMessage;
+export type NodeResponse = ServerResponse;
+
+export type Next = () => void | Promise<void>;
+
+/** A stage that runs before the handler: it answers (403, 429 …) or calls `next`. */
+export type Middleware = (ctx: RequestContext, next: Next) => void | Promise<void>;
+
+/** What a route ends in. It writes the response to `ctx.res`. */
+export interface RouteHandler {
+  handle(ctx: RequestContext): void | Promise<void>;
+  /** HTTP/1.1 Upgrade (WebSocket). Without it, upgrades to the route get 501. */
+  upgrade?(ctx: RequestContext, socket: Duplex, head: Buffer): void;
+  /** Called when the worker drains: stop timers, close pools. */
+  close?(): void | Promise<void>;
+}
+
+/** What the worker process offers to the parts it hosts (TLS, metrics …). */
+export interface WorkerServices {
+  readonly logger: Logger;
+  /** Sends a request to the master and waits for the answer. */
+  ask<T = unknown>(type: string, payload: unknown): Promise<T>;
+  /** Subscribes to messages the master pushes to every worker. */
+  onPush(type: string, listener: (payload: unknown) => void): void;
+}
+
+/** Everything a handler or middleware factory may use while the worker compiles its plan. */
+export interface CompileEnv {
+  plan: ServePlan;
+  site: SitePlan;
+  route: RoutePlan;
+  logger: Logger;
+  /** Sends a message to the master and waits for its answer (rate limits, certificates). */
+  ask<T = unknown>(type: string, payload: unknown): Promise<T>;
+}
+
+export type HandlerFactory<P extends HandlerPlan = HandlerPlan> = (plan: P, env: CompileEnv) => RouteHandler | Promise<RouteHandler>;
+
+/** The compiled form of a route: its chain and handler, ready to run. */
+export interface CompiledRoute {
+  readonly plan: RoutePlan;
+  readonly prefix: string;
+  readonly handler: RouteHandler;
+  /** null when the route has no middleware: the handler is called directly. */
+  readonly chain: Middleware[] | null;
+  /** stripPrefix as compiled: the number of characters to remove, or 0. */
+  readonly strip: string | null;
+}
+
+export interface CompiledSite {
+  readonly plan: SitePlan;
+  /** Routes by descending prefix length: the first match is the longest. */
+  readonly routes: CompiledRoute[];
+  /** Set when the site is one route at '/': skip the search. */
+  readonly onlyRoute: CompiledRoute | null;
+}
+
+export class RequestContext {
+  readonly req: NodeRequest;
+  readonly res: NodeResponse;
+  readonly method: string;
+  /** The decoded, normalized path: what routes and guards match. */
+  readonly path: string;
+  /** The percent-encoded normalized path (what is forwarded). */
+  readonly encodedPath: string;
+  /** The query string including '?', or ''. */
+  readonly query: string;
+  /** The host name, lower case, without port. */
+  readonly host: string;
+  /** The Host header as received (validated), e.g. 'example.com:8080'. */
+  readonly authority: string;
+  readonly site: CompiledSite;
+  route: CompiledRoute;
+  /** The decoded path the handler sees: `path` after stripPrefix. */
+  handlerPath: string;
+  /** The encoded path + query the handler forwards: `encodedPath` after stripPrefix, then query. */
+  target: string;
+  /** True on TLS connections. */
+  readonly secure: boolean;
+  readonly startTime: number;
+  readonly #resolver: ClientResolver;
+  #clientIp: string | undefined;
+  #scheme: 'http' | 'https' | undefined;
+
+  constructor(
+    req: NodeRequest,
+    res: NodeResponse,
+    method: string,
+    path: string,
+    encodedPath: string,
+    query: string,
+    host: string,
+    authority: string,
+    site: CompiledSite,
+    route: CompiledRoute,
+    secure: boolean,
+    resolver: ClientResolver,
+    startTime: number,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.method = method;
+    this.path = path;
+    this.encodedPath = encodedPath;
+    this.query = query;
+    this.host = host;
+    this.authority = authority;
+    this.site = site;
+    this.route = route;
+    this.handlerPath = path;
+    this.target = query ? encodedPath + query : encodedPath;
+    this.secure = secure;
+    this.#resolver = resolver;
+    this.startTime = startTime;
+    this.#clientIp = undefined;
+    this.#scheme = undefined;
+  }
+
+  /** The address of the TCP peer (canonical), or '' for a unix socket. */
+  get peerIp(): string {
+    return this.#resolver.peer(this.req);
+  }
+
+  /** The client's address: the peer, or behind trusted proxies the rightmost untrusted address. */
+  get clientIp(): string {
+    return (this.#clientIp ??= this.#resolver.client(this.req));
+  }
+
+  /** 'https' on TLS, or what a trusted proxy says; 'http' otherwise. */
+  get scheme(): 'http' | 'https' {
+    return (this.#scheme ??= this.#resolver.scheme(this.req, this.secure));
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * A worker process: receives its plan and listening sockets from the master,
+ * imports the apps, serves, reports, and drains when told to.
+ *
+ * Lifecycle: init → boot (compile plan, import apps, listen) → ready → serving
+ * → drain (stop accepting, finish in-flight requests, close idle keep-alive
+ * connections) → exit 0. A boot failure exits with a named code so the master
+ * can tell "the app is broken" from "the worker crashed".
+ */
+import type { Server } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import type { ServePlan } from '../config/plan.ts';
+import { ExitCode, KirinError } from '../errors.ts';
+import { WATCHDOG_FD, type ListenerFd, type MasterMessage, type RetireReason, type WorkerMessage } from '../ipc.ts';
+import { AccessLog } from '../observe/access-log.ts';
+import { createLogger, type Logger } from '../observe/log.ts';
+import { WorkerMetrics } from '../observe/worker-metrics.ts';
+import { createSecureServer } from '../tls/server.ts';
+import { ClientResolver } from './client.ts';
+import type { WorkerServices } from './context.ts';
+import { compilePlan, type CompiledPlan } from './compile.ts';
+import { Pipeline } from './pipeline.ts';
+import { createHttpServer, listenOnFd } from './servers.ts';
+
+type InitMessage = Extract<MasterMessage, { t: 'init' }>;
+
+const TICK_MS = 250;
+const HEARTBEAT_EVERY_TICKS = 4;
+
+class WorkerProcess implements WorkerServices {
+  readonly #logger: Logger;
+  readonly #init: InitMessage;
+  readonly #plan: ServePlan;
+  readonly #servers: Server[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  readonly #pushListeners = new Map<string, ((payload: unknown) => void)[]>();
+  #nextAskId = 1;
+  #pipeline: Pipeline | null = null;
+  #compiled: CompiledPlan | null = null;
+  #accessLog: AccessLog | null = null;
+  #metrics: WorkerMetrics | null = null;
+  #retired = false;
+  #draining = false;
+  #ticks = new Int32Array(new SharedArrayBuffer(4));
+
+  constructor(init: InitMessage) {
+    this.#init = init;
+    this.#plan = init.plan;
+    this.#logger = createLogger({ level: init.plan.logLevel, role: 'worker' }).child({ worker: init.index, generation: init.generation });
+  }
+
+  async boot(): Promise<void> {
+    const plan = this.#plan;
+    const resolver = new ClientResolver(plan.trustedProxies);
+    this.#accessLog = plan.accessLog ? new AccessLog(plan.accessLog) : null;
+    this.#metrics = new WorkerMetrics();
+    this.#compiled = await compilePlan(plan, this.#logger, (type, payload) => this.ask(type, payload));
+    const pipeline = new Pipeline({
+      sites: this.#compiled.sites,
+      resolver,
+      trustsProxies: plan.trustedProxies.length > 0,
+      limits: plan.limits,
+      logger: this.#logger,
+      accessLog: this.#accessLog,
+      observer: this.#metrics,
+    });
+    this.#pipeline = pipeline;
+    for (const listener of this.#init.listeners) {
+      const server = listener.secure ? await createSecureServer(listener, pipeline, plan, this) : createHttpServer(pipeline, plan.limits, this.#logger);
+      server.on('connection', (socket: Socket) => {
+        this.#sockets.add(socket);
+        socket.once('close', () => this.#sockets.delete(socket));
+      });
+      await listenOnFd(server, listener.fd);
+      this.#servers.push(server);
+    }
+    (globalThis as Record<symbol, unknown>)[Symbol.for('kirin.inflight')] = () => this.#describeInflight();
+    this.#startTicking();
+    this.#startWatchdog();
+    this.send({ t: 'ready' });
+    this.#logger.debug({ listeners: this.#init.listeners.map((l) => l.spec) }, 'worker ready');
+  }
+
+  send(message: WorkerMessage): void {
+    if (process.connected) process.send!(message);
+  }
+
+  /** Asks the master something and waits for the answer. */
+  ask<T>(type: string, payload: unknown): Promise<T> {
+    const id = this.#nextAskId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.send({ t: 'ask', id, type, payload });
+    });
+  }
+
+  /** Subscribes to messages the master pushes (certificates, …). */
+  onPush(type: string, listener: (payload: unknown) => void): void {
+    const list = this.#pushListeners.get(type) ?? [];
+    list.push(listener);
+    this.#pushListeners.set(type, list);
+  }
+
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  handle(message: MasterMessage): void {
+    switch (message.t) {
+      case 'drain':
+        void this.drain('the master asked');
+        break;
+      case 'reopen-logs':
+        this.#accessLog?.reopen();
+        break;
+      case 'reply': {
+        const pending = this.#pending.get(message.id);
+        if (!pending) break;
+        this.#pending.delete(message.id);
+        if (message.ok) pending.resolve(message.value);
+        else pending.reject(new Error(message.error ?? 'the master refused'));
+        break;
+      }
+      case 'push':
+        for (const listener of this.#pushListeners.get(message.type) ?? []) listener(message.payload);
+        break;
+      case 'init':
+        break;
+    }
+  }
+
+  /** Tells the master this worker should be replaced; it keeps serving until told to drain. */
+  retire(reason: RetireReason, detail?: string): void {
+    if (this.#retired) return;
+    this.#retired = true;
+    this.send({ t: 'retire', reason, detail });
+  }
+
+  async drain(why: string): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#logger.debug({ why }, 'draining');
+    const pipeline = this.#pipeline;
+    if (pipeline) pipeline.draining = true;
+    const deadline = setTimeout(() => this.exit(ExitCode.OK, 'graceful timeout reached with requests still in flight'), this.#plan.gracefulTimeoutMs);
+    deadline.unref();
+    // Stop accepting, but do not close idle keep-alive connections yet: a client may be sending on one right now.
+    const closed = Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()))));
+    const sweep = setInterval(() => this.#closeIdle(), 250);
+    // Busy connections get "Connection: close" on their next response; one that stays idle this long is idle.
+    setTimeout(() => this.#closeIdle(), Math.min(1000, this.#plan.limits.keepAliveTimeoutMs)).unref();
+    for (const server of this.#servers) (server as { closeSessions?: () => void }).closeSessions?.();
+    await closed;
+    clearInterval(sweep);
+    await Promise.all((this.#compiled?.handlers ?? []).map((h) => h.close?.()));
+    this.exit(ExitCode.OK, 'drained');
+  }
+
+  #idleSince = new WeakMap<Socket, number>();
+
+  #closeIdle(): void {
+    const now = Date.now();
+    for (const socket of this.#sockets) {
+      const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+      if (busy) {
+        this.#idleSince.delete(socket);
+        continue;
+      }
+      const since = this.#idleSince.get(socket);
+      if (since === undefined) this.#idleSince.set(socket, now);
+      else if (now - since >= 500) socket.destroySoon();
+    }
+  }
+
+  exit(code: number, why: string): never {
+    this.#logger.debug({ code, why }, 'worker exiting');
+    this.#accessLog?.close();
+    this.#logger.flush();
+    process.exit(code);
+  }
+
+  #startTicking(): void {
+    let count = 0;
+    const timer = setInterval(() => {
+      Atomics.add(this.#ticks, 0, 1);
+      if (++count % HEARTBEAT_EVERY_TICKS === 0) this.#heartbeat();
+    }, TICK_MS);
+    timer.unref();
+    this.#heartbeat();
+  }
+
+  #heartbeat(): void {
+    const pipeline = this.#pipeline!;
+    const rss = process.memoryUsage.rss();
+    this.send({ t: 'hb', served: pipeline.served, inflight: this.#countInflight(), rss, metrics: this.#metrics?.drain() });
+    const maxRequests = this.#init.maxRequests;
+    if (maxRequests > 0 && pipeline.served >= maxRequests) this.retire('max-requests', `${pipeline.served} requests served`);
+  }
+
+  #startWatchdog(): void {
+    const timeout = this.#plan.timeoutMs;
+    if (timeout <= 0) return;
+    const reportAfterMs = Math.max(timeout / 2, timeout - 2000);
+    const url = new URL(`./watchdog-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+    const thread = new Worker(url, { workerData: { ticks: this.#ticks, reportAfterMs, fd: WATCHDOG_FD }, stdout: false, stderr: false });
+    thread.unref();
+    thread.on('error', (error) => this.#logger.warn({ err: error }, 'the watchdog thread failed; hung requests will be killed without a stack'));
+  }
+
+  #countInflight(): number {
+    let n = 0;
+    for (const socket of this.#sockets) if ((socket as Socket & { _httpMessage?: unknown })._httpMessage) n++;
+    return n;
+  }
+
+  #describeInflight(): string[] {
+    const out: string[] = [];
+    const current = this.#pipeline?.current;
+    if (current) out.push(`${current.method} ${current.host}${current.target} (running now)`);
+    for (const socket of this.#sockets) {
+      const res = (socket as Socket & { _httpMessage?: { req?: { method?: string; url?: string; headers?: { host?: string } } } })._httpMessage;
+      const req = res?.req;
+      if (req && req !== current?.req) out.push(`${req.method} ${req.headers?.host ?? ''}${req.url}`);
+    }
+    return out;
+  }
+}
+
+let worker: WorkerProcess | null = null;
+
+function bootFailure(error: unknown): never {
+  const isAppError = error instanceof KirinError && (error.code === 'KIRIN_ERR_APP_LOAD' || error.code === 'KIRIN_ERR_APP_EXPORT');
+  const exitCode = isAppError ? ExitCode.APP_LOAD_ERROR : ExitCode.WORKER_BOOT_ERROR;
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : null;
+  const message: WorkerMessage = {
+    t: 'boot-error',
+    code: error instanceof KirinError ? error.code : 'KIRIN_ERR_BOOT',
+    message: error instanceof Error ? error.message : String(error),
+    stack: (cause ?? (error as Error))?.stack ?? String(error),
+    exitCode,
+  };
+  if (process.connected) process.send!(message, () => process.exit(exitCode));
+  else process.exit(exitCode);
+  // Wait for the message to leave; process.exit above ends us.
+  return undefined as never;
+}
+
+process.on('message', (message: MasterMessage) => {
+  if (message.t === 'init') {
+    if (worker) return;
+    worker = new WorkerProcess(message);
+    worker.boot().catch(bootFailure);
+    return;
+  }
+  worker?.handle(message);
+});
+
+// The master went away (killed, crashed): finish what is in flight and leave.
+process.on('disconnect', () => {
+  if (worker) void worker.drain('the master is gone');
+  else process.exit(ExitCode.OK);
+});
+
+process.on('SIGTERM', () => {
+  if (worker) void worker.drain('SIGTERM');
+  else process.exit(ExitCode.OK);
+});
+for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
+  process.on(signal, () => (worker ? worker.exit(ExitCode.OK, signal) : process.exit(ExitCode.OK)));
+}
+// The master handles these; a worker must not die of them.
+for (const signal of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH'] as const) process.on(signal, () => {});
+
+process.on('uncaughtException', (error) => {
+  if (!worker) bootFailure(error);
+  worker.logger.error({ err: error }, 'uncaught exception in the app; this worker will be replaced');
+  worker.retire('uncaught-exception', error?.message);
+});
+process.on('unhandledRejection', (reason) => {
+  if (worker) worker.logger.error({ err: reason }, 'unhandled promise rejection in the app');
+  else console.error('unhandled promise rejection', reason);
+});
+
+export type { ListenerFd };

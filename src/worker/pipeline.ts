@@ -1,0 +1,212 @@
+/**
+ * The request path inside a worker (DESIGN.md):
+ *
+ *   normalize → site (by Host) → client → route (longest prefix) → middleware → handler
+ *
+ * Everything a request may be refused for before the app runs is decided here,
+ * once, with the same normalized path for guards and handlers.
+ */
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { LimitsPlan } from '../config/plan.ts';
+import { runChain } from '../middleware/index.ts';
+import type { AccessLog } from '../observe/access-log.ts';
+import type { Logger } from '../observe/log.ts';
+import type { ClientResolver } from './client.ts';
+import { RequestContext, type CompiledRoute, type CompiledSite, type NodeRequest, type NodeResponse } from './context.ts';
+import { sendError } from './error-response.ts';
+import { parseHost, type SiteMap } from './host.ts';
+import { normalizeTarget } from './normalize.ts';
+
+export interface RequestObserver {
+  /** Called once per request when its response is done (or the client left). */
+  done(ctx: RequestContext | null, siteKey: string, route: string, status: number, durationMs: number, bytes: number): void;
+}
+
+export class Pipeline {
+  readonly #sites: SiteMap<CompiledSite>;
+  readonly #onlySite: CompiledSite | null;
+  readonly #resolver: ClientResolver;
+  readonly #trustsProxies: boolean;
+  readonly #limits: LimitsPlan;
+  readonly #logger: Logger;
+  #accessLog: AccessLog | null;
+  #observer: RequestObserver | null;
+  /** Requests started (served and in progress). */
+  served = 0;
+  /** Once set, every response closes its connection: the worker is on its way out. */
+  draining = false;
+  /** The request whose synchronous part is running now, for the watchdog. */
+  current: RequestContext | null = null;
+
+  constructor(options: {
+    sites: SiteMap<CompiledSite>;
+    resolver: ClientResolver;
+    trustsProxies: boolean;
+    limits: LimitsPlan;
+    logger: Logger;
+    accessLog: AccessLog | null;
+    observer: RequestObserver | null;
+  }) {
+    this.#sites = options.sites;
+    this.#onlySite = options.sites.only;
+    this.#resolver = options.resolver;
+    this.#trustsProxies = options.trustsProxies;
+    this.#limits = options.limits;
+    this.#logger = options.logger;
+    this.#accessLog = options.accessLog;
+    this.#observer = options.observer;
+  }
+
+  setAccessLog(log: AccessLog | null): void {
+    this.#accessLog = log;
+  }
+
+  onRequest = (req: NodeRequest, res: NodeResponse): void => {
+    this.served++;
+    const start = performance.now();
+    if (this.draining && 'shouldKeepAlive' in res) res.shouldKeepAlive = false;
+    const observed = this.#accessLog !== null || this.#observer !== null;
+    const bytesBefore = observed ? (req.socket?.bytesWritten ?? 0) : 0;
+    const ctx = this.#route(req, res, start);
+    if (observed) this.#watch(req, res, start, ctx, bytesBefore);
+    if (ctx === null) return;
+    this.current = ctx;
+    try {
+      const route = ctx.route;
+      const result = route.chain === null ? route.handler.handle(ctx) : runChain(route.chain, ctx, () => route.handler.handle(ctx));
+      if (result !== undefined) result.then(undefined, (error: unknown) => this.#fail(ctx, error));
+    } catch (error) {
+      this.#fail(ctx, error);
+    }
+    this.current = null;
+  };
+
+  /** HTTP/1.1 Upgrade requests (WebSocket): the same checks, then the route's upgrade handler. */
+  onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.served++;
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as never);
+    res.shouldKeepAlive = false;
+    const start = performance.now();
+    const bytesBefore = (socket as Socket).bytesWritten ?? 0;
+    const ctx = this.#route(req, res, start);
+    if (this.#accessLog !== null || this.#observer !== null) this.#watch(req, res, start, ctx, bytesBefore);
+    if (ctx === null) return;
+    const upgrade = ctx.route.handler.upgrade;
+    if (!upgrade) {
+      sendError(res, 501, 'this route does not accept protocol upgrades');
+      return;
+    }
+    const last = () => {
+      // The handler owns the socket from here: the 101 (or its error) is its to write.
+      res.detachSocket(socket as never);
+      upgrade.call(ctx.route.handler, ctx, socket, head);
+    };
+    try {
+      const result = ctx.route.chain === null ? last() : runChain(ctx.route.chain, ctx, last);
+      if (result !== undefined) result.then(undefined, (error: unknown) => this.#fail(ctx, error));
+    } catch (error) {
+      this.#fail(ctx, error);
+    }
+  };
+
+  /** Hygiene, site and route. Answers the request itself (and returns null) when it is refused. */
+  #route(req: NodeRequest, res: NodeResponse, start: number): RequestContext | null {
+    const method = req.method ?? 'GET';
+    if (method === 'CONNECT') {
+      sendError(res, 405, 'CONNECT is not supported', { close: true });
+      return null;
+    }
+    const headers = req.headers;
+    let authority = headers.host ?? (headers[':authority'] as string | undefined);
+    if (this.#trustsProxies) authority = this.#resolver.forwardedHost(req) ?? authority;
+    if (authority === undefined) {
+      sendError(res, 400, 'missing Host header');
+      return null;
+    }
+    const host = parseHost(authority);
+    if (host === null) {
+      sendError(res, 400, 'malformed Host header');
+      return null;
+    }
+    const site = this.#onlySite ?? this.#sites.match(host);
+    if (site === null) {
+      sendError(res, 421, `no site here answers for ${host}`, { close: true });
+      return null;
+    }
+    const target = normalizeTarget(req.url ?? '');
+    if (typeof target === 'string') {
+      sendError(res, 400, target);
+      return null;
+    }
+    const route = site.onlyRoute ?? matchRoute(site.routes, target.path);
+    if (route === null) {
+      sendError(res, 404);
+      return null;
+    }
+    if (req.rawHeaders.length > this.#limits.maxHeaders * 2) {
+      sendError(res, 431, `more than ${this.#limits.maxHeaders} header fields`);
+      return null;
+    }
+    const declaredLength = headers['content-length'];
+    if (declaredLength !== undefined && Number(declaredLength) > route.plan.middleware.maxBodyBytes) {
+      sendError(res, 413, `the request body is larger than ${route.plan.middleware.maxBodyBytes} bytes`);
+      return null;
+    }
+    const secure = (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
+    const ctx = new RequestContext(req, res, method, target.path, target.encodedPath, target.query, host, authority, site, route, secure, this.#resolver, start);
+    if (route.strip !== null) {
+      const cut = route.strip.length;
+      ctx.handlerPath = target.path.slice(cut) || '/';
+      const encoded = target.encodedPath.slice(cut) || '/';
+      ctx.target = target.query ? encoded + target.query : encoded;
+    }
+    return ctx;
+  }
+
+  /** Access log and metrics when the response is done. Bytes are what went out on the wire for it, head included (nginx's $bytes_sent). */
+  #watch(req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
+    const socket = req.socket;
+    res.once('close', () => {
+      const status = res.writableFinished ? res.statusCode : 499;
+      const durationMs = performance.now() - start;
+      const bytes = Math.max(0, (socket?.bytesWritten ?? 0) - bytesBefore);
+      const siteKey = ctx === null ? '' : ctx.site.plan.key;
+      if (this.#accessLog !== null) {
+        this.#accessLog.record({
+          client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
+          method: req.method ?? '',
+          host: ctx === null ? String(req.headers.host ?? '') : ctx.host,
+          path: req.url ?? '',
+          status,
+          bytes,
+          durationMs,
+          userAgent: req.headers['user-agent'],
+          site: siteKey,
+        });
+      }
+      if (this.#observer !== null) this.#observer.done(ctx, siteKey, ctx === null ? '' : ctx.route.prefix, status, durationMs, bytes);
+    });
+  }
+
+  #fail(ctx: RequestContext, error: unknown): void {
+    this.#logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'request failed; answered 500');
+    sendError(ctx.res, 500);
+  }
+}
+
+/** Longest prefix first; a prefix matches itself and what lies below it; ASCII case is ignored so '/ADMIN' meets '/admin' guards. */
+export function matchRoute(routes: readonly CompiledRoute[], path: string): CompiledRoute | null {
+  for (const route of routes) {
+    const prefix = route.prefix;
+    if (prefix === '/') return route;
+    const length = prefix.length;
+    if (path.length < length) continue;
+    if (path.length > length && path.charCodeAt(length) !== 47) continue;
+    if (path.startsWith(prefix) || path.slice(0, length).toLowerCase() === prefix.toLowerCase()) return route;
+  }
+  return null;
+}
+

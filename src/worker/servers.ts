@@ -1,0 +1,63 @@
+/**
+ * The listening servers of a worker, on descriptors the master opened (or
+ * systemd passed): every worker of every generation accepts from the same
+ * sockets, so a worker that stops accepting leaves nothing queued behind.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { LimitsPlan } from '../config/plan.ts';
+import type { ListenerFd } from '../ipc.ts';
+import type { Logger } from '../observe/log.ts';
+import { writeRawError } from './error-response.ts';
+import type { Pipeline } from './pipeline.ts';
+
+export interface SecureServerFactory {
+  (listener: ListenerFd, pipeline: Pipeline, limits: LimitsPlan): Server | import('node:net').Server;
+}
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'request head too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request not received in time'],
+  HPE_HEADERS_TIMEOUT: [408, 'headers not received in time'],
+};
+
+export function createHttpServer(pipeline: Pipeline, limits: LimitsPlan, logger: Logger): Server {
+  const server = createServer(
+    {
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headerTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      maxHeaderSize: limits.maxHeaderSize,
+      // How often Node checks the two timeouts above; its default (30 s) would let a slowloris linger.
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headerTimeoutMs / 4))),
+      requireHostHeader: true,
+    },
+    pipeline.onRequest,
+  );
+  // Node stops counting past maxHeadersCount; one more than the limit lets the pipeline see the excess and answer 431.
+  server.maxHeadersCount = limits.maxHeaders + 1;
+  server.on('upgrade', pipeline.onUpgrade);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket, logger));
+  return server;
+}
+
+/** A request Node's parser refused (malformed, too large, too slow): answer and close; the worker carries on. */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, logger: Logger): void {
+  if (error.code === 'ECONNRESET' || error.code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'malformed request'];
+  logger.debug({ code: error.code, peer: socket.remoteAddress }, `refused a request: ${reason}`);
+  writeRawError(socket, status, reason);
+}
+
+export function listenOnFd(server: import('node:net').Server, fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
