@@ -19,6 +19,7 @@ import type { StallReport, WorkerMessage } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
 import { ControlServer } from './control.ts';
 import { closeListener, listenerKey, openListener, type OpenListener } from './listeners.ts';
+import { Providers } from './providers.ts';
 import { ServiceManager } from './services.ts';
 import type { SystemdNotifier } from './systemd.ts';
 import { WorkerHandle } from './worker-handle.ts';
@@ -108,6 +109,8 @@ export class Master extends EventEmitter {
   #bootResolve: ((error: Error | null) => void) | null = null;
   /** Restarts per worker position, for `kirin status`. */
   readonly #slotRestarts = new Map<number, number>();
+  /** Facts other parts publish for the admin listener, metrics and alerts. */
+  readonly providers = new Providers();
   readonly #askHandlers = new Map<string, (payload: unknown, worker: WorkerHandle) => unknown>();
 
   constructor(options: { plan: ServePlan; env: NodeJS.ProcessEnv; logger: Logger; loadPlan: PlanLoader; notifier: SystemdNotifier }) {
@@ -670,6 +673,11 @@ export class Master extends EventEmitter {
 
   get services(): ServiceManager {
     return this.#services;
+  }
+
+  /** The control socket, for extensions that add commands (certs …). */
+  get control(): ControlServer | null {
+    return this.#control;
   }
 
   /** Checked on every loop pass before boot completes. */

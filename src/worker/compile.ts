@@ -16,13 +16,13 @@ export interface CompiledPlan {
   handlers: RouteHandler[];
 }
 
-export async function compilePlan(plan: ServePlan, logger: Logger, ask: CompileEnv['ask']): Promise<CompiledPlan> {
+export async function compilePlan(plan: ServePlan, logger: Logger, ask: CompileEnv['ask'], notify: CompileEnv['notify']): Promise<CompiledPlan> {
   const sites = new SiteMap<CompiledSite>();
   const handlers: RouteHandler[] = [];
   for (const site of plan.sites) {
     const routes: CompiledRoute[] = [];
     for (const route of site.routes) {
-      const env: CompileEnv = { plan, site, route, logger, ask };
+      const env: CompileEnv = { plan, site, route, logger, ask, notify };
       const handler = await createHandler(route.handler, env);
       handlers.push(handler);
       const chain = await compileMiddleware(site, route.middleware, env);

@@ -39,6 +39,8 @@ export interface WorkerServices {
   ask<T = unknown>(type: string, payload: unknown): Promise<T>;
   /** Subscribes to messages the master pushes to every worker. */
   onPush(type: string, listener: (payload: unknown) => void): void;
+  /** Tells the master something happened; it emits `worker-event:<type>`. */
+  notify(type: string, payload: unknown): void;
 }
 
 /** Everything a handler or middleware factory may use while the worker compiles its plan. */
@@ -49,6 +51,8 @@ export interface CompileEnv {
   logger: Logger;
   /** Sends a message to the master and waits for its answer (rate limits, certificates). */
   ask<T = unknown>(type: string, payload: unknown): Promise<T>;
+  /** Tells the master something happened (upstream health …); it emits `worker-event:<type>`. */
+  notify(type: string, payload: unknown): void;
 }
 
 export type HandlerFactory<P extends HandlerPlan = HandlerPlan> = (plan: P, env: CompileEnv) => RouteHandler | Promise<RouteHandler>;

@@ -56,7 +56,12 @@ class WorkerProcess implements WorkerServices {
     const resolver = new ClientResolver(plan.trustedProxies);
     this.#accessLog = plan.accessLog ? new AccessLog(plan.accessLog) : null;
     this.#metrics = new WorkerMetrics();
-    this.#compiled = await compilePlan(plan, this.#logger, (type, payload) => this.ask(type, payload));
+    this.#compiled = await compilePlan(
+      plan,
+      this.#logger,
+      (type, payload) => this.ask(type, payload),
+      (type, payload) => this.notify(type, payload),
+    );
     const pipeline = new Pipeline({
       sites: this.#compiled.sites,
       resolver,
@@ -94,6 +99,10 @@ class WorkerProcess implements WorkerServices {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.send({ t: 'ask', id, type, payload });
     });
+  }
+
+  notify(type: string, payload: unknown): void {
+    this.send({ t: 'event', type, payload });
   }
 
   /** Subscribes to messages the master pushes (certificates, …). */

@@ -1,0 +1,224 @@
+/**
+ * Test support: start a real Kirin (the built dist/, as a user runs it), wait
+ * for it to be ready by reading its log, talk to it over loopback, stop it.
+ * Waiting is always on a signal or a poll with a deadline — never a bare sleep.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const KIRIN_BIN = join(ROOT, 'dist', 'cli', 'bin.js');
+
+export interface LogLine {
+  level?: string;
+  msg?: string;
+  pid?: number;
+  role?: string;
+  type?: string;
+  [key: string]: unknown;
+}
+
+export interface KirinProcess {
+  child: ChildProcess;
+  pid: number;
+  /** The first listener's URL, e.g. http://127.0.0.1:43123. */
+  url: string;
+  /** Every listener's URL from the ready line. */
+  urls: string[];
+  stateDir: string;
+  /** Every line printed so far (stdout and stderr), parsed when JSON. */
+  lines: LogLine[];
+  /** Raw text of stdout and stderr. */
+  output(): string;
+  /** Resolves with the first line (already seen or future) that matches. */
+  waitForLine(match: (line: LogLine) => boolean, timeoutMs?: number, what?: string): Promise<LogLine>;
+  /** Sends a signal to the master. */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves with the exit code (or signal) once the master exits. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then wait for exit (SIGKILL after the deadline). */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Arguments after `kirin`, e.g. ['serve', 'app.ts', '--workers', '1']. */
+  args: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Extra descriptors for the child (socket activation tests): stdio[3...]. */
+  extraFds?: number[];
+  /** Wait for the ready line (default true). */
+  waitReady?: boolean;
+  timeoutMs?: number;
+  /** Run through this shell command instead of node directly (e.g. to set LISTEN_PID=$$). */
+  shellPrefix?: string;
+}
+
+const running = new Set<KirinProcess>();
+
+process.on('exit', () => {
+  for (const k of running) k.child.kill('SIGKILL');
+});
+
+/** Starts `kirin …` with Node 24 from node_modules and waits until it says it is ready. */
+export async function startKirin(options: StartOptions): Promise<KirinProcess> {
+  const cwd = options.cwd ?? ROOT;
+  const stateDir = stateDirFromArgs(options.args) ?? '';
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  delete env.NODE_TEST_CONTEXT;
+  const stdio = ['ignore', 'pipe', 'pipe', ...(options.extraFds ?? [])] as ('ignore' | 'pipe' | number)[];
+  const child = options.shellPrefix
+    ? spawn('/bin/sh', ['-c', `${options.shellPrefix} exec "$0" "$@"`, process.execPath, KIRIN_BIN, ...options.args], { cwd, env, stdio })
+    : spawn(process.execPath, [KIRIN_BIN, ...options.args], { cwd, env, stdio });
+  const lines: LogLine[] = [];
+  let text = '';
+  const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  const onLine = (raw: string) => {
+    text += `${raw}\n`;
+    let line: LogLine;
+    try {
+      line = JSON.parse(raw) as LogLine;
+    } catch {
+      line = { msg: raw };
+    }
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (w.match(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffer = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) !== -1) {
+        onLine(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+      }
+    });
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const kirin: KirinProcess = {
+    child,
+    pid: child.pid!,
+    url: '',
+    urls: [],
+    stateDir,
+    lines,
+    output: () => text,
+    waitForLine(match, timeoutMs = 20_000, what = 'a matching log line') {
+      const seen = lines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output so far:\n${text}`)), timeoutMs);
+        const waiter = {
+          match,
+          resolve: (l: LogLine) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        };
+        waiters.push(waiter);
+        void exited.then(() => {
+          if (waiters.includes(waiter)) {
+            clearTimeout(timer);
+            reject(new Error(`kirin exited while waiting for ${what}; output:\n${text}`));
+          }
+        });
+      });
+    },
+    signal(signal) {
+      child.kill(signal);
+    },
+    exited,
+    async stop(timeoutMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        running.delete(kirin);
+        return;
+      }
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+      running.delete(kirin);
+    },
+  };
+  running.add(kirin);
+  if (options.waitReady !== false) {
+    const ready = await kirin.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('ready:'), options.timeoutMs ?? 30_000, 'the ready line');
+    kirin.urls = (ready.listen as string[]) ?? [];
+    kirin.url = kirin.urls[0] ?? '';
+    if (!kirin.stateDir && typeof ready.control === 'string') kirin.stateDir = dirname(ready.control);
+  }
+  return kirin;
+}
+
+function stateDirFromArgs(args: string[]): string | undefined {
+  const i = args.indexOf('--state-dir');
+  return i === -1 ? undefined : args[i + 1];
+}
+
+/** A temporary folder, removed when the test process exits. */
+export function tempDir(prefix = 'kirin-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes files (path → content) under `dir`, creating folders. */
+export function writeFiles(dir: string, files: Record<string, string | Buffer>): void {
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(dir, path);
+    mkdirSync(dirname(full), { recursive: true });
+    writeFileSync(full, content);
+  }
+}
+
+/** Makes `import … from 'kirin'` work in a temporary project folder. */
+export function linkKirin(dir: string): void {
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  symlinkSync(ROOT, join(dir, 'node_modules', 'kirin'), 'dir');
+}
+
+/** A TCP port free right now on 127.0.0.1 (prefer --bind 127.0.0.1:0 and the ready line's URL). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${options.what ?? 'a condition'}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
+  }
+}
+
+/** The port of an http://host:port URL. */
+export function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
