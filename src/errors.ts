@@ -16,12 +16,23 @@ export type KirinErrorCode =
   | 'KIRIN_ERR_SERVICE'
   | 'KIRIN_ERR_TLS';
 
+export interface KirinErrorOptions extends ErrorOptions {
+  /** More to show below the message (a worker's stack trace). */
+  detail?: string;
+  /** The exit code the CLI should end with. */
+  exitCode?: number;
+}
+
 export class KirinError extends Error {
   readonly code: KirinErrorCode;
-  constructor(code: KirinErrorCode, message: string, options?: ErrorOptions) {
+  readonly detail: string | undefined;
+  readonly exitCode: number | undefined;
+  constructor(code: KirinErrorCode, message: string, options?: KirinErrorOptions) {
     super(message, options);
     this.name = 'KirinError';
     this.code = code;
+    this.detail = options?.detail;
+    this.exitCode = options?.exitCode;
   }
 }
 

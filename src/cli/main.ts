@@ -12,6 +12,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   status: { summary: 'show the workers of a running Kirin', load: () => import('./status.ts') },
   reload: { summary: 'zero-downtime reload of config and code', load: () => import('./reload.ts') },
   stop: { summary: 'graceful stop', load: () => import('./stop.ts') },
+  'hash-password': { summary: 'hash a password for a route\'s auth.users', load: () => import('./hash-password.ts') },
 };
 
 export const USAGE = `Kirin ${VERSION} — run a JavaScript/TypeScript web app in production on a machine you own.
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
 export function reportCliError(error: unknown): number {
   if (error instanceof KirinError) {
     process.stderr.write(`kirin: ${error.message}\n`);
-    return error.code === 'KIRIN_ERR_USAGE' ? ExitCode.USAGE : ((error as KirinError & { exitCode?: number }).exitCode ?? ExitCode.FAILURE);
+    return error.code === 'KIRIN_ERR_USAGE' ? ExitCode.USAGE : (error.exitCode ?? ExitCode.FAILURE);
   }
   process.stderr.write(`kirin: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
   return ExitCode.FAILURE;

@@ -166,8 +166,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof KirinError && (error.code === 'KIRIN_ERR_APP_LOAD' || error.code === 'KIRIN_ERR_BOOT' || error.code === 'KIRIN_ERR_APP_EXPORT')) {
       // The worker's error with its stack, logged once; no respawning a broken app.
-      logger.fatal(`could not start: ${error.message}`);
-      return (error as KirinError & { exitCode?: number }).exitCode ?? ExitCode.FAILURE;
+      logger.fatal({ stack: error.detail }, `could not start: ${error.message}`);
+      return error.exitCode ?? ExitCode.FAILURE;
     }
     return reportCliError(error);
   }

@@ -354,13 +354,15 @@ function normalizeMiddleware(raw: Record<string, unknown>, at: ConfigPath, issue
       checkKeys(raw.auth, ['users', 'realm'], authAt, issues);
       const users = readStringRecord(raw.auth.users, authAt.key('users'), issues) ?? {};
       for (const [user, hash] of Object.entries(users)) {
-        if (!/^\$(2[abxy]?|argon2(id|i|d))\$/.test(hash)) {
-          issues.add(authAt.key('users').key(user), 'expected a bcrypt ($2b$…) or argon2 ($argon2id$…) hash, not a plain password; make one with `kirin hash-password`');
+        if (!BCRYPT_HASH.test(hash) && !ARGON2_HASH.test(hash)) {
+          issues.add(authAt.key('users').key(user), 'expected a whole bcrypt ($2b$…, 60 characters) or argon2 ($argon2id$v=19$m=…) hash, not a plain password; make one with `kirin hash-password`');
         }
         if (user.includes(':')) issues.add(authAt.key('users').key(user), 'a basic-auth user name cannot contain ":"');
       }
       if (Object.keys(users).length === 0) issues.add(authAt.key('users'), 'auth needs at least one user');
       const realm = raw.auth.realm === undefined ? 'Restricted' : (readString(raw.auth.realm, authAt.key('realm'), issues) ?? 'Restricted');
+      // It goes into the WWW-Authenticate header, which carries printable ASCII only.
+      if (!/^[\x20-\x7e]*$/.test(realm)) issues.add(authAt.key('realm'), `a realm is printable ASCII (it is sent in a header); got ${JSON.stringify(realm)}`);
       plan.auth = { users, realm };
     } else issues.expected(authAt, "{ users: { name: '$2b$…' }, realm?: string }", raw.auth);
   }
@@ -394,6 +396,10 @@ function normalizeMiddleware(raw: Record<string, unknown>, at: ConfigPath, issue
   }
   return plan;
 }
+
+/** Password hashes `auth` verifies (middleware/password-hash.ts). */
+const BCRYPT_HASH = /^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$/;
+const ARGON2_HASH = /^\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+(?:,[a-z]+=[^$,]*)*\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
 export const DEFAULT_COMPRESSIBLE = [
   'text/',

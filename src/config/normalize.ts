@@ -261,7 +261,9 @@ function normalizeLimits(raw: unknown, at: ConfigPath, issues: Issues, maxBodyBy
   if (raw.maxHeaders !== undefined) limits.maxHeaders = readInteger(raw.maxHeaders, at.key('maxHeaders'), issues, 1, 10_000) ?? limits.maxHeaders;
   if (raw.maxBody !== undefined) readSize(raw.maxBody, at.key('maxBody'), issues);
   if (limits.requestTimeoutMs > 0 && limits.headerTimeoutMs > limits.requestTimeoutMs) {
-    issues.add(at.key('headerTimeout'), 'must not be longer than requestTimeout');
+    // The default header timeout gives way to a shorter request timeout; an explicit one is a mistake.
+    if (raw.headerTimeout === undefined) limits.headerTimeoutMs = limits.requestTimeoutMs;
+    else issues.add(at.key('headerTimeout'), `(${limits.headerTimeoutMs / 1000} s) must not be longer than requestTimeout (${limits.requestTimeoutMs / 1000} s)`);
   }
   return limits;
 }

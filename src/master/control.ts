@@ -109,7 +109,8 @@ export class ControlServer {
   }
 }
 
-function isAlive(path: string): Promise<boolean> {
+/** True when something listens on the unix socket at `path` (a stale file does not answer). */
+export function isAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => {

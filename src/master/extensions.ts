@@ -1,8 +1,12 @@
 /**
  * The parts of the master beyond supervision, attached at start: the admin
- * listener (health, metrics, dashboard), certificates, alerts. Each gets the
- * master's events and status; none of them is on the request path.
+ * listener (health, metrics, dashboard), certificates, alerts, the shared
+ * rate-limit buckets. Each gets the master's events and status; none of them
+ * handles a request (rate limits answer workers' questions over IPC).
  */
 import type { Master } from './master.ts';
+import { attachRateLimits } from './rate-limit.ts';
 
-export function attachMasterExtensions(_master: Master): void {}
+export function attachMasterExtensions(master: Master): void {
+  attachRateLimits(master);
+}

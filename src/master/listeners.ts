@@ -52,7 +52,12 @@ export function openListener(address: ListenAddress, secure: boolean): OpenListe
   if (typeof result === 'number') throw listenError(address, result);
   const info: Record<string, unknown> = {};
   result.getsockname(info);
-  const port = Number(info.port ?? address.port);
+  const port = Number(info.port ?? 0);
+  // libuv defers EADDRINUSE from bind() to listen(); an unbound socket reports port 0.
+  if (address.port !== 0 && port !== address.port) {
+    result.close();
+    throw listenError(address, -98);
+  }
   const shownHost = host === null ? '0.0.0.0' : family === 6 ? `[${host}]` : host;
   return { address, secure, fd: result.fd, port, url: `${scheme}://${shownHost}:${port}`, handle: result };
 }

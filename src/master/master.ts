@@ -419,7 +419,8 @@ export class Master extends EventEmitter {
       return;
     }
     if (this.#pending && this.#pending.workers.includes(worker)) {
-      this.#abortPending(this.#describeBootFailure(worker, how));
+      const failure = this.#describeBootFailure(worker, how);
+      this.#abortPending(failure.message, failure.stack);
       return;
     }
     if (!this.#booted) {
@@ -451,21 +452,20 @@ export class Master extends EventEmitter {
     this.emit('worker-restart', reason);
   }
 
-  #describeBootFailure(worker: WorkerHandle, how: string): string {
-    if (worker.bootError) return `${worker.bootError.message}\n${worker.bootError.stack}`;
-    if (worker.killedFor === 'boot-timeout') return `${worker} did not become ready within ${this.#bootTimeout() / 1000} s`;
-    return `${worker} exited during start-up (${how})`;
+  #describeBootFailure(worker: WorkerHandle, how: string): { message: string; stack: string | undefined } {
+    if (worker.bootError) return { message: worker.bootError.message, stack: worker.bootError.stack };
+    if (worker.killedFor === 'boot-timeout') return { message: `${worker} did not become ready within ${this.#bootTimeout() / 1000} s`, stack: undefined };
+    return { message: `${worker} exited during start-up (${how})`, stack: undefined };
   }
 
   #bootFailed(worker: WorkerHandle, how: string): void {
-    const message = this.#describeBootFailure(worker, how);
+    const { message, stack } = this.#describeBootFailure(worker, how);
     const exitCode = worker.bootError?.exitCode ?? ExitCode.WORKER_BOOT_ERROR;
     this.#exitCode = exitCode;
     for (const other of this.#workers) other.kill('SIGKILL', 'boot-failed');
     this.#stopping = 'fast';
     this.#stopDeadline = Date.now() + FAST_STOP_MS;
-    const error = new KirinError(exitCode === ExitCode.APP_LOAD_ERROR ? 'KIRIN_ERR_APP_LOAD' : 'KIRIN_ERR_BOOT', message);
-    (error as KirinError & { exitCode?: number }).exitCode = exitCode;
+    const error = new KirinError(exitCode === ExitCode.APP_LOAD_ERROR ? 'KIRIN_ERR_APP_LOAD' : 'KIRIN_ERR_BOOT', message, { detail: stack, exitCode });
     this.#bootResolve?.(error);
     this.#bootResolve = null;
     this.#wake?.();
@@ -528,16 +528,16 @@ export class Master extends EventEmitter {
     for (const w of pending.waiters) w({ ok: true, generation: pending.number });
   }
 
-  #abortPending(reason: string): void {
+  #abortPending(reason: string, stack?: string): void {
     const pending = this.#pending;
     if (!pending) return;
     this.#pending = null;
     for (const worker of pending.workers) worker.kill('SIGKILL', 'reload-failed');
     this.#closeUnusedListeners(pending.listeners);
-    this.#logger.error(`reload failed, generation ${this.#generation} keeps serving: ${reason}`);
+    this.#logger.error({ stack }, `reload failed, generation ${this.#generation} keeps serving: ${reason}`);
     this.emit('reload', false);
     void this.#notifier.ready();
-    for (const w of pending.waiters) w({ ok: false, generation: this.#generation, error: reason.split('\n')[0] });
+    for (const w of pending.waiters) w({ ok: false, generation: this.#generation, error: reason });
   }
 
   /** Opens the plan's sockets, reusing the ones already open for the same address. */

@@ -1,7 +1,9 @@
 /**
  * Compiles a route's middleware into the chain that runs before its handler.
- * Order: who may ask (deny/allow, auth, rate limit),
- * then what the answer looks like (headers, compression). The body limit is
+ * Order: who may ask (deny/allow, rate limit, auth), then what the answer
+ * looks like (headers, compression). The rate limit comes before auth, as
+ * nginx's limit_req comes before auth_basic: a password guesser is slowed down
+ * before each guess costs a bcrypt/argon2 verification. The body limit is
  * checked by the request path itself for every route (worker/pipeline.ts).
  * A route with nothing to do gets `null`, and requests skip the chain.
  */
@@ -16,8 +18,8 @@ import { rateLimit } from './rate-limit.ts';
 export async function compileMiddleware(site: SitePlan, plan: MiddlewarePlan, env: CompileEnv): Promise<Middleware[] | null> {
   const chain: Middleware[] = [];
   if (plan.allow || plan.deny) chain.push(ipFilter(plan.allow, plan.deny));
-  if (plan.auth) chain.push(await basicAuth(plan.auth, env));
   if (plan.rateLimit) chain.push(rateLimit(plan.rateLimit, env));
+  if (plan.auth) chain.push(await basicAuth(plan.auth, env));
   if (site.headers) chain.push(headerRules(site.headers));
   if (plan.headers) chain.push(headerRules(plan.headers));
   if (plan.compress) chain.push(compress(plan.compress));

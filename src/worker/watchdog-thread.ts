@@ -58,16 +58,23 @@ async function report(blockedMs: number): Promise<void> {
 interface CallFrame {
   functionName: string;
   url: string;
-  location: { lineNumber: number; columnNumber: number };
+  location: { scriptId: string; lineNumber: number; columnNumber: number };
 }
 
 function inspectMainThread(): Promise<{ requests: string[]; stack: string[] }> {
   return new Promise((resolve, reject) => {
     const session = new Session();
     session.connectToMainThread();
+    // Frames name their script by id; enabling the debugger announces every script with its URL.
+    const scripts = new Map<string, string>();
+    session.on('Debugger.scriptParsed', (message) => {
+      const { scriptId, url } = message.params as { scriptId: string; url: string };
+      scripts.set(scriptId, url);
+    });
     session.once('Debugger.paused', (message) => {
       const frames = (message.params as { callFrames: CallFrame[] }).callFrames;
-      const stack = frames.slice(0, 12).map((f) => `${f.functionName || '<anonymous>'} (${f.url.replace(/^file:\/\//, '')}:${f.location.lineNumber + 1}:${f.location.columnNumber + 1})`);
+      const where = (f: CallFrame) => (f.url || scripts.get(f.location.scriptId) || '<unknown>').replace(/^file:\/\//, '');
+      const stack = frames.slice(0, 12).map((f) => `${f.functionName || '<anonymous>'} (${where(f)}:${f.location.lineNumber + 1}:${f.location.columnNumber + 1})`);
       session.post(
         'Runtime.evaluate',
         { expression: `JSON.stringify(globalThis[Symbol.for('kirin.inflight')]?.() ?? [])`, returnByValue: true },

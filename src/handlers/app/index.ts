@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppHandlerPlan } from '../../config/plan.ts';
-import type { Logger } from '../../observe/log.ts';
+import { forwardAppError } from '../../observe/app-errors.ts';
 import { setForwardedHeaders } from '../../worker/client.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { sendError } from '../../worker/error-response.ts';
@@ -30,12 +30,12 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   const maxBody = env.route.middleware.maxBodyBytes;
   if (resolved.kind === 'fetch') {
     installLightResponse();
-    return fetchHandler(resolved.fetch, maxBody, env.logger);
+    return fetchHandler(resolved.fetch, maxBody, env);
   }
-  return nodeHandler(resolved.listener, env.logger);
+  return nodeHandler(resolved.listener, env);
 }
 
-function nodeHandler(listener: NodeListener, logger: Logger): RouteHandler {
+function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
   return {
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
@@ -44,7 +44,7 @@ function nodeHandler(listener: NodeListener, logger: Logger): RouteHandler {
       try {
         listener(req, ctx.res as ServerResponse);
       } catch (error) {
-        reportAppError(logger, ctx, error);
+        reportAppError(env, ctx, error);
       }
     },
   };
@@ -66,7 +66,7 @@ class Info implements FetchInfo {
   }
 }
 
-function fetchHandler(fetch: FetchHandler, maxBody: number, logger: Logger): RouteHandler {
+function fetchHandler(fetch: FetchHandler, maxBody: number, env: AppErrorSink): RouteHandler {
   return {
     handle(ctx) {
       const req = ctx.req;
@@ -76,7 +76,7 @@ function fetchHandler(fetch: FetchHandler, maxBody: number, logger: Logger): Rou
       try {
         result = fetch(request as unknown as Request, new Info(ctx));
       } catch (error) {
-        reportAppError(logger, ctx, error);
+        reportAppError(env, ctx, error);
         return;
       }
       if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as unknown as PromiseLike<Response>).then === 'function')) {
@@ -84,34 +84,38 @@ function fetchHandler(fetch: FetchHandler, maxBody: number, logger: Logger): Rou
           if (!ctx.res.writableFinished) request.abort(new Error('the client closed the connection'));
         });
         return Promise.resolve(result).then(
-          (response) => send(response, ctx, logger),
-          (error) => reportAppError(logger, ctx, error),
+          (response) => send(response, ctx, env),
+          (error) => reportAppError(env, ctx, error),
         );
       }
-      return send(result, ctx, logger);
+      return send(result, ctx, env);
     },
   };
 }
 
-function send(response: unknown, ctx: RequestContext, logger: Logger): void | Promise<void> {
+function send(response: unknown, ctx: RequestContext, env: AppErrorSink): void | Promise<void> {
   if (!(response instanceof NativeResponse)) {
-    reportAppError(logger, ctx, new TypeError(`the fetch handler returned ${response === undefined ? 'undefined' : typeof response}, not a Response`));
+    reportAppError(env, ctx, new TypeError(`the fetch handler returned ${response === undefined ? 'undefined' : typeof response}, not a Response`));
     return;
   }
   try {
     const written = writeResponse(response, ctx.res);
-    if (written) return written.catch((error) => reportAppError(logger, ctx, error));
+    if (written) return written.catch((error) => reportAppError(env, ctx, error));
   } catch (error) {
-    reportAppError(logger, ctx, error);
+    reportAppError(env, ctx, error);
   }
 }
 
-/** A 500 for the client without the stack; the stack in the error log. */
-export function reportAppError(logger: Logger, ctx: RequestContext, error: unknown): void {
+/** Where an app error is told: the worker's log, and the master (dashboard, alerts). */
+export type AppErrorSink = Pick<CompileEnv, 'logger' | 'notify'>;
+
+/** A 500 for the client without the stack; the stack in the error log and, capped, to the master. */
+export function reportAppError(env: AppErrorSink, ctx: RequestContext, error: unknown): void {
   if (error instanceof BodyTooLargeError) {
     sendError(ctx.res, 413, `the request body is larger than this route accepts`);
     return;
   }
-  logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'the app threw an error; answered 500');
+  env.logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'the app threw an error; answered 500');
+  forwardAppError(env.notify, ctx, error);
   sendError(ctx.res, 500);
 }

@@ -1,0 +1,15 @@
+/**
+ * "Hello, world!" as a Node listener: Kirin's Node-listener path, and the raw
+ * node:http ceiling. The response is byte for byte what Kirin's fetch path
+ * sends for `new Response('Hello, world!')`: 200, the same content-type, a
+ * content-length (node:http adds Date and Connection for both).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+const BODY = 'Hello, world!';
+const HEADERS = ['content-type', 'text/plain;charset=UTF-8', 'content-length', String(Buffer.byteLength(BODY))];
+
+export default function hello(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, HEADERS);
+  res.end(BODY);
+}

@@ -1,0 +1,164 @@
+/**
+ * The edge against nginx and Caddy (issue 3, Must show 4), in one run, every
+ * server pinned to CPU 1 with one worker, wrk on CPU 0:
+ *
+ *   static 1 KiB and 100 KiB files   Kirin `static` route, nginx root, Caddy file_server
+ *   reverse proxy                    Kirin `proxy` route, nginx proxy_pass, Caddy reverse_proxy
+ *
+ * Every proxy forwards to the same upstream: a raw node:http hello server,
+ * pinned to the SAME core as the proxies (ANCHORS.md's "node upstream (same
+ * core)"): proxy and upstream share CPU 1, so the proxy's own cost per request
+ * shows in full, and wrk keeps CPU 0 to itself as in every other bench.
+ * Usage: node bench/edge.ts [--duration S] [--rounds N] [--quick]
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, tempDir } from '../test/support/kirin.ts';
+import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
+import { startCaddy } from './lib/peers/caddy.ts';
+import { startKirin } from './lib/peers/kirin.ts';
+import { startNginx } from './lib/peers/nginx.ts';
+import { startRawNode } from './lib/peers/node-servers.ts';
+import { SERVER_CPU } from './lib/pin.ts';
+import { prereqs } from './lib/prereq.ts';
+import { describeProbe, probe } from './lib/probe.ts';
+import { race, type Contestant, type RaceResult } from './lib/race.ts';
+import { notMeasured, Printer, ratioAtLeast, table, type BenchResult, type Target } from './lib/report.ts';
+import type { Server } from './lib/server.ts';
+
+const BENCH = 'edge';
+const FILES = { '1 KiB': { name: '1k.html', bytes: 1024 }, '100 KiB': { name: '100k.html', bytes: 100 * 1024 } } as const;
+type FileSize = keyof typeof FILES;
+
+export async function run(options: BenchOptions, out = new Printer()): Promise<BenchResult> {
+  prereqs(['wrk', 'taskset', 'nginx', 'caddy']);
+  out.line(`## edge: static files and reverse proxy — servers on CPU ${SERVER_CPU} (1 worker each; proxies share it with their node:http upstream), wrk -t1 -c50 on CPU 0, ${options.rounds} × ${options.durationS} s (median)`);
+  const dir = tempDir('kirin-bench-edge-');
+  // nginx's worker may run as another user: the files must be readable by anyone.
+  chmodSync(dir, 0o755);
+  const publicDir = join(dir, 'public');
+  writeFiles(publicDir);
+  const ports = { upstream: await freePort(), nginxStatic: await freePort(), nginxProxy: await freePort(), caddyStatic: await freePort(), caddyProxy: await freePort() };
+  const servers: Server[] = [];
+  try {
+    servers.push(await startRawNode(ports.upstream, SERVER_CPU, 'node upstream'));
+    servers.push(await startNginx([{ port: ports.nginxStatic, staticRoot: publicDir }, { port: ports.nginxProxy, upstreamPort: ports.upstream }], SERVER_CPU));
+    servers.push(await startCaddy([{ port: ports.caddyStatic, staticRoot: publicDir }, { port: ports.caddyProxy, upstreamPort: ports.upstream }], SERVER_CPU));
+    const kirinStatic = await tryKirin('kirin static', join(dir, 'static.json'), { sites: { '*': { '/': { static: publicDir } } } }, servers);
+    const kirinProxy = await tryKirin('kirin proxy', join(dir, 'proxy.json'), { sites: { '*': { '/': { proxy: `http://127.0.0.1:${ports.upstream}` } } } }, servers);
+
+    const contestants: Contestant[] = [];
+    const missing = new Map<string, string>();
+    out.line('responses:');
+    for (const size of Object.keys(FILES) as FileSize[]) {
+      const file = FILES[size];
+      const candidates: [string, string | null][] = [
+        [`kirin static ${size}`, typeof kirinStatic === 'string' ? null : `http://127.0.0.1:${portOf(kirinStatic)}/${file.name}`],
+        [`nginx static ${size}`, `http://127.0.0.1:${ports.nginxStatic}/${file.name}`],
+        [`caddy static ${size}`, `http://127.0.0.1:${ports.caddyStatic}/${file.name}`],
+      ];
+      if (typeof kirinStatic === 'string') missing.set(`kirin static ${size}`, kirinStatic);
+      await addChecked(candidates, (p) => p.status === 200 && p.bodyBytes === file.bytes, contestants, missing, out);
+    }
+    await addChecked(
+      [
+        ['node upstream, direct', `http://127.0.0.1:${ports.upstream}/`],
+        ['kirin proxy', typeof kirinProxy === 'string' ? null : `http://127.0.0.1:${portOf(kirinProxy)}/`],
+        ['nginx proxy', `http://127.0.0.1:${ports.nginxProxy}/`],
+        ['caddy proxy', `http://127.0.0.1:${ports.caddyProxy}/`],
+      ],
+      (p) => p.status === 200 && p.body.toString() === 'Hello, world!',
+      contestants,
+      missing,
+      out,
+    );
+    if (typeof kirinProxy === 'string') missing.set('kirin proxy', kirinProxy);
+
+    const results = await race(contestants, options, out);
+    out.line();
+    out.line(
+      table(
+        ['server (1 core)', 'req/s', 'p99 ms', '× nginx', '× caddy', 'failed'],
+        contestants.map((c) => {
+          const r = results.get(c.name)!;
+          const group = c.name.replace(/^(kirin|nginx|caddy) /, '');
+          const nginx = results.get(`nginx ${group}`)?.requestsPerSec;
+          const caddy = results.get(`caddy ${group}`)?.requestsPerSec;
+          return [c.name, r.requestsPerSec, r.p99Ms.toFixed(2), nginx ? (r.requestsPerSec / nginx).toFixed(2) : '', caddy ? (r.requestsPerSec / caddy).toFixed(2) : '', r.failures];
+        }),
+      ),
+    );
+    for (const [name, why] of missing) out.line(`not measured: ${name}: ${why}`);
+    const targets = [
+      ...compare(results, missing, 'static 1 KiB', [
+        ['nginx', 0.8],
+        ['caddy', 2.5],
+      ]),
+      ...compare(results, missing, 'static 100 KiB', [['nginx', 0.5]]),
+      ...compare(results, missing, 'proxy', [
+        ['nginx', 0.6],
+        ['caddy', 2.5],
+      ]),
+    ];
+    return { name: BENCH, targets, text: out.text };
+  } finally {
+    for (const server of servers) await server.stop();
+  }
+}
+
+/** The files every server serves: HTML text (not zeros, so nothing can shortcut it), world-readable. */
+function writeFiles(publicDir: string): void {
+  mkdirSync(publicDir, { recursive: true, mode: 0o755 });
+  const unit = '<p>Kirin serves small static files from memory and streams large ones.</p>\n';
+  for (const file of Object.values(FILES)) {
+    writeFileSync(join(publicDir, file.name), unit.repeat(Math.ceil(file.bytes / unit.length)).slice(0, file.bytes), { mode: 0o644 });
+  }
+}
+
+/** Starts a Kirin from a JSON config; returns why not when it cannot start (a handler not built yet). */
+async function tryKirin(name: string, file: string, config: object, servers: Server[]): Promise<Server | string> {
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  try {
+    const server = await startKirin({ name, config: file, port: await freePort(), workers: 1, accessLog: 'off', cpu: SERVER_CPU });
+    servers.push(server);
+    return server;
+  } catch (error) {
+    const text = (error as Error).message;
+    const reason = /not implemented[^"\\]*/.exec(text)?.[0] ?? text.split('\n')[0]!;
+    return `Kirin did not start (${reason})`;
+  }
+}
+
+function portOf(server: Server): number {
+  return Number(new URL(server.url).port);
+}
+
+/** Races only servers that answer correctly; the others are reported as not measured. */
+async function addChecked(candidates: [string, string | null][], ok: (p: Awaited<ReturnType<typeof probe>>) => boolean, contestants: Contestant[], missing: Map<string, string>, out: Printer): Promise<void> {
+  for (const [name, url] of candidates) {
+    if (url === null) continue;
+    try {
+      const answer = await probe(url);
+      out.line(`  ${name.padEnd(24)} ${describeProbe(answer)}`);
+      if (ok(answer)) contestants.push({ name, url });
+      else missing.set(name, `wrong answer: ${describeProbe(answer)}`);
+    } catch (error) {
+      missing.set(name, (error as Error).message);
+    }
+  }
+}
+
+function compare(results: Map<string, RaceResult>, missing: Map<string, string>, group: string, against: [string, number][]): Target[] {
+  return against.map(([peer, min]) => {
+    const name = `${group}: Kirin vs ${peer}`;
+    const kirin = results.get(`kirin ${group}`);
+    const other = results.get(`${peer} ${group}`);
+    if (!kirin || !other) return notMeasured(BENCH, name, `>= ${min}× ${peer}`, missing.get(`kirin ${group}`) ?? missing.get(`${peer} ${group}`) ?? 'no result');
+    return ratioAtLeast(BENCH, name, kirin.requestsPerSec, other.requestsPerSec, min, peer);
+  });
+}
+
+if (import.meta.main) {
+  const { options } = parseBenchOptions(process.argv.slice(2));
+  await run(options);
+}

@@ -1,0 +1,119 @@
+/**
+ * The zero-downtime proof (issue 2, Must show 2): Kirin with 2 workers under
+ * constant load from 20 concurrent clients (bench/lib/load.ts counts every
+ * failure: non-2xx, reset, refused, timeout), while
+ *
+ *   1. 10 HUP reloads one second apart, keep-alive connections
+ *   2. the same with a new connection per request (Connection: close)
+ *   3. --max-requests 1000 recycling workers under keep-alive load (no reloads)
+ *
+ * Every scenario must end with 0 failed requests. Not pinned: this measures
+ * correctness, not speed. Usage: node bench/reload.ts [--duration S]
+ */
+import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
+import { freePort } from '../test/support/kirin.ts';
+import { describeLoad, startLoad, type LoadReport } from './lib/load.ts';
+import { app } from './lib/paths.ts';
+import { kirinMessage, startKirin } from './lib/peers/kirin.ts';
+import { prereqs } from './lib/prereq.ts';
+import { Printer, type BenchResult, type Target } from './lib/report.ts';
+import type { Server } from './lib/server.ts';
+
+const BENCH = 'reload';
+const CONCURRENCY = 20;
+const RELOADS = 10;
+const RELOAD_INTERVAL_MS = 1000;
+const MAX_REQUESTS = 1000;
+const BODY = 'Hello, world!';
+
+export async function run(options: BenchOptions, out = new Printer()): Promise<BenchResult> {
+  prereqs([]);
+  out.line(`## reload: Kirin, 2 workers, ${CONCURRENCY} concurrent clients, every failure counted (non-2xx, reset, refused, timeout)`);
+  const targets: Target[] = [];
+  for (const connection of ['keep-alive', 'close'] as const) {
+    targets.push(await reloadsUnderLoad(connection, out));
+  }
+  targets.push(await recyclingUnderLoad(Math.max(10, options.durationS * 2), out));
+  return { name: BENCH, targets, text: out.text };
+}
+
+/** 10 HUPs one second apart while the load runs; waits for every reload to finish. */
+async function reloadsUnderLoad(connection: 'keep-alive' | 'close', out: Printer): Promise<Target> {
+  const name = `${RELOADS} HUP reloads, ${connection === 'close' ? 'Connection: close (new connection per request)' : 'keep-alive'}`;
+  const kirin = await startKirin({ name: 'kirin', app: app('hello-fetch.ts'), port: await freePort(), workers: 2, accessLog: 'off', cpu: null });
+  let report: LoadReport;
+  let reloads: number;
+  try {
+    const load = startLoad({ url: kirin.url, concurrency: CONCURRENCY, connection, expectBody: BODY });
+    try {
+      await load.waitForRequests(500);
+      for (let i = 0; i < RELOADS; i++) {
+        kirin.process.signal('SIGHUP');
+        await pause(RELOAD_INTERVAL_MS);
+      }
+      reloads = await reloadsFinished(kirin, RELOADS);
+      // Keep the load on while the last old generation drains.
+      await pause(1000);
+    } finally {
+      report = await load.stop();
+    }
+  } finally {
+    await kirin.stop();
+  }
+  return verdict(name, report, `${reloads}/${RELOADS} reloads done`, reloads === RELOADS, out);
+}
+
+/** Waits until `expected` reloads have finished (or 20 s), and returns how many did. */
+async function reloadsFinished(kirin: Server, expected: number): Promise<number> {
+  const finished = (line: string) => kirinMessage('reloaded:')(line) || kirinMessage('reload failed')(line);
+  const deadline = Date.now() + 20_000;
+  while (kirin.process.count(finished) < expected && Date.now() < deadline) await pause(100);
+  return kirin.process.count(kirinMessage('reloaded:'));
+}
+
+async function recyclingUnderLoad(seconds: number, out: Printer): Promise<Target> {
+  const name = `--max-requests ${MAX_REQUESTS} recycling for ${seconds} s, keep-alive`;
+  const kirin = await startKirin({
+    name: 'kirin',
+    app: app('hello-fetch.ts'),
+    port: await freePort(),
+    workers: 2,
+    accessLog: 'off',
+    cpu: null,
+    extraArgs: ['--max-requests', String(MAX_REQUESTS)],
+  });
+  let report: LoadReport;
+  let recycled: number;
+  try {
+    const load = startLoad({ url: kirin.url, concurrency: CONCURRENCY, connection: 'keep-alive', expectBody: BODY });
+    try {
+      await pause(seconds * 1000);
+    } finally {
+      report = await load.stop();
+    }
+    recycled = kirin.process.count((line) => line.includes('recycled (max-requests)'));
+  } finally {
+    await kirin.stop();
+  }
+  return verdict(name, report, `${recycled} workers recycled`, recycled > 0, out);
+}
+
+function verdict(name: string, report: LoadReport, proof: string, proofOk: boolean, out: Printer): Target {
+  out.line(`  ${name}: ${proof}; ${describeLoad(report)}`);
+  return {
+    bench: BENCH,
+    name,
+    measured: `${report.failures} failed of ${report.requests}; ${proof}`,
+    required: '0 failed',
+    pass: report.failures === 0 && report.requests > 0 && proofOk,
+  };
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+if (import.meta.main) {
+  const { options } = parseBenchOptions(process.argv.slice(2));
+  await run(options);
+}

@@ -1,0 +1,232 @@
+/**
+ * Incidents: the master's events turned into things a person should hear about,
+ * each with a title, a detail text and a signature (what counts as "the same
+ * one again"). The dashboard's last-errors list and the alerts both read them,
+ * so an error reads the same in both places.
+ *
+ *   worker-event:app-error     → app-error (a 500 with stack and request)
+ *   worker-exit + worker-restart(crash | watchdog | boot-error) → worker-crash / worker-hung
+ *   reload(false)              → reload-failed
+ *   crash-loop                 → crash-loop
+ *   certificate-failed         → certificate-failed (from the TLS manager)
+ *   worker-event:upstream-health → upstream-down / upstream-up
+ *   services polled every second → service-down / service-up
+ */
+import type { EventEmitter } from 'node:events';
+import type { Master } from '../master/master.ts';
+import type { WorkerHandle } from '../master/worker-handle.ts';
+import type { AppErrorReport } from './app-errors.ts';
+import { UpstreamTracker, asUpstreamReport, type UpstreamTransition } from './upstream-health.ts';
+
+export type IncidentKind =
+  | 'app-error'
+  | 'worker-crash'
+  | 'worker-hung'
+  | 'reload-failed'
+  | 'crash-loop'
+  | 'certificate-failed'
+  | 'upstream-down'
+  | 'upstream-up'
+  | 'service-down'
+  | 'service-up';
+
+export interface Incident {
+  kind: IncidentKind;
+  /**
+   * Same signature = the same problem again. For things that go down and come
+   * back, "down" and "up" share the signature of the thing (upstream, service).
+   */
+  signature: string;
+  title: string;
+  detail: string;
+  time: number;
+  /** For upstreams and services: what state the thing is in now. */
+  state?: 'down' | 'up';
+  /** How many occurrences this one stands for (a worker folds what it dropped into the next report). */
+  count: number;
+}
+
+/** What incidents need from the master; a fake with these parts drives the unit tests. */
+export type ObservedMaster = Pick<Master, 'status' | 'providers' | 'plan'> & EventEmitter;
+
+const SERVICE_POLL_MS = 1_000;
+
+export class IncidentWatcher {
+  readonly #master: ObservedMaster;
+  readonly #listeners: ((incident: Incident) => void)[] = [];
+  readonly #upstreams: UpstreamTracker;
+  readonly #serviceStates = new Map<string, 'down' | 'up'>();
+  #lastExit: WorkerHandle | null = null;
+  #servicePoll: NodeJS.Timeout | null = null;
+
+  constructor(master: ObservedMaster) {
+    this.#master = master;
+    this.#upstreams = new UpstreamTracker(master.providers.upstreams);
+    master.on('worker-event:app-error', (worker: WorkerHandle, payload: unknown) => {
+      const report = asAppErrorReport(payload);
+      if (report) this.#emit(appErrorIncident(report, worker));
+    });
+    master.on('worker-exit', (worker: WorkerHandle) => {
+      this.#lastExit = worker;
+      for (const t of this.#upstreams.forgetWorker(worker.pid)) this.#emit(upstreamIncident(t));
+    });
+    master.on('worker-restart', (reason: string) => {
+      const worker = this.#lastExit;
+      this.#lastExit = null;
+      if (worker && (reason === 'crash' || reason === 'watchdog' || reason === 'boot-error')) this.#emit(workerIncident(worker, reason));
+    });
+    master.on('reload', (ok: boolean) => {
+      if (!ok) {
+        this.#emit({ kind: 'reload-failed', signature: 'reload-failed', title: `a reload failed; generation ${master.status().generation} keeps serving`, detail: 'The reason is in the error log (journalctl -u kirin, or the terminal).', time: Date.now(), count: 1 });
+        return;
+      }
+      this.#upstreams.keepRoutes(new Set(master.plan.sites.flatMap((s) => s.routes.map((r) => r.at))));
+    });
+    master.on('crash-loop', (count: number) => this.#emit(crashLoopIncident(count)));
+    master.on('certificate-failed', (info: unknown) => this.#emit(certificateIncident(info)));
+    master.on('worker-event:upstream-health', (worker: WorkerHandle, payload: unknown) => {
+      const report = asUpstreamReport(payload);
+      const transition = report && this.#upstreams.report(worker.pid, report);
+      if (transition) this.#emit(upstreamIncident(transition));
+    });
+  }
+
+  on(listener: (incident: Incident) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Starts watching the services (they have no events of their own to listen to). */
+  start(): void {
+    this.#servicePoll ??= setInterval(() => this.pollServices(), SERVICE_POLL_MS).unref();
+  }
+
+  stop(): void {
+    if (this.#servicePoll) clearInterval(this.#servicePoll);
+    this.#servicePoll = null;
+  }
+
+  pollServices(now = Date.now()): void {
+    for (const service of this.#master.status().services) {
+      const state = service.state === 'running' ? 'up' : service.state === 'failed' || service.state === 'restarting' ? 'down' : null;
+      if (state === null) continue; // starting, stopped: not news.
+      const previous = this.#serviceStates.get(service.name);
+      this.#serviceStates.set(service.name, state);
+      if (previous === state || (previous === undefined && state === 'up')) continue;
+      this.#emit({
+        kind: state === 'down' ? 'service-down' : 'service-up',
+        signature: `service:${service.name}`,
+        title: state === 'down' ? `service "${service.name}" is down (${service.state})` : `service "${service.name}" is running again`,
+        detail: `Service: ${service.name}\nState: ${service.state}\nPID: ${service.pid ?? '-'}\nRestarts: ${service.restarts}\nUpstream: ${service.upstream}`,
+        time: now,
+        state,
+        count: 1,
+      });
+    }
+  }
+
+  #emit(incident: Incident): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(incident);
+      } catch {
+        // One broken listener must not keep the others from hearing.
+      }
+    }
+  }
+}
+
+export function asAppErrorReport(value: unknown): AppErrorReport | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const r = value as Partial<AppErrorReport>;
+  if (typeof r.name !== 'string' || typeof r.message !== 'string' || typeof r.stack !== 'string') return null;
+  return { time: typeof r.time === 'number' ? r.time : Date.now(), name: r.name, message: r.message, stack: r.stack, request: r.request ?? null, dropped: typeof r.dropped === 'number' ? r.dropped : 0 };
+}
+
+/**
+ * Errors with the same class, the same message (numbers and ids aside) and the
+ * same throwing line are one error (what an error tracker groups by).
+ */
+export function appErrorSignature(report: Pick<AppErrorReport, 'name' | 'message' | 'stack'>): string {
+  const message = report.message.replace(/0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|\d+/gi, '#');
+  const frame = /^\s+at .*$/m.exec(report.stack)?.[0].trim() ?? '';
+  return `app-error:${report.name}:${message}:${frame}`;
+}
+
+export function appErrorIncident(report: AppErrorReport, worker: Pick<WorkerHandle, 'pid' | 'index' | 'generation'>): Incident {
+  const request = report.request;
+  const what = `${report.name}: ${report.message.split('\n')[0]}`;
+  const title = request ? `${request.method} ${pathOf(request.url)} → ${what}` : `${what} (outside a request)`;
+  const lines = [report.stack, ''];
+  if (request) {
+    lines.push(`Request: ${request.method} ${request.url}`, `Client: ${request.client}`, `Site: ${request.site}`, `Route: ${request.route}`);
+  } else {
+    lines.push('Thrown outside a request (a timer, an event handler, a rejected promise nobody awaited): the worker is replaced.');
+  }
+  lines.push(`Worker: ${worker.index} (pid ${worker.pid}, generation ${worker.generation})`, `Time: ${new Date(report.time).toISOString()}`);
+  if (request) {
+    lines.push('', 'Headers:');
+    for (const [name, value] of Object.entries(request.headers)) lines.push(`  ${name}: ${value}`);
+  }
+  return { kind: 'app-error', signature: appErrorSignature(report), title, detail: lines.join('\n'), time: report.time, count: 1 + report.dropped };
+}
+
+function workerIncident(worker: WorkerHandle, reason: string): Incident {
+  const who = `worker ${worker.index} (pid ${worker.pid})`;
+  const how = worker.exitSignal ? `signal ${worker.exitSignal}` : `exit code ${worker.exitCode}`;
+  const lines = [`Worker: ${worker.index}, pid ${worker.pid}, generation ${worker.generation}`, `Exit: ${how}`, `Uptime: ${((Date.now() - worker.startedAt) / 1000).toFixed(1)} s`];
+  if (reason === 'watchdog') {
+    const stall = worker.lastStall;
+    if (stall?.requests.length) lines.push(`Handling: ${stall.requests.join('; ')}`);
+    if (stall?.stack.length) lines.push('Where the event loop was blocked:', ...stall.stack.map((f) => `    at ${f}`));
+    return { kind: 'worker-hung', signature: `worker-hung:${stall?.stack[0] ?? ''}`, title: `${who} was killed by the watchdog: its event loop was blocked`, detail: lines.join('\n'), time: Date.now(), count: 1 };
+  }
+  if (reason === 'boot-error' && worker.bootError) lines.push('', worker.bootError.stack || worker.bootError.message);
+  const hint = worker.exitSignal === 'SIGKILL' ? ' (killed; perhaps out of memory?)' : '';
+  return { kind: 'worker-crash', signature: `worker-crash:${how}`, title: `${who} died, ${how}${hint}; a new one was started`, detail: lines.join('\n'), time: Date.now(), count: 1 };
+}
+
+function crashLoopIncident(count: number): Incident {
+  return {
+    kind: 'crash-loop',
+    signature: 'crash-loop',
+    title: `workers are crash-looping: ${count} crashes in a row`,
+    detail: `${count} workers died in a row without running ${30} s. Kirin keeps restarting them with a growing delay (up to 30 s).\nThe error log says why each one died (journalctl -u kirin).`,
+    time: Date.now(),
+    count: 1,
+  };
+}
+
+/** The TLS manager emits `certificate-failed` with `{ names, error }` (a string or an Error is taken as the error). */
+export function certificateIncident(info: unknown): Incident {
+  const record = (typeof info === 'object' && info !== null && !(info instanceof Error) ? info : { error: info }) as Record<string, unknown>;
+  const names = Array.isArray(record.names) ? record.names.map(String) : typeof record.name === 'string' ? [record.name] : [];
+  const error = record.error instanceof Error ? record.error.message : record.error !== undefined ? String(record.error) : typeof record.message === 'string' ? record.message : 'unknown error';
+  const next = typeof record.nextAttemptAt === 'number' ? `\nNext attempt: ${new Date(record.nextAttemptAt).toISOString()}` : '';
+  const expires = typeof record.notAfter === 'number' && record.notAfter > 0 ? `\nThe current certificate expires: ${new Date(record.notAfter).toISOString()}` : '';
+  const label = names.join(', ') || 'a site';
+  return {
+    kind: 'certificate-failed',
+    signature: `certificate-failed:${names.join(',')}`,
+    title: `the certificate for ${label} could not be obtained or renewed`,
+    detail: `Names: ${label}\nError: ${error}${expires}${next}`,
+    time: Date.now(),
+    count: 1,
+  };
+}
+
+function upstreamIncident(t: UpstreamTransition): Incident {
+  return {
+    kind: t.healthy ? 'upstream-up' : 'upstream-down',
+    signature: `upstream:${t.route}:${t.url}`,
+    title: t.healthy ? `upstream ${t.url} is back (${t.route})` : `upstream ${t.url} is down (${t.route})`,
+    detail: `Route: ${t.route}\nUpstream: ${t.url}\nState: ${t.healthy ? 'healthy' : 'down: health checks or requests to it fail'}`,
+    time: Date.now(),
+    state: t.healthy ? 'up' : 'down',
+    count: 1,
+  };
+}
+
+function pathOf(url: string): string {
+  const i = url.indexOf('/', url.indexOf('//') + 2);
+  return i === -1 ? '/' : url.slice(i);
+}

@@ -1,0 +1,195 @@
+/**
+ * Kirin's own certificate authority for local names (localhost, *.localhost,
+ * *.local, *.internal, *.test): a root (10 years) and an intermediate (1 year)
+ * made on first use in <storage>/local-ca, and short-lived leaf certificates
+ * (7 days, renewed like any other) signed by the intermediate. `kirin trust`
+ * installs the root; nothing else ever leaves this machine.
+ *
+ * Built with @peculiar/x509 on WebCrypto (already in the tree for acme-client):
+ * ECDSA P-256 throughout, the same key type as ACME certificates.
+ */
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import * as x509 from '@peculiar/x509';
+import { renewalTime } from './cert-info.ts';
+import { ensurePrivateDir, writePrivateFile } from './private-files.ts';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
+const DAY = 86_400_000;
+export const ROOT_LIFETIME_MS = 3650 * DAY;
+export const INTERMEDIATE_LIFETIME_MS = 365 * DAY;
+export const LEAF_LIFETIME_MS = 7 * DAY;
+/** Clocks of other machines on the network may be a little behind. */
+const BACKDATE_MS = 60 * 60_000;
+
+interface Authority {
+  cert: x509.X509Certificate;
+  pem: string;
+  key: CryptoKey;
+}
+
+export interface IssuedLeaf {
+  /** Leaf then intermediate. */
+  certPem: string;
+  keyPem: string;
+}
+
+export class LocalCa {
+  readonly dir: string;
+  readonly #storageRoot: string;
+  readonly #now: () => number;
+  #intermediate: Authority | null = null;
+  #ready: Promise<Authority> | null = null;
+
+  constructor(storageRoot: string, now: () => number = Date.now) {
+    this.#storageRoot = storageRoot;
+    this.dir = join(storageRoot, 'local-ca');
+    this.#now = now;
+  }
+
+  get rootPath(): string {
+    return join(this.dir, 'root.crt');
+  }
+
+  /** Creates the root and intermediate if they are missing (or the intermediate is due), once. */
+  ensure(): Promise<Authority> {
+    const current = this.#intermediate;
+    if (current && this.#now() < renewalTime(current.cert.notBefore.getTime(), current.cert.notAfter.getTime())) return Promise.resolve(current);
+    this.#ready ??= this.#load().finally(() => (this.#ready = null));
+    return this.#ready;
+  }
+
+  async issue(names: string[]): Promise<IssuedLeaf> {
+    const intermediate = await this.ensure();
+    const keys = await newKeys();
+    const now = this.#now();
+    const sans = names.map((name) => (isIpAddress(name) ? { type: 'ip' as const, value: name } : { type: 'dns' as const, value: name }));
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: `CN=${names[0]}`,
+      issuer: intermediate.cert.subject,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(Math.min(now + LEAF_LIFETIME_MS, intermediate.cert.notAfter.getTime())),
+      signingAlgorithm: SIGNING,
+      publicKey: keys.publicKey,
+      signingKey: intermediate.key,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.SubjectAlternativeNameExtension(sans, false),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(intermediate.cert.publicKey),
+      ],
+    });
+    return { certPem: `${cert.toString('pem')}\n${intermediate.pem}`, keyPem: await exportKey(keys.privateKey) };
+  }
+
+  async #load(): Promise<Authority> {
+    ensurePrivateDir(this.#storageRoot, this.dir);
+    const root = (await this.#read('root')) ?? (await this.#createRoot());
+    let intermediate = await this.#read('intermediate');
+    const signedByRoot = intermediate !== null && (await intermediate.cert.verify({ publicKey: root.cert.publicKey, signatureOnly: true }));
+    if (!intermediate || !signedByRoot || this.#now() >= renewalTime(intermediate.cert.notBefore.getTime(), intermediate.cert.notAfter.getTime())) {
+      intermediate = await this.#createIntermediate(root);
+    }
+    this.#intermediate = intermediate;
+    return intermediate;
+  }
+
+  async #read(name: 'root' | 'intermediate'): Promise<Authority | null> {
+    const certFile = join(this.dir, `${name}.crt`);
+    const keyFile = join(this.dir, `${name}.key`);
+    if (!existsSync(certFile) || !existsSync(keyFile)) return null;
+    try {
+      const pem = readFileSync(certFile, 'utf8').trim();
+      const keyPem = readFileSync(keyFile, 'utf8');
+      const cert = new x509.X509Certificate(pem);
+      if (cert.notAfter.getTime() <= this.#now()) return null;
+      const key = await webcrypto.subtle.importKey('pkcs8', pemBody(keyPem), EC, false, ['sign']);
+      if (!new NodeX509(pem).checkPrivateKey(createPrivateKey(keyPem))) return null;
+      return { cert, pem, key };
+    } catch {
+      return null;
+    }
+  }
+
+  async #createRoot(): Promise<Authority> {
+    const keys = await newKeys();
+    const now = this.#now();
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: serial(),
+      name: `CN=Kirin Local Root CA (${userInfo().username}@${hostname()}), O=Kirin local CA`,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(now + ROOT_LIFETIME_MS),
+      signingAlgorithm: SIGNING,
+      keys,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 1, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ],
+    });
+    return this.#save('root', cert, keys.privateKey);
+  }
+
+  async #createIntermediate(root: Authority): Promise<Authority> {
+    const keys = await newKeys();
+    const now = this.#now();
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: `CN=Kirin Local Intermediate CA ${new Date(now).toISOString().slice(0, 10)}, O=Kirin local CA`,
+      issuer: root.cert.subject,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(Math.min(now + INTERMEDIATE_LIFETIME_MS, root.cert.notAfter.getTime())),
+      signingAlgorithm: SIGNING,
+      publicKey: keys.publicKey,
+      signingKey: root.key,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(root.cert.publicKey),
+      ],
+    });
+    return this.#save('intermediate', cert, keys.privateKey);
+  }
+
+  async #save(name: 'root' | 'intermediate', cert: x509.X509Certificate, key: CryptoKey): Promise<Authority> {
+    const pem = cert.toString('pem');
+    // Key first: a certificate on disk always has its key.
+    writePrivateFile(join(this.dir, `${name}.key`), await exportKey(key));
+    writePrivateFile(join(this.dir, `${name}.crt`), `${pem}\n`);
+    return { cert, pem, key };
+  }
+}
+
+function newKeys(): Promise<CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+}
+
+async function exportKey(key: CryptoKey): Promise<string> {
+  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN PRIVATE KEY-----\n${lines.join('\n')}\n-----END PRIVATE KEY-----\n`;
+}
+
+function pemBody(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
+/** 16 random bytes, positive (top bit clear) as DER integers want. */
+function serial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return bytes.toString('hex');
+}
+
+function isIpAddress(name: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
+}
