@@ -54,7 +54,7 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
     for (const server of servers) out.line(`  ${server.name.padEnd(34)} ${describeProbe(await probe(server.url))}`);
     out.line('access log: JSON lines to a file in a temporary folder (what a systemd unit writing to a file does)');
     const results = await race(
-      servers.map((s) => ({ name: s.name, url: s.url })),
+      servers.map((s) => ({ name: s.name, url: s.url, pids: [s.pid] })),
       options,
       out,
     );
@@ -62,8 +62,8 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
     out.line();
     out.line(
       table(
-        ['server (1 worker, 1 core)', 'req/s', 'p99 ms', '× raw', 'failed'],
-        [...results.values()].map((r) => [r.name, r.requestsPerSec, r.p99Ms.toFixed(2), (r.requestsPerSec / raw).toFixed(2), r.failures]),
+        ['server (1 worker, 1 core)', 'req/s', 'p99 ms', '× raw', 'failed', 'other load'],
+        [...results.values()].map((r) => [r.name, r.requestsPerSec, r.p99Ms.toFixed(2), (r.requestsPerSec / raw).toFixed(2), r.failures, r.worstOtherLoad.toFixed(2)]),
       ),
     );
     const targets: Target[] = [

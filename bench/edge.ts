@@ -21,7 +21,7 @@ import { startNginx } from './lib/peers/nginx.ts';
 import { startRawNode } from './lib/peers/node-servers.ts';
 import { SERVER_CPU } from './lib/pin.ts';
 import { prereqs } from './lib/prereq.ts';
-import { describeProbe, probe } from './lib/probe.ts';
+import { describeProbe, probe, type Probe } from './lib/probe.ts';
 import { race, type Contestant, type RaceResult } from './lib/race.ts';
 import { notMeasured, Printer, ratioAtLeast, table, type BenchResult, type Target } from './lib/report.ts';
 import type { Server } from './lib/server.ts';
@@ -47,32 +47,23 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
     const kirinStatic = await tryKirin('kirin static', join(dir, 'static.json'), { sites: { '*': { '/': { static: publicDir } } } }, servers);
     const kirinProxy = await tryKirin('kirin proxy', join(dir, 'proxy.json'), { sites: { '*': { '/': { proxy: `http://127.0.0.1:${ports.upstream}` } } } }, servers);
 
+    const [upstream, nginx, caddy] = servers as [Server, Server, Server];
     const contestants: Contestant[] = [];
     const missing = new Map<string, string>();
     out.line('responses:');
     for (const size of Object.keys(FILES) as FileSize[]) {
       const file = FILES[size];
-      const candidates: [string, string | null][] = [
-        [`kirin static ${size}`, typeof kirinStatic === 'string' ? null : `http://127.0.0.1:${portOf(kirinStatic)}/${file.name}`],
-        [`nginx static ${size}`, `http://127.0.0.1:${ports.nginxStatic}/${file.name}`],
-        [`caddy static ${size}`, `http://127.0.0.1:${ports.caddyStatic}/${file.name}`],
-      ];
-      if (typeof kirinStatic === 'string') missing.set(`kirin static ${size}`, kirinStatic);
-      await addChecked(candidates, (p) => p.status === 200 && p.bodyBytes === file.bytes, contestants, missing, out);
+      const isFile = (p: Probe) => p.status === 200 && p.bodyBytes === file.bytes;
+      await addChecked({ name: `kirin static ${size}`, server: kirinStatic, path: file.name, pids: [] }, isFile, contestants, missing, out);
+      await addChecked({ name: `nginx static ${size}`, server: nginx, port: ports.nginxStatic, path: file.name, pids: [] }, isFile, contestants, missing, out);
+      await addChecked({ name: `caddy static ${size}`, server: caddy, port: ports.caddyStatic, path: file.name, pids: [] }, isFile, contestants, missing, out);
     }
-    await addChecked(
-      [
-        ['node upstream, direct', `http://127.0.0.1:${ports.upstream}/`],
-        ['kirin proxy', typeof kirinProxy === 'string' ? null : `http://127.0.0.1:${portOf(kirinProxy)}/`],
-        ['nginx proxy', `http://127.0.0.1:${ports.nginxProxy}/`],
-        ['caddy proxy', `http://127.0.0.1:${ports.caddyProxy}/`],
-      ],
-      (p) => p.status === 200 && p.body.toString() === 'Hello, world!',
-      contestants,
-      missing,
-      out,
-    );
-    if (typeof kirinProxy === 'string') missing.set('kirin proxy', kirinProxy);
+    const isHello = (p: Probe) => p.status === 200 && p.body.toString() === 'Hello, world!';
+    // A proxy's upstream works for it: its CPU is part of the system measured, not "other load".
+    await addChecked({ name: 'node upstream, direct', server: upstream, path: '', pids: [] }, isHello, contestants, missing, out);
+    await addChecked({ name: 'kirin proxy', server: kirinProxy, path: '', pids: [upstream.pid] }, isHello, contestants, missing, out);
+    await addChecked({ name: 'nginx proxy', server: nginx, port: ports.nginxProxy, path: '', pids: [upstream.pid] }, isHello, contestants, missing, out);
+    await addChecked({ name: 'caddy proxy', server: caddy, port: ports.caddyProxy, path: '', pids: [upstream.pid] }, isHello, contestants, missing, out);
 
     const results = await race(contestants, options, out);
     out.line();
@@ -129,22 +120,32 @@ async function tryKirin(name: string, file: string, config: object, servers: Ser
   }
 }
 
-function portOf(server: Server): number {
-  return Number(new URL(server.url).port);
+interface Candidate {
+  name: string;
+  /** The server, or why it could not start. */
+  server: Server | string;
+  /** The port when the server listens on several (default: its URL's). */
+  port?: number;
+  path: string;
+  /** Processes besides the server's own tree that serve this contestant. */
+  pids: number[];
 }
 
 /** Races only servers that answer correctly; the others are reported as not measured. */
-async function addChecked(candidates: [string, string | null][], ok: (p: Awaited<ReturnType<typeof probe>>) => boolean, contestants: Contestant[], missing: Map<string, string>, out: Printer): Promise<void> {
-  for (const [name, url] of candidates) {
-    if (url === null) continue;
-    try {
-      const answer = await probe(url);
-      out.line(`  ${name.padEnd(24)} ${describeProbe(answer)}`);
-      if (ok(answer)) contestants.push({ name, url });
-      else missing.set(name, `wrong answer: ${describeProbe(answer)}`);
-    } catch (error) {
-      missing.set(name, (error as Error).message);
-    }
+async function addChecked(candidate: Candidate, ok: (p: Probe) => boolean, contestants: Contestant[], missing: Map<string, string>, out: Printer): Promise<void> {
+  const { name, server } = candidate;
+  if (typeof server === 'string') {
+    missing.set(name, server);
+    return;
+  }
+  const url = `http://127.0.0.1:${candidate.port ?? new URL(server.url).port}/${candidate.path}`;
+  try {
+    const answer = await probe(url);
+    out.line(`  ${name.padEnd(24)} ${describeProbe(answer)}`);
+    if (ok(answer)) contestants.push({ name, url, pids: [server.pid, ...candidate.pids] });
+    else missing.set(name, `wrong answer: ${describeProbe(answer)}`);
+  } catch (error) {
+    missing.set(name, (error as Error).message);
   }
 }
 

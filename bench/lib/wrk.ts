@@ -5,6 +5,7 @@
  * number in a table comes from the same client.
  */
 import { execFile } from 'node:child_process';
+import { parseTimes } from './cpu.ts';
 import { LOAD_CPU, pinned } from './pin.ts';
 
 export interface WrkOptions {
@@ -31,6 +32,8 @@ export interface WrkResult {
   socketErrors: { connect: number; read: number; write: number; timeout: number };
   /** Responses that were not 2xx or 3xx. */
   non2xx: number;
+  /** CPU time wrk used, in clock ticks (0 when parsed from text alone). */
+  cpuTicks: number;
   raw: string;
 }
 
@@ -48,14 +51,16 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
   for (const header of options.headers ?? []) args.push('-H', header);
   args.push(options.url);
   const command = pinned(options.cpu === undefined ? LOAD_CPU : options.cpu, 'wrk', args);
+  // Through sh, whose `times` then reports wrk's own CPU time (for bench/lib/cpu.ts).
+  const script = 'rc=0; "$@" || rc=$?; times >&2; exit $rc';
   return new Promise((resolve, reject) => {
-    execFile(command.command, command.args, { timeout: (options.durationS + 30) * 1000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+    execFile('sh', ['-c', script, 'sh', command.command, ...command.args], { timeout: (options.durationS + 30) * 1000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
       if (error) {
         reject(new Error(`wrk failed for ${options.url}: ${error.message}\n${stdout}${stderr}`));
         return;
       }
       try {
-        resolve(parseWrk(stdout));
+        resolve({ ...parseWrk(stdout), cpuTicks: parseTimes(stderr) });
       } catch (parseError) {
         reject(parseError as Error);
       }
@@ -84,6 +89,7 @@ export function parseWrk(text: string): WrkResult {
       timeout: Number(errors?.[4] ?? 0),
     },
     non2xx: Number(non2xx?.[1] ?? 0),
+    cpuTicks: 0,
     raw: text,
   };
 }

@@ -50,6 +50,8 @@ async function promptTwice(): Promise<string> {
 /** Reads one line from the terminal in raw mode, echoing nothing. */
 function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
+  // Raw mode (no echo) before the prompt: what is typed as soon as it shows must not appear.
+  stdin.setRawMode(true);
   process.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let typed = '';
@@ -69,7 +71,6 @@ function promptHidden(prompt: string): Promise<string> {
         else if (ch >= ' ') typed += ch;
       }
     };
-    stdin.setRawMode(true);
     stdin.setEncoding('utf8');
     stdin.on('data', onData);
     stdin.resume();

@@ -13,6 +13,12 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   reload: { summary: 'zero-downtime reload of config and code', load: () => import('./reload.ts') },
   stop: { summary: 'graceful stop', load: () => import('./stop.ts') },
   'hash-password': { summary: 'hash a password for a route\'s auth.users', load: () => import('./hash-password.ts') },
+  certs: { summary: 'list certificates; certs renew NAME renews one now', load: () => import('./certs.ts') },
+  trust: { summary: 'trust the local CA (https for localhost sites)', load: () => import('./trust.ts') },
+  check: { summary: 'audit the deployment (--deploy for production checks)', load: () => import('./check.ts') },
+  secret: { summary: 'print a new random secret (SECRET_KEY, admin.token)', load: () => import('./secret.ts') },
+  install: { summary: 'write a systemd service for this config', load: () => import('./install.ts') },
+  export: { summary: 'write Docker, Compose or Kubernetes files', load: () => import('./export.ts') },
 };
 
 export const USAGE = `Kirin ${VERSION} — run a JavaScript/TypeScript web app in production on a machine you own.

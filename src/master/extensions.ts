@@ -5,8 +5,12 @@
  * handles a request (rate limits answer workers' questions over IPC).
  */
 import type { Master } from './master.ts';
+import { attachObservability } from '../observe/observability.ts';
 import { attachRateLimits } from './rate-limit.ts';
+import { attachCertificates } from '../tls/master-hook.ts';
 
 export function attachMasterExtensions(master: Master): void {
   attachRateLimits(master);
+  attachObservability(master);
+  attachCertificates(master);
 }

@@ -121,7 +121,7 @@ export class Master extends EventEmitter {
     this.#loadPlan = options.loadPlan;
     this.#notifier = options.notifier;
     this.#target = options.plan.workers;
-    this.#services = new ServiceManager(options.logger);
+    this.#services = new ServiceManager(options.logger, this);
   }
 
   get logger(): Logger {
@@ -152,7 +152,15 @@ export class Master extends EventEmitter {
     mkdirSync(this.#plan.stateDir, { recursive: true, mode: 0o700 });
     this.#control = new ControlServer(this, this.#logger);
     await this.#control.listen(this.#plan.stateDir);
-    await this.#services.start(this.#plan, this.#env);
+    // Extensions start here (the admin listener: /healthz answers 503 while workers boot).
+    this.emit('starting');
+    try {
+      await this.#services.start(this.#plan, this.#env);
+    } catch (error) {
+      // A service that cannot start (a missing program) stops the start: close what is open, or the process would linger.
+      await this.#finish();
+      throw error;
+    }
     const booted = new Promise<Error | null>((resolve) => (this.#bootResolve = resolve));
     void this.#loop();
     const error = await booted;
@@ -611,6 +619,8 @@ export class Master extends EventEmitter {
   }
 
   async #finish(): Promise<void> {
+    // Extensions stop here, on a normal stop and when the start fails.
+    this.emit('finishing');
     await this.#services.stop();
     for (const listener of this.#listeners.values()) closeListener(listener);
     this.#listeners.clear();

@@ -17,18 +17,25 @@
  * becomes weak (W/"…"): the bytes differ from the identity representation's.
  * See compressing-response.ts for the write path.
  */
+import { encodingPreference } from '../handlers/static/accept-encoding.ts';
 import type { Middleware } from '../worker/context.ts';
-import { chooseEncoding } from './accept-encoding.ts';
-import { compressResponse } from './compressing-response.ts';
+import { compressResponse, type ContentCoding } from './compressing-response.ts';
 
 export function compress(plan: { types: string[]; minSize: number }): Middleware {
   const options = { isCompressible: typeMatcher(plan.types), minSize: plan.minSize };
   return (ctx, next) => {
     const headers = ctx.req.headers;
     if (ctx.method === 'HEAD' || headers.upgrade !== undefined) return next();
-    compressResponse(ctx.res, chooseEncoding(headers['accept-encoding'] as string | undefined), options);
+    compressResponse(ctx.res, chooseCoding(headers['accept-encoding'] as string | undefined), options);
     return next();
   };
+}
+
+/** The client's favourite of br and gzip (q-values; br on a tie), or null: the same parser static sidecars use. */
+export function chooseCoding(acceptEncoding: string | undefined): ContentCoding | null {
+  const preference = encodingPreference(acceptEncoding);
+  if (preference === 'none') return null;
+  return preference.startsWith('br') ? 'br' : 'gzip';
 }
 
 /** Each entry is a prefix of the media type: 'text/' matches 'text/html; charset=utf-8'. */

@@ -22,8 +22,9 @@
  */
 import zlib from 'node:zlib';
 import type { NodeResponse } from '../worker/context.ts';
-import type { ContentCoding } from './accept-encoding.ts';
 import { onHeaders } from './on-headers.ts';
+
+export type ContentCoding = 'br' | 'gzip';
 
 /** Bodies up to this size are compressed synchronously when they come whole. */
 export const SYNC_LIMIT = 32 * 1024;

@@ -14,9 +14,13 @@ import { compress } from './compress.ts';
 import { headerRules } from './headers.ts';
 import { ipFilter } from './ip-filter.ts';
 import { rateLimit } from './rate-limit.ts';
+import { httpsSiteMiddleware } from '../tls/site-middleware.ts';
 
 export async function compileMiddleware(site: SitePlan, plan: MiddlewarePlan, env: CompileEnv): Promise<Middleware[] | null> {
   const chain: Middleware[] = [];
+  // TLS sites first: redirect plain HTTP before anything asks for a password over it; add HSTS (tls/site-middleware.ts).
+  const https = httpsSiteMiddleware(site);
+  if (https) chain.push(https);
   if (plan.allow || plan.deny) chain.push(ipFilter(plan.allow, plan.deny));
   if (plan.rateLimit) chain.push(rateLimit(plan.rateLimit, env));
   if (plan.auth) chain.push(await basicAuth(plan.auth, env));

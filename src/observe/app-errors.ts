@@ -51,8 +51,7 @@ let sentInWindow = 0;
 let dropped = 0;
 
 /** Sends the error to the master unless this second's cap is reached. */
-export function forwardAppError(notify: Notify, ctx: ErrorRequest | null, error: unknown): void {
-  const now = Date.now();
+export function forwardAppError(notify: Notify, ctx: ErrorRequest | null, error: unknown, now = Date.now()): void {
   if (now - windowStart >= 1000) {
     windowStart = now;
     sentInWindow = 0;

@@ -13,7 +13,7 @@ import { LATENCY_BUCKETS, type MetricsDelta } from './worker-metrics.ts';
 import { VERSION } from '../version.ts';
 
 export class RequestTotals {
-  /** "site\0route\0class" → count, as the workers key them. */
+  /** "site\0route\0class" → count. */
   readonly requests = new Map<string, number>();
   readonly latency = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
   latencySum = 0;
@@ -21,7 +21,10 @@ export class RequestTotals {
   readonly reloads = { ok: 0, failed: 0 };
 
   add(delta: MetricsDelta): void {
-    for (const [key, count] of Object.entries(delta.requests)) this.requests.set(key, (this.requests.get(key) ?? 0) + count);
+    for (const r of delta.requests) {
+      const key = `${r.site}\u0000${r.route}\u0000${r.status}`;
+      this.requests.set(key, (this.requests.get(key) ?? 0) + r.count);
+    }
     for (let i = 0; i < this.latency.length; i++) this.latency[i]! += delta.latency[i] ?? 0;
     this.latencySum += delta.latencySum;
     this.latencyCount += delta.latencyCount;
@@ -38,18 +41,19 @@ export class RequestTotals {
 export function asMetricsDelta(value: unknown): MetricsDelta | null {
   if (typeof value !== 'object' || value === null) return null;
   const d = value as Partial<MetricsDelta>;
-  if (typeof d.requests !== 'object' || d.requests === null || !Array.isArray(d.latency)) return null;
+  if (!Array.isArray(d.requests) || !Array.isArray(d.latency)) return null;
   if (typeof d.latencySum !== 'number' || typeof d.latencyCount !== 'number') return null;
+  if (!d.requests.every((r) => typeof r === 'object' && r !== null && typeof r.count === 'number' && typeof r.site === 'string' && typeof r.route === 'string' && typeof r.status === 'string')) return null;
   return d as MetricsDelta;
 }
 
-/** Requests per status class in a delta: [total, 5xx]. */
+/** Requests in a delta: all, and those answered 5xx. */
 export function countDelta(delta: MetricsDelta): { requests: number; errors: number } {
   let requests = 0;
   let errors = 0;
-  for (const [key, count] of Object.entries(delta.requests)) {
-    requests += count;
-    if (key.endsWith('\u00005xx')) errors += count;
+  for (const r of delta.requests) {
+    requests += r.count;
+    if (r.status === '5xx') errors += r.count;
   }
   return { requests, errors };
 }

@@ -46,15 +46,8 @@ export function redactTarget(target: string): string {
 
 /** A URL without its user:password part (upstream and webhook addresses in labels and logs). */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (!parsed.username && !parsed.password) return url;
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
-  }
+  // Textual, so the URL keeps the form the user wrote (no trailing slash added).
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
 }
 
 function safeDecode(text: string): string {

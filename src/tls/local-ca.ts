@@ -8,7 +8,7 @@
  * Built with @peculiar/x509 on WebCrypto (already in the tree for acme-client):
  * ECDSA P-256 throughout, the same key type as ACME certificates.
  */
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate as NodeX509 } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,8 @@ import * as x509 from '@peculiar/x509';
 import { renewalTime } from './cert-info.ts';
 import { ensurePrivateDir, writePrivateFile } from './private-files.ts';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+const subtle = globalThis.crypto.subtle;
+x509.cryptoProvider.set(globalThis.crypto);
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -44,6 +45,7 @@ export class LocalCa {
   readonly #storageRoot: string;
   readonly #now: () => number;
   #intermediate: Authority | null = null;
+  #rootPem = '';
   #ready: Promise<Authority> | null = null;
 
   constructor(storageRoot: string, now: () => number = Date.now) {
@@ -90,9 +92,23 @@ export class LocalCa {
     return { certPem: `${cert.toString('pem')}\n${intermediate.pem}`, keyPem: await exportKey(keys.privateKey) };
   }
 
+  /** True when `chainPem` (leaf, intermediate) was issued under this CA's current root. */
+  async issued(chainPem: string): Promise<boolean> {
+    await this.ensure();
+    const [leaf, intermediate] = chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (!leaf || !intermediate) return false;
+    try {
+      const middle = new NodeX509(intermediate);
+      return new NodeX509(leaf).verify(middle.publicKey) && middle.verify(new NodeX509(this.#rootPem).publicKey);
+    } catch {
+      return false;
+    }
+  }
+
   async #load(): Promise<Authority> {
     ensurePrivateDir(this.#storageRoot, this.dir);
     const root = (await this.#read('root')) ?? (await this.#createRoot());
+    this.#rootPem = root.pem;
     let intermediate = await this.#read('intermediate');
     const signedByRoot = intermediate !== null && (await intermediate.cert.verify({ publicKey: root.cert.publicKey, signatureOnly: true }));
     if (!intermediate || !signedByRoot || this.#now() >= renewalTime(intermediate.cert.notBefore.getTime(), intermediate.cert.notAfter.getTime())) {
@@ -111,7 +127,7 @@ export class LocalCa {
       const keyPem = readFileSync(keyFile, 'utf8');
       const cert = new x509.X509Certificate(pem);
       if (cert.notAfter.getTime() <= this.#now()) return null;
-      const key = await webcrypto.subtle.importKey('pkcs8', pemBody(keyPem), EC, false, ['sign']);
+      const key = await subtle.importKey('pkcs8', pemBody(keyPem), EC, false, ['sign']);
       if (!new NodeX509(pem).checkPrivateKey(createPrivateKey(keyPem))) return null;
       return { cert, pem, key };
     } catch {
@@ -170,17 +186,17 @@ export class LocalCa {
 }
 
 function newKeys(): Promise<CryptoKeyPair> {
-  return webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+  return subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
 }
 
 async function exportKey(key: CryptoKey): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
+  const der = Buffer.from(await subtle.exportKey('pkcs8', key));
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
   return `-----BEGIN PRIVATE KEY-----\n${lines.join('\n')}\n-----END PRIVATE KEY-----\n`;
 }
 
-function pemBody(pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+function pemBody(pem: string): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 }
 
 /** 16 random bytes, positive (top bit clear) as DER integers want. */

@@ -1,10 +1,124 @@
-/** HTTPS listeners (TLS, HTTP/2). (To be written.) */
+/**
+ * An https listener of a worker: TLS with Mozilla's intermediate settings,
+ * HTTP/2 and HTTP/1.1 by ALPN on one socket (http2.createSecureServer with
+ * allowHTTP1), the certificate chosen by SNI from what the master handed this
+ * worker, TLS-ALPN-01 validations answered with the challenge certificate, and
+ * session tickets every worker can resume.
+ *
+ * Both protocols reach the same pipeline: over HTTP/2 it gets Node's
+ * compatibility request and response, which mirror node:http's.
+ */
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:net';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ServePlan } from '../config/plan.ts';
 import type { ListenerFd } from '../ipc.ts';
 import type { WorkerServices } from '../worker/context.ts';
 import type { Pipeline } from '../worker/pipeline.ts';
+import { answerClientError } from '../worker/servers.ts';
+import { ACME_TLS_ALPN, SECURE_CONTEXT_OPTIONS } from './profile.ts';
+import { TICKET_ROTATION_MS } from './ticket-keys.ts';
+import { workerTls } from './worker-tls.ts';
 
-export async function createSecureServer(_listener: ListenerFd, _pipeline: Pipeline, _plan: ServePlan, _worker: WorkerServices): Promise<Server> {
-  throw new Error('https listeners are not implemented yet');
+/** An HTTP/2 connection with no frames for this long gets GOAWAY (nginx: 3 min, Caddy: 5 min). */
+const H2_IDLE_MS = 120_000;
+
+export type SecureServer = http2.Http2SecureServer & { closeSessions(): void };
+
+export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeline, plan: ServePlan, worker: WorkerServices): Promise<Server> {
+  await workerTls.attach(worker, pipeline);
+  const limits = plan.limits;
+  const server = http2.createSecureServer(
+    {
+      ...SECURE_CONTEXT_OPTIONS,
+      allowHTTP1: true,
+      // TLS handshakes are held to the same clock as request heads (slowloris over TLS).
+      handshakeTimeout: limits.headerTimeoutMs,
+      // Tickets live as long as the key that seals them.
+      sessionTimeout: Math.floor(TICKET_ROTATION_MS / 1000),
+      SNICallback(this: TLSSocket, servername: string, done: (error: Error | null, context?: import('node:tls').SecureContext) => void) {
+        done(null, workerTls.selectContext(this, servername));
+      },
+      ALPNCallback(this: TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {
+        return workerTls.chooseProtocol(this, servername, protocols);
+      },
+      // HTTP/1.1 on this listener follows the same limits as the plain listener (servers.ts).
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headerTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      maxHeaderSize: limits.maxHeaderSize,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headerTimeoutMs / 4))),
+      requireHostHeader: true,
+      // HTTP/2: the same head size; one more field than the limit so the pipeline sees the excess and answers 431.
+      maxHeaderListPairs: Math.max(128, limits.maxHeaders + 8),
+      settings: { maxHeaderListSize: limits.maxHeaderSize, maxConcurrentStreams: 128 },
+    } as http2.SecureServerOptions,
+    pipeline.onRequest as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+  ) as SecureServer;
+  (server as unknown as { maxHeadersCount: number }).maxHeadersCount = limits.maxHeaders + 1;
+  server.on('upgrade', pipeline.onUpgrade as (req: IncomingMessage, socket: Socket, head: Buffer) => void);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    // HTTP/1.1 parse errors get their 4xx; TLS handshake failures (scanners, wrong names) just end.
+    if (error.code?.startsWith('HPE_') || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerClientError(error, socket, worker.logger);
+    else socket.destroy();
+  });
+  routeValidationHandshakes(server);
+  trackSessions(server);
+  markBusyConnections(server);
+  workerTls.addServer(server);
+  server.once('listening', () => {
+    const address = server.address();
+    if (workerTls.httpsPort === null && address !== null && typeof address === 'object') workerTls.httpsPort = address.port;
+  });
+  return server as unknown as Server;
+}
+
+/**
+ * Node hands every connection whose ALPN is not http/1.1 to HTTP/2; a
+ * TLS-ALPN-01 validation (acme-tls/1) is done once its handshake is, so it is
+ * closed here instead of becoming an HTTP/2 session.
+ */
+function routeValidationHandshakes(server: SecureServer): void {
+  const [http2Listener] = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+  server.removeAllListeners('secureConnection');
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === ACME_TLS_ALPN) socket.end();
+    else http2Listener!.call(server, socket);
+  });
+}
+
+/** `closeSessions()` (called by the worker on drain) sends GOAWAY: HTTP/2 clients finish their streams and reconnect elsewhere. */
+function trackSessions(server: SecureServer): void {
+  const sessions = new Set<Http2Session>();
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.on('error', () => {});
+    // Idle connections go; a graceful close lets any stream still open finish.
+    session.setTimeout(H2_IDLE_MS, () => session.close());
+  });
+  server.closeSessions = () => {
+    for (const session of sessions) session.close();
+  };
+}
+
+/**
+ * The worker tells idle connections from busy ones (to close idle ones on
+ * drain, to count requests in flight) by the raw socket's `_httpMessage`, which
+ * node:http sets on the socket it parses: here that is the TLS socket, not the
+ * raw one the worker sees. Mirror it; an HTTP/2 connection counts as busy
+ * while it is open, and closes by itself after `closeSessions()`.
+ */
+function markBusyConnections(server: SecureServer): void {
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const raw = (socket as TLSSocket & { _parent?: Socket | null })._parent;
+    if (!raw || Object.hasOwn(raw, '_httpMessage')) return;
+    Object.defineProperty(raw, '_httpMessage', {
+      configurable: true,
+      get: () => (socket as TLSSocket & { _httpMessage?: ServerResponse | null })._httpMessage ?? (socket.alpnProtocol === 'h2' && !socket.destroyed ? socket : null),
+      set: () => {},
+    });
+  });
 }

@@ -14,6 +14,7 @@ import type { ServePlan } from '../config/plan.ts';
 import { ExitCode, KirinError } from '../errors.ts';
 import { WATCHDOG_FD, type ListenerFd, type MasterMessage, type RetireReason, type WorkerMessage } from '../ipc.ts';
 import { AccessLog } from '../observe/access-log.ts';
+import { forwardAppError } from '../observe/app-errors.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
 import { WorkerMetrics } from '../observe/worker-metrics.ts';
 import { createSecureServer } from '../tls/server.ts';
@@ -285,6 +286,7 @@ for (const signal of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU', 'SIG
 process.on('uncaughtException', (error) => {
   if (!worker) bootFailure(error);
   worker.logger.error({ err: error }, 'uncaught exception in the app; this worker will be replaced');
+  forwardAppError((type, payload) => worker!.notify(type, payload), null, error);
   worker.retire('uncaught-exception', error?.message);
 });
 process.on('unhandledRejection', (reason) => {

@@ -17,12 +17,19 @@ import type { ClientResolver } from './client.ts';
 import { RequestContext, type CompiledRoute, type CompiledSite, type NodeRequest, type NodeResponse } from './context.ts';
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
+import { applyForwarding, KirinIncomingMessage, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTarget } from './normalize.ts';
 
 export interface RequestObserver {
-  /** Called once per request when its response is done (or the client left). */
-  done(ctx: RequestContext | null, siteKey: string, route: string, status: number, durationMs: number, bytes: number): void;
+  /** Called once per request when its response is done (or the client left); ctx is null for refused requests. */
+  done(ctx: RequestContext | null, status: number, durationMs: number, bytes: number): void;
 }
+
+const kCtx = Symbol('kirin.ctx');
+const kStart = Symbol('kirin.start');
+const kBytes = Symbol('kirin.bytesBefore');
+
+type WatchedResponse = NodeResponse & { [kCtx]: RequestContext | null; [kStart]: number; [kBytes]: number };
 
 export class Pipeline {
   readonly #sites: SiteMap<CompiledSite>;
@@ -39,6 +46,14 @@ export class Pipeline {
   draining = false;
   /** The request whose synchronous part is running now, for the watchdog. */
   current: RequestContext | null = null;
+  /** Scratch space for the request head (one request at a time runs synchronously). */
+  readonly #head: RequestHead = { host: undefined, hostRepeated: false, contentLength: undefined };
+  /**
+   * Runs before site routing; true when it answered the request. The TLS
+   * runtime sets it to answer ACME HTTP-01 challenges on every listener,
+   * whatever the site's routes and guards (tls/worker-tls.ts). Null otherwise.
+   */
+  beforeRoute: ((req: NodeRequest, res: NodeResponse) => boolean) | null = null;
 
   constructor(options: {
     sites: SiteMap<CompiledSite>;
@@ -57,7 +72,14 @@ export class Pipeline {
     this.#logger = options.logger;
     this.#accessLog = options.accessLog;
     this.#observer = options.observer;
+    const pipeline = this;
+    // One listener function for every response (no closure per request); the state rides on the response.
+    this.#onResponseClose = function (this: NodeResponse) {
+      pipeline.#responseClosed(this as WatchedResponse);
+    };
   }
+
+  readonly #onResponseClose: (this: NodeResponse) => void;
 
   setAccessLog(log: AccessLog | null): void {
     this.#accessLog = log;
@@ -119,8 +141,21 @@ export class Pipeline {
       sendError(res, 405, 'CONNECT is not supported', { close: true });
       return null;
     }
-    const headers = req.headers;
-    let authority = headers.host ?? (headers[':authority'] as string | undefined);
+    if (this.beforeRoute !== null && this.beforeRoute(req, res)) return null;
+    const head = this.#head;
+    if (req instanceof KirinIncomingMessage) scanHead(req.rawHeaders, head);
+    else {
+      // HTTP/2: the compat request's headers are a plain object already.
+      head.host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+      head.hostRepeated = false;
+      const length = req.headers['content-length'];
+      head.contentLength = length;
+    }
+    if (head.hostRepeated) {
+      sendError(res, 400, 'more than one Host header');
+      return null;
+    }
+    let authority = head.host;
     if (this.#trustsProxies) authority = this.#resolver.forwardedHost(req) ?? authority;
     if (authority === undefined) {
       sendError(res, 400, 'missing Host header');
@@ -150,7 +185,7 @@ export class Pipeline {
       sendError(res, 431, `more than ${this.#limits.maxHeaders} header fields`);
       return null;
     }
-    const declaredLength = headers['content-length'];
+    const declaredLength = head.contentLength;
     if (declaredLength !== undefined && Number(declaredLength) > route.plan.middleware.maxBodyBytes) {
       sendError(res, 413, `the request body is larger than ${route.plan.middleware.maxBodyBytes} bytes`);
       return null;
@@ -163,32 +198,39 @@ export class Pipeline {
       const encoded = target.encodedPath.slice(cut) || '/';
       ctx.target = target.query ? encoded + target.query : encoded;
     }
+    applyForwarding(ctx);
     return ctx;
   }
 
   /** Access log and metrics when the response is done. Bytes are what went out on the wire for it, head included (nginx's $bytes_sent). */
-  #watch(req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
-    const socket = req.socket;
-    res.once('close', () => {
-      const status = res.writableFinished ? res.statusCode : 499;
-      const durationMs = performance.now() - start;
-      const bytes = Math.max(0, (socket?.bytesWritten ?? 0) - bytesBefore);
-      const siteKey = ctx === null ? '' : ctx.site.plan.key;
-      if (this.#accessLog !== null) {
-        this.#accessLog.record({
-          client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
-          method: req.method ?? '',
-          host: ctx === null ? String(req.headers.host ?? '') : ctx.host,
-          path: req.url ?? '',
-          status,
-          bytes,
-          durationMs,
-          userAgent: req.headers['user-agent'],
-          site: siteKey,
-        });
-      }
-      if (this.#observer !== null) this.#observer.done(ctx, siteKey, ctx === null ? '' : ctx.route.prefix, status, durationMs, bytes);
-    });
+  #watch(_req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
+    const watched = res as WatchedResponse;
+    watched[kCtx] = ctx;
+    watched[kStart] = start;
+    watched[kBytes] = bytesBefore;
+    res.on('close', this.#onResponseClose);
+  }
+
+  #responseClosed(res: WatchedResponse): void {
+    const ctx = res[kCtx];
+    const req = res.req as NodeRequest;
+    const status = res.writableFinished ? res.statusCode : 499;
+    const durationMs = performance.now() - res[kStart];
+    const bytes = Math.max(0, (req.socket?.bytesWritten ?? 0) - res[kBytes]);
+    if (this.#accessLog !== null) {
+      this.#accessLog.record({
+        client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
+        method: req.method ?? '',
+        host: ctx === null ? String(req.headers.host ?? '') : ctx.host,
+        path: req.url ?? '',
+        status,
+        bytes,
+        durationMs,
+        userAgent: req.headers['user-agent'],
+        site: ctx === null ? '' : ctx.site.plan.key,
+      });
+    }
+    if (this.#observer !== null) this.#observer.done(ctx, status, durationMs, bytes);
   }
 
   #fail(ctx: RequestContext, error: unknown): void {

@@ -9,6 +9,7 @@ import type { LimitsPlan } from '../config/plan.ts';
 import type { ListenerFd } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
 import { writeRawError } from './error-response.ts';
+import { KirinIncomingMessage } from './incoming.ts';
 import type { Pipeline } from './pipeline.ts';
 
 export interface SecureServerFactory {
@@ -31,6 +32,7 @@ export function createHttpServer(pipeline: Pipeline, limits: LimitsPlan, logger:
       // How often Node checks the two timeouts above; its default (30 s) would let a slowloris linger.
       connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headerTimeoutMs / 4))),
       requireHostHeader: true,
+      IncomingMessage: KirinIncomingMessage,
     },
     pipeline.onRequest,
   );

@@ -1,14 +1,13 @@
 /**
  * The `app` handler: runs the user's fetch handler or Node listener.
  *
- * Before the app sees the request, Kirin's view of the client replaces the
- * client's own forwarding headers, and the URL is the normalized one — so the
- * app and Kirin's guards agree on what was asked for.
+ * The app sees the normalized URL and Kirin's view of the client in the
+ * X-Forwarded-* headers (the pipeline arranged that) — so the app and Kirin's
+ * guards agree on what was asked for, and by whom.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppHandlerPlan } from '../../config/plan.ts';
 import { forwardAppError } from '../../observe/app-errors.ts';
-import { setForwardedHeaders } from '../../worker/client.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { sendError } from '../../worker/error-response.ts';
 import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
@@ -39,7 +38,6 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
   return {
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
-      setForwardedHeaders(req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
       if (req.url !== ctx.target) req.url = ctx.target;
       try {
         listener(req, ctx.res as ServerResponse);
@@ -69,9 +67,7 @@ class Info implements FetchInfo {
 function fetchHandler(fetch: FetchHandler, maxBody: number, env: AppErrorSink): RouteHandler {
   return {
     handle(ctx) {
-      const req = ctx.req;
-      setForwardedHeaders(req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
-      const request = new LazyRequest(req, ctx.method, `${ctx.scheme}://${ctx.authority}${ctx.target}`, maxBody, ctx.clientIp);
+      const request = new LazyRequest(ctx, maxBody);
       let result: Response | Promise<Response>;
       try {
         result = fetch(request as unknown as Request, new Info(ctx));

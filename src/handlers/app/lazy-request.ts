@@ -9,7 +9,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
-import type { NodeRequest } from '../../worker/context.ts';
+import type { NodeRequest, RequestContext } from '../../worker/context.ts';
 
 const NativeRequest = globalThis.Request;
 
@@ -22,33 +22,32 @@ export class BodyTooLargeError extends Error {
 }
 
 export class LazyRequest {
+  readonly #ctx: RequestContext;
   readonly #incoming: NodeRequest;
-  readonly #method: string;
-  readonly #url: string;
   readonly #maxBody: number;
-  readonly #ip: string;
+  #url: string | undefined;
   #headers: Headers | undefined;
   #native: Request | undefined;
   #abort: AbortController | undefined;
   #bodyUsed = false;
 
-  constructor(incoming: NodeRequest, method: string, url: string, maxBody: number, ip: string) {
-    this.#incoming = incoming;
-    this.#method = method;
-    this.#url = url;
+  constructor(ctx: RequestContext, maxBody: number) {
+    this.#ctx = ctx;
+    this.#incoming = ctx.req;
     this.#maxBody = maxBody;
-    this.#ip = ip;
+    this.#url = undefined;
   }
 
   get method(): string {
-    return this.#method;
+    return this.#ctx.method;
   }
   get url(): string {
-    return this.#url;
+    const ctx = this.#ctx;
+    return (this.#url ??= `${ctx.scheme}://${ctx.authority}${ctx.target}`);
   }
   /** The client address as Kirin resolved it (trusted proxies applied). srvx calls it `ip` too. */
   get ip(): string {
-    return this.#ip;
+    return this.#ctx.clientIp;
   }
   get headers(): Headers {
     if (this.#native) return this.#native.headers;
@@ -77,7 +76,7 @@ export class LazyRequest {
 
   #materialize(): Request {
     if (this.#native) return this.#native;
-    const method = this.#method;
+    const method = this.#ctx.method;
     const hasBody = method !== 'GET' && method !== 'HEAD';
     if (hasBody && this.#bodyUsed) throw new TypeError('Body is unusable: it has already been read');
     const init: RequestInit & { duplex?: 'half' } = {
@@ -90,7 +89,7 @@ export class LazyRequest {
       init.duplex = 'half';
       this.#bodyUsed = true;
     }
-    this.#native = new NativeRequest(this.#url, init);
+    this.#native = new NativeRequest(this.url, init);
     return this.#native;
   }
 
@@ -99,7 +98,7 @@ export class LazyRequest {
       return this.#native ? this.#native.arrayBuffer().then((b) => Buffer.from(b)) : Promise.reject(new TypeError('Body is unusable: it has already been read'));
     }
     this.#bodyUsed = true;
-    const method = this.#method;
+    const method = this.#ctx.method;
     if (method === 'GET' || method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
     return readBody(this.#incoming, this.#maxBody);
   }

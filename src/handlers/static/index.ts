@@ -20,7 +20,7 @@ import { FileCache, type Answer } from './file-cache.ts';
 import { sendEntry, type StreamSettings } from './send.ts';
 
 /** Files up to this size are served from memory; larger ones are streamed. */
-export const SMALL_FILE_BYTES = 64 * 1024;
+export const SMALL_FILE_BYTES = 256 * 1024;
 /** How long a resolved path is trusted before the disk is checked again. */
 export const REVALIDATE_MS = 1000;
 /** Per route and worker: paths remembered, and bytes of small files kept in memory. */

@@ -11,6 +11,7 @@ export interface ThrottleOptions {
 }
 
 export type Admission =
+  /** heldBack: occurrences of this problem held back since its last alert. */
   | { send: true; heldBack: number; heldBackByHourlyLimit: number }
   | { send: false; retryAt: number };
 
@@ -39,7 +40,7 @@ export class AlertThrottle {
   /**
    * May an alert for `signature` go out now? `perWindow` is 1 for errors, 2 for
    * things that go down and come back (so "down" and "back" both get through).
-   * `weight` is how many occurrences this one stands for.
+   * `weight` is how many occurrences this one stands for (counted when held back).
    */
   admit(signature: string, now: number, perWindow = 1, weight = 1): Admission {
     let state = this.#signatures.get(signature);
@@ -58,7 +59,7 @@ export class AlertThrottle {
     }
     state.sent++;
     this.#sentTimes.push(now);
-    const heldBack = state.heldBack + weight - 1;
+    const heldBack = state.heldBack;
     state.heldBack = 0;
     const byHour = this.#heldBackByHourlyLimit;
     this.#heldBackByHourlyLimit = 0;

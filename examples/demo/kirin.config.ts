@@ -1,0 +1,15 @@
+import { defineConfig } from 'kirin';
+
+// The demo site `npm start` serves: an app, its static files and a fixed answer,
+// on http://127.0.0.1:8000 (PORT=… to change it).
+export default defineConfig({
+  workers: 2,
+  listen: { http: [`127.0.0.1:${process.env.PORT ?? 8000}`] },
+  sites: {
+    '*': {
+      '/static/': { static: './public' },
+      '/robots.txt': { respond: 'User-agent: *\nDisallow:\n' },
+      '/': { app: './app.ts' },
+    },
+  },
+});

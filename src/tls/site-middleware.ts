@@ -1,0 +1,49 @@
+/**
+ * What a TLS site does before anything else on each request (first in the
+ * route's chain, so a password prompt or a rate limit never runs over plain
+ * HTTP):
+ *
+ *   over TLS (or TLS ended at a trusted proxy)  add Strict-Transport-Security, go on
+ *   plain HTTP, ACME challenge path              answer it, or go on (never redirected)
+ *   plain HTTP, certificate not here yet         503 "the certificate is on its way"
+ *   plain HTTP                                   308 to the same URL over https
+ *
+ * TLS is judged by the connection (`ctx.secure`), or by X-Forwarded-Proto only
+ * when a trusted proxy sent it (`ctx.scheme`), never by a client's say-so.
+ */
+import type { SitePlan } from '../config/plan.ts';
+import type { Middleware, Next, RequestContext } from '../worker/context.ts';
+import { sendError } from '../worker/error-response.ts';
+import { ACME_CHALLENGE_PREFIX, workerTls, type WorkerTls } from './worker-tls.ts';
+
+export function httpsSiteMiddleware(site: SitePlan, tls: WorkerTls = workerTls): Middleware | null {
+  if (site.tls.mode === 'off') return null;
+  const hsts = site.hstsSeconds > 0 ? `max-age=${site.hstsSeconds}` : null;
+  return (ctx, next) => {
+    if (ctx.secure || ctx.scheme === 'https') {
+      if (hsts !== null) ctx.res.setHeader('strict-transport-security', hsts);
+      return next();
+    }
+    // A worker's first requests may come before the master's certificates: wait for them (a few ms at boot).
+    if (!tls.isReady) return tls.ready.then(() => overPlainHttp(ctx, next, tls));
+    return overPlainHttp(ctx, next, tls);
+  };
+}
+
+function overPlainHttp(ctx: RequestContext, next: Next, tls: WorkerTls): void | Promise<void> {
+  if (ctx.path.startsWith(ACME_CHALLENGE_PREFIX)) {
+    if (tls.answerHttpChallenge(ctx.req, ctx.res)) return;
+    return next();
+  }
+  if (!tls.certificates.has(ctx.host)) {
+    sendError(ctx.res, 503, `the HTTPS certificate for ${ctx.host} is on its way; this site moves to https:// as soon as it arrives, try again in a minute`, {
+      headers: { 'retry-after': '60' },
+    });
+    return;
+  }
+  const port = tls.httpsPort === null || tls.httpsPort === 443 ? '' : `:${tls.httpsPort}`;
+  const location = `https://${ctx.host}${port}${ctx.encodedPath}${ctx.query}`;
+  const body = `Moved to ${location}\n`;
+  ctx.res.writeHead(308, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
+}

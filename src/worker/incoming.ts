@@ -1,0 +1,69 @@
+/**
+ * The HTTP/1.1 request object of Kirin's servers. It shows the app Kirin's
+ * X-Forwarded-* view of the client (src/worker/client.ts) — computed the first
+ * time anyone reads `req.headers`, not before. Most of a hello-world's time
+ * would otherwise go to building a header object nobody reads.
+ */
+import { IncomingMessage } from 'node:http';
+import { setForwardedHeaders } from './client.ts';
+import type { RequestContext } from './context.ts';
+
+const kForward = Symbol('kirin.forward');
+
+export class KirinIncomingMessage extends IncomingMessage {
+  declare [kForward]: RequestContext | undefined;
+}
+
+const base = Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers');
+const lazy = base?.get !== undefined && base.set !== undefined;
+
+if (lazy) {
+  Object.defineProperty(KirinIncomingMessage.prototype, 'headers', {
+    configurable: true,
+    get(this: KirinIncomingMessage) {
+      const headers = base.get!.call(this);
+      const ctx = this[kForward];
+      if (ctx !== undefined) {
+        // Cleared first: resolving the client reads the original headers through this getter.
+        this[kForward] = undefined;
+        setForwardedHeaders(headers, ctx.clientIp, ctx.scheme, ctx.authority);
+      }
+      return headers;
+    },
+    set(this: KirinIncomingMessage, value: unknown) {
+      base.set!.call(this, value);
+    },
+  });
+}
+
+/** Makes the request carry Kirin's forwarding headers: lazily on HTTP/1.1, at once otherwise. */
+export function applyForwarding(ctx: RequestContext): void {
+  const req = ctx.req;
+  if (lazy && req instanceof KirinIncomingMessage) req[kForward] = ctx;
+  else setForwardedHeaders(req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
+}
+
+export interface RequestHead {
+  host: string | undefined;
+  /** More than one Host field: the request is ambiguous (RFC 9112 §3.2: answer 400). */
+  hostRepeated: boolean;
+  contentLength: string | undefined;
+}
+
+/** Host and Content-Length straight from the raw header list, without building `req.headers`. */
+export function scanHead(rawHeaders: readonly string[], out: RequestHead): void {
+  out.host = undefined;
+  out.hostRepeated = false;
+  out.contentLength = undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4) {
+      if (name === 'Host' || name.toLowerCase() === 'host') {
+        if (out.host !== undefined) out.hostRepeated = true;
+        out.host = rawHeaders[i + 1];
+      }
+    } else if (name.length === 14 && (name === 'Content-Length' || name.toLowerCase() === 'content-length')) {
+      out.contentLength = rawHeaders[i + 1];
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Test harness for the proxy: the real request path of a worker (config →
+ * plan → compiled sites → pipeline → node:http server) in the test process,
+ * on loopback, plus small upstream servers that record what reaches them.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { normalizeConfig } from '../../../src/config/normalize.ts';
+import type { ServePlan } from '../../../src/config/plan.ts';
+import { ClientResolver } from '../../../src/worker/client.ts';
+import { compilePlan, type CompiledPlan } from '../../../src/worker/compile.ts';
+import { Pipeline } from '../../../src/worker/pipeline.ts';
+import { createHttpServer } from '../../../src/worker/servers.ts';
+
+export interface Notification {
+  type: string;
+  payload: { route: string; url: string; healthy: boolean };
+}
+
+export interface Edge {
+  url: string;
+  port: number;
+  plan: ServePlan;
+  notifications: Notification[];
+  close(): Promise<void>;
+}
+
+/** Compiles `config` (the kirin.config shape) and serves it on 127.0.0.1. */
+export async function startEdge(config: Record<string, unknown>, options: { cwd?: string; prepare?: (plan: ServePlan) => void } = {}): Promise<Edge> {
+  const plan = normalizeConfig({ raw: { stateDir: '/tmp/kirin-proxy-harness', ...config }, file: null, cwd: options.cwd ?? process.cwd(), env: {} });
+  options.prepare?.(plan);
+  const logger = pino({ level: process.env.KIRIN_TEST_LOG ? 'debug' : 'silent' });
+  const notifications: Notification[] = [];
+  const compiled: CompiledPlan = await compilePlan(
+    plan,
+    logger,
+    () => Promise.reject(new Error('no master in this test')),
+    (type, payload) => notifications.push({ type, payload: payload as Notification['payload'] }),
+  );
+  const pipeline = new Pipeline({
+    sites: compiled.sites,
+    resolver: new ClientResolver(plan.trustedProxies),
+    trustsProxies: plan.trustedProxies.length > 0,
+    limits: plan.limits,
+    logger,
+    accessLog: null,
+    observer: null,
+  });
+  const server = createHttpServer(pipeline, plan.limits, logger);
+  await listen(server);
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    plan,
+    notifications,
+    async close() {
+      await Promise.all(compiled.handlers.map((h) => h.close?.()));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  body: string;
+}
+
+export interface Upstream {
+  url: string;
+  port: number;
+  server: Server;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+/** A node:http upstream on 127.0.0.1 (or a unix socket) that records each request with its body. */
+export async function startUpstream(handler: UpstreamHandler = (_req, res) => res.end('ok'), options: { port?: number; socketPath?: string; readBody?: boolean } = {}): Promise<Upstream> {
+  const seen: SeenRequest[] = [];
+  const server = createServer((req, res) => {
+    const record: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: '' };
+    seen.push(record);
+    if (options.readBody === false) {
+      handler(req, res, '');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      record.body = Buffer.concat(chunks).toString('utf8');
+      handler(req, res, record.body);
+    });
+  });
+  await listen(server, options.socketPath ?? options.port ?? 0);
+  const port = options.socketPath ? 0 : (server.address() as AddressInfo).port;
+  return {
+    url: options.socketPath ? `http://unix:${options.socketPath}` : `http://127.0.0.1:${port}`,
+    port,
+    server,
+    seen,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function listen(server: Server, where: number | string = 0): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (typeof where === 'string') server.listen(where, done);
+    else server.listen(where, '127.0.0.1', done);
+  });
+}
