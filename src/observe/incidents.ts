@@ -80,7 +80,7 @@ export class IncidentWatcher {
         this.#emit({ kind: 'reload-failed', signature: 'reload-failed', title: `a reload failed; generation ${master.status().generation} keeps serving`, detail: 'The reason is in the error log (journalctl -u kirin, or the terminal).', time: Date.now(), count: 1 });
         return;
       }
-      this.#upstreams.keepRoutes(new Set(master.plan.sites.flatMap((s) => s.routes.map((r) => r.at))));
+      this.#upstreams.sync(proxyUpstreams(master.plan));
     });
     master.on('crash-loop', (count: number) => this.#emit(crashLoopIncident(count)));
     master.on('certificate-failed', (info: unknown) => this.#emit(certificateIncident(info)));
@@ -97,6 +97,7 @@ export class IncidentWatcher {
 
   /** Starts watching the services (they have no events of their own to listen to). */
   start(): void {
+    this.#upstreams.sync(proxyUpstreams(this.#master.plan));
     this.#servicePoll ??= setInterval(() => this.pollServices(), SERVICE_POLL_MS).unref();
   }
 
@@ -224,6 +225,17 @@ function upstreamIncident(t: UpstreamTransition): Incident {
     state: t.healthy ? 'up' : 'down',
     count: 1,
   };
+}
+
+/** Every (route, upstream URL) pair the plan proxies to. */
+function proxyUpstreams(plan: ObservedMaster['plan']): { route: string; url: string }[] {
+  const out: { route: string; url: string }[] = [];
+  for (const site of plan.sites) {
+    for (const route of site.routes) {
+      if (route.handler?.type === 'proxy') for (const url of route.handler.to) out.push({ route: route.at, url });
+    }
+  }
+  return out;
 }
 
 function pathOf(url: string): string {

@@ -61,12 +61,19 @@ export class UpstreamTracker {
     return transitions;
   }
 
-  /** After a reload: upstreams of routes that no longer exist are dropped. */
-  keepRoutes(routes: ReadonlySet<string>): void {
-    for (const [key, status] of this.#statuses) {
-      if (routes.has(status.route)) continue;
+  /**
+   * The upstreams the plan names: new ones are listed as healthy until a worker
+   * says otherwise (workers report changes only), and ones a reload removed are dropped.
+   */
+  sync(upstreams: readonly { route: string; url: string }[], now = Date.now()): void {
+    const wanted = new Map(upstreams.map((u) => [`${u.route}\u0000${redactUrl(u.url)}`, u]));
+    for (const key of this.#statuses.keys()) {
+      if (wanted.has(key)) continue;
       this.#statuses.delete(key);
       this.#downVotes.delete(key);
+    }
+    for (const [key, u] of wanted) {
+      if (!this.#statuses.has(key)) this.#statuses.set(key, { route: u.route, url: redactUrl(u.url), healthy: true, reportedBy: 0, since: now });
     }
   }
 

@@ -49,6 +49,7 @@ const axiosSettings = (acme.axios.defaults as unknown as { acmeSettings: { retry
 axiosSettings.retryMaxAttempts = 2;
 axiosSettings.retryDefaultDelay = 1;
 acme.axios.defaults.timeout = 30_000;
+reportNetworkErrors();
 
 export class AcmeIssuer {
   readonly #settings: AcmeSettings;
@@ -65,6 +66,19 @@ export class AcmeIssuer {
 
   /** Orders a certificate for `names`, trying the challenge types in this order of preference. */
   async issue(names: string[], challengeTypes: ChallengeType[], responder: ChallengeResponder): Promise<IssuedCertificate> {
+    try {
+      return await this.#issue(names, challengeTypes, responder);
+    } catch (error) {
+      // A CA that lost the account (a test CA restarted, an account deactivated): register again next time.
+      if (/account/i.test((error as Error).message) && /not (found|exist)|does not exist|deactivated|unknown/i.test((error as Error).message)) {
+        this.#client = null;
+        this.#store.forgetAccount(this.#settings.directory);
+      }
+      throw error;
+    }
+  }
+
+  async #issue(names: string[], challengeTypes: ChallengeType[], responder: ChallengeResponder): Promise<IssuedCertificate> {
     this.#useCaBundle();
     const client = await this.#account();
     const key = await acme.crypto.createPrivateEcdsaKey('P-256');
@@ -134,4 +148,27 @@ export class AcmeIssuer {
     // keepAlive off: an idle pooled socket must not keep a stopping master alive.
     acme.axios.defaults.httpsAgent = bundle ? new Agent({ keepAlive: false, ca: [...rootCertificates, readFileSync(bundle, 'utf8')] }) : new Agent({ keepAlive: false });
   }
+}
+
+/**
+ * acme-client 5.4 turns a network error whose retries are spent (connection
+ * refused, DNS, timeout) into "Cannot read properties of undefined (reading
+ * 'config')" (publishlab/node-acme-client#101), which tells a user nothing.
+ * This handler runs before acme-client's own: once its retries are spent, it
+ * passes the real error on without `config`, which acme-client lets through.
+ */
+function reportNetworkErrors(): void {
+  type AxiosLikeError = Error & { code?: string; response?: unknown; config?: { url?: string; retryAttempt?: number } };
+  const handlers = (acme.axios.interceptors.response as unknown as { handlers: unknown[] }).handlers;
+  handlers.unshift({
+    fulfilled: null,
+    synchronous: false,
+    runWhen: null,
+    rejected: (error: AxiosLikeError) => {
+      if (error?.response || !error?.config || (error.config.retryAttempt ?? 0) < axiosSettings.retryMaxAttempts) return Promise.reject(error);
+      const plain = new Error(`cannot reach ${error.config.url ?? 'the ACME server'}: ${error.message}`) as Error & { code?: string };
+      plain.code = error.code;
+      return Promise.reject(plain);
+    },
+  });
 }

@@ -10,7 +10,7 @@
  *
  * A wildcard name's folder is `wildcard_.example.com` (as Caddy names it).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeCertificate, keyMatches } from './cert-info.ts';
 import { ensurePrivateDir, writePrivateFile } from './private-files.ts';
@@ -123,6 +123,10 @@ export class CertificateStore {
     const file = this.accountFile(record.directory);
     ensurePrivateDir(this.root, join(file, '..'));
     writePrivateFile(file, `${JSON.stringify(record, null, 2)}\n`);
+  }
+
+  forgetAccount(directoryUrl: string): void {
+    rmSync(this.accountFile(directoryUrl), { force: true });
   }
 
   get localCaDir(): string {

@@ -38,11 +38,13 @@ function validPort(authority: string, colon: number): boolean {
   if (authority.charCodeAt(colon) !== 58) return false;
   const digits = authority.length - colon - 1;
   if (digits === 0 || digits > 5) return false;
+  let port = 0;
   for (let i = colon + 1; i < authority.length; i++) {
     const c = authority.charCodeAt(i);
     if (c < 48 || c > 57) return false;
+    port = port * 10 + (c - 48);
   }
-  return true;
+  return port <= 65535;
 }
 
 /** Letters, digits, '-', '_' and '.'; labels non-empty, at most 63 characters; not starting with '-' or '.'. */

@@ -39,6 +39,8 @@ export function createHttpServer(pipeline: Pipeline, limits: LimitsPlan, logger:
   // Node stops counting past maxHeadersCount; one more than the limit lets the pipeline see the excess and answer 431.
   server.maxHeadersCount = limits.maxHeaders + 1;
   server.on('upgrade', pipeline.onUpgrade);
+  // Kirin is not a forward proxy: CONNECT tunnels are refused, never opened.
+  server.on('connect', (_req: unknown, socket: Socket) => writeRawError(socket, 405, 'CONNECT is not supported'));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket, logger));
   return server;
 }

@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest, request } from '../support/http.ts';
 import { portOf, waitFor } from '../support/kirin.ts';
-import { HELLO, SECRET, startStaticSite, type StaticSite } from './static-site.ts';
+import { HELLO, HUGE_BYTES, SECRET, startStaticSite, type StaticSite } from './static-site.ts';
 
 /** [request target, extra header lines, the safe status]. */
 const HOSTILE: [string, string, number][] = [
@@ -79,10 +79,10 @@ describe('static files under hostile input', () => {
     await stillServes();
   });
 
-  it('readers that never read a large file leave memory bounded and the worker serving', async () => {
+  it('readers that never read a large file leave memory bounded and the worker serving', async (t) => {
     const before = rss(worker);
     const sockets: Socket[] = [];
-    const clients = 24; // 24 × 5 MiB = 120 MiB if the file were buffered per client
+    const clients = 8; // 8 × 64 MiB = 512 MiB if the file were buffered per client
     let started = 0;
     try {
       for (let i = 0; i < clients; i++) {
@@ -93,7 +93,7 @@ describe('static files under hostile input', () => {
           socket.pause();
           started++;
         });
-        socket.write('GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+        socket.write('GET /huge.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
         sockets.push(socket);
       }
       await waitFor(() => started === clients, { what: 'every stalled response to begin' });
@@ -110,8 +110,9 @@ describe('static files under hostile input', () => {
       );
       await stillServes();
       const grown = rss(worker) - before;
-      console.log('GROWN', grown / 1048576);
-      assert.ok(grown < 48 * 1024 * 1024, `worker RSS grew by ${(grown / 1048576).toFixed(1)} MiB with ${clients} stalled readers`);
+      t.diagnostic(`worker RSS grew by ${(grown / 1048576).toFixed(1)} MiB with ${clients} stalled readers`);
+      // What the kernel's socket buffers took (a few MiB per connection) passed through the worker's memory; the file did not stay in it.
+      assert.ok(grown < HUGE_BYTES * clients / 4, `worker RSS grew by ${(grown / 1048576).toFixed(1)} MiB with ${clients} stalled readers`);
     } finally {
       for (const socket of sockets) socket.destroy();
     }

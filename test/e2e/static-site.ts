@@ -5,13 +5,14 @@
  * with one worker.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, symlinkSync } from 'node:fs';
+import { readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { startKirin, tempDir, writeFiles, type KirinProcess } from '../support/kirin.ts';
 
 export const SECRET = 'TOP-SECRET-VALUE';
 export const HELLO = `${'Hello, static world! '.repeat(48)}\n`;
+export const HUGE_BYTES = 64 * 1024 * 1024;
 export const CSS = `body { color: #333; }\n${'.rule { margin: 0; padding: 0; }\n'.repeat(60)}`;
 
 export interface StaticSite {
@@ -62,6 +63,9 @@ export async function startStaticSite(): Promise<StaticSite> {
   const root = join(dir, 'root');
   symlinkSync(join(dir, 'root-secret', 'secret.txt'), join(root, 'escape.txt'));
   symlinkSync(join(dir, 'root-secret'), join(root, 'escape-dir'));
+  // 64 MiB of zeros without using the disk (sparse): far more than loopback socket buffers hold.
+  writeFileSync(join(root, 'huge.bin'), '');
+  truncateSync(join(root, 'huge.bin'), HUGE_BYTES);
   const kirin = await startKirin({
     cwd: dir,
     args: ['serve', '--workers', '1', '--bind', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off'],

@@ -157,7 +157,7 @@ describe('static files', () => {
     });
 
     it('sends the plain file, still with Vary, to a client without Accept-Encoding', async () => {
-      for (const headers of [{}, { 'accept-encoding': 'identity' }, { 'accept-encoding': 'gzip;q=0, br;q=0' }]) {
+      for (const headers of [{}, { 'accept-encoding': 'identity' }, { 'accept-encoding': 'gzip;q=0, br;q=0' }] as Record<string, string>[]) {
         const res = await request(`${url}/style.css`, { headers });
         assert.equal(res.headers['content-encoding'], undefined);
         assert.equal(res.headers.vary, 'accept-encoding');

@@ -51,6 +51,27 @@ describe('a worker killed with SIGKILL mid-request', () => {
   });
 });
 
+describe('an exception outside any request', () => {
+  it('is logged, and the worker is replaced gracefully', async () => {
+    const dir = project();
+    const kirin = await start(dir, '--workers', '1');
+    try {
+      const [before] = await readyPids(kirin.stateDir);
+      assert.equal((await request(`${kirin.url}/async-throw`)).body, 'scheduled');
+      const line = await kirin.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('uncaught exception in the app'), 5000, 'the uncaught exception log');
+      assert.match(JSON.stringify(line.err), /thrown outside any request/);
+      await waitFor(async () => {
+        const pids = await readyPids(kirin.stateDir);
+        return pids.length === 1 && pids[0] !== before;
+      }, { what: 'the replacement worker' });
+      assert.equal((await request(`${kirin.url}/`)).status, 200);
+      assert.equal((await status(kirin.stateDir)).restarts['uncaught-exception'], 1);
+    } finally {
+      await kirin.stop();
+    }
+  });
+});
+
 describe('the watchdog', () => {
   let dir: string;
   let kirin: KirinProcess;

@@ -19,7 +19,10 @@ export class FakeMaster extends EventEmitter {
   services: ServiceStatus[] = [];
   generation = 1;
   targetWorkers = 2;
-  plan = { sites: [{ key: 'a.test', routes: [{ at: 'sites["a.test"]["/api/"]' }] }] } as unknown as ServePlan;
+  plan = {
+    sites: [{ key: 'a.test', routes: [{ at: 'sites["a.test"]["/api/"]', handler: { type: 'proxy', to: ['http://127.0.0.1:2', 'http://127.0.0.1:3'] } }] }],
+    notify: { email: null, webhook: null },
+  } as unknown as ServePlan;
 
   status(): MasterStatus {
     return {

@@ -94,12 +94,21 @@ describe('incidents from the master events', () => {
     assert.equal([...master.providers.upstreams.values()][0]!.healthy, true);
   });
 
-  it('drops upstreams of routes a reload removed', () => {
-    const { master } = watch();
+  it('lists the plan\'s upstreams as healthy until told otherwise, and drops those a reload removed', () => {
+    const { master, watcher } = watch();
+    watcher.start();
+    watcher.stop();
+    assert.deepEqual([...master.providers.upstreams.values()].map((u) => [u.url, u.healthy]), [
+      ['http://127.0.0.1:2', true],
+      ['http://127.0.0.1:3', true],
+    ]);
     master.emit('worker-event:upstream-health', fakeWorker(11), { route: 'sites["gone.test"]["/"]', url: 'http://127.0.0.1:1', healthy: false });
-    master.emit('worker-event:upstream-health', fakeWorker(11), { route: 'sites["a.test"]["/api/"]', url: 'http://127.0.0.1:2', healthy: true });
+    master.emit('worker-event:upstream-health', fakeWorker(11), { route: 'sites["a.test"]["/api/"]', url: 'http://127.0.0.1:2', healthy: false });
     master.emit('reload', true);
-    assert.deepEqual([...master.providers.upstreams.values()].map((u) => u.url), ['http://127.0.0.1:2']);
+    assert.deepEqual([...master.providers.upstreams.values()].map((u) => [u.url, u.healthy]), [
+      ['http://127.0.0.1:2', false],
+      ['http://127.0.0.1:3', true],
+    ]);
   });
 
   it('notices services going down and coming back', () => {

@@ -113,7 +113,7 @@ async function streamFile(ctx: RequestContext, variant: Variant, status: number,
     const stats = await handle.stat();
     if (stats.ino !== variant.ino || stats.size !== variant.size || stats.mtimeMs !== variant.mtimeMs) return 'changed';
     const res = ctx.res;
-    if (res.destroyed) return 'sent';
+    if (clientGone(res)) return 'sent';
     res.writeHead(status, head);
     const stream = handle.createReadStream({ start, end, highWaterMark: settings.chunkBytes, autoClose: true });
     streaming = true;
@@ -129,13 +129,18 @@ async function streamFile(ctx: RequestContext, variant: Variant, status: number,
         res.destroy();
       }
     } catch (error) {
-      if (!res.destroyed) settings.logger.error({ err: error, file: variant.path }, 'static: reading the file failed mid-response');
+      if (!clientGone(res)) settings.logger.error({ err: error, file: variant.path }, 'static: reading the file failed mid-response');
       res.destroy();
     }
     return 'sent';
   } finally {
     if (!streaming) await handle.close();
   }
+}
+
+/** Has the client gone (or the response been destroyed)? HTTP/2's compat response has no `destroyed`: its stream does. */
+function clientGone(res: NodeResponse): boolean {
+  return res.destroyed === true || (res as { stream?: { destroyed?: boolean } }).stream?.destroyed === true;
 }
 
 /**

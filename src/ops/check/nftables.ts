@@ -128,7 +128,8 @@ function portsIn(list: string): [number, number][] {
 }
 
 /** The ports a rule accepts new TCP connections on, 'all' for a source-only accept, or null. */
-function acceptedPorts(rule: string, sets: Map<string, string>): [number, number][] | 'all' | null {
+function acceptedPorts(line: string, sets: Map<string, string>): [number, number][] | 'all' | null {
+  const rule = line.replace(/\s+comment\s+"[^"]*"$/, '');
   if (!/\baccept$/.test(rule)) return null;
   const dport = /\b(?:tcp|th)\s+dport\s+(!=\s+)?(\{[^}]*\}|@\S+|\S+)/.exec(rule);
   if (dport) {

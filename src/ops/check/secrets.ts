@@ -15,7 +15,11 @@ const SECRET_WORDS = new Set(['SECRET', 'KEY', 'TOKEN', 'PASSWORD', 'PASSWD', 'P
 // Names that contain a secret word but hold no secret: AWS_ACCESS_KEY_ID, STRIPE_PUBLISHABLE_KEY, SSH_KEY_PATH …
 const NOT_SECRET_WORDS = new Set(['PUBLIC', 'PUBLISHABLE', 'ID', 'FILE', 'PATH', 'DIR', 'NAME', 'TYPE', 'URL', 'URI', 'HOST', 'PORT', 'USER', 'LENGTH', 'SIZE', 'TTL', 'EXPIRY', 'HEADER', 'ALGORITHM', 'ALG']);
 
+// The shell's working folders, not passwords.
+const SHELL_VARIABLES = new Set(['PWD', 'OLDPWD']);
+
 export function isSecretName(name: string): boolean {
+  if (SHELL_VARIABLES.has(name)) return false;
   const words = name.toUpperCase().split(/[^A-Z0-9]+/).filter(Boolean);
   if (!words.some((w) => SECRET_WORDS.has(w) || w.endsWith('SECRET') || w.endsWith('PASSWORD') || w.endsWith('TOKEN'))) return false;
   return !words.some((w) => NOT_SECRET_WORDS.has(w));

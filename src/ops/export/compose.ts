@@ -4,7 +4,7 @@
  * the ACME account and certificates, so a rebuild does not ask the CA again.
  */
 import { relative } from 'node:path';
-import { stringify } from 'yaml';
+import { Scalar, stringify } from 'yaml';
 import type { ServePlan } from '../../config/plan.ts';
 import { STATE_DIR } from './container-config.ts';
 import { generatedBy, type ExportFile } from './docker.ts';
@@ -29,7 +29,8 @@ export function buildComposeFile(options: ComposeOptions): ExportFile {
     init: true,
     restart: 'unless-stopped',
     ...(plan.envFiles.length > 0 ? { env_file: plan.envFiles.map(fromOut) } : {}),
-    ...(options.ports.length > 0 ? { ports: options.ports.map((p) => `${p}:${p}`) } : {}),
+    // Quoted: YAML 1.1 parsers read 80:80 as a base-60 number.
+    ...(options.ports.length > 0 ? { ports: options.ports.map((p) => quoted(`${p}:${p}`)) } : {}),
     volumes: [`kirin-state:${STATE_DIR}`],
     // Longer than Kirin's graceful timeout, so a stop drains instead of being killed.
     stop_grace_period: `${Math.ceil(plan.gracefulTimeoutMs / 1000) + 10}s`,
@@ -41,4 +42,10 @@ export function buildComposeFile(options: ComposeOptions): ExportFile {
     '# Certificates and the ACME account live in the kirin-state volume: keep it across rebuilds.',
   ].join('\n');
   return { path: 'compose.yml', text: `${header}\n${stringify(document)}` };
+}
+
+function quoted(text: string): Scalar {
+  const scalar = new Scalar(text);
+  scalar.type = 'QUOTE_DOUBLE';
+  return scalar;
 }

@@ -47,6 +47,8 @@ export interface K8sOptions {
   trustedProxies: string[];
   ingressClass: string | null;
   clusterIssuer: string | null;
+  /** The k8s folder as the user types it, for the header: 'deploy/k8s'. */
+  applyPath: string;
 }
 
 export interface K8sExport {
@@ -195,13 +197,14 @@ export function buildK8sExport(options: K8sOptions): K8sExport {
 
   const objects = [configMap, deployment, service, ingress, hpa, pdb];
   const fileNames = ['configmap.yaml', 'deployment.yaml', 'service.yaml', 'ingress.yaml', 'hpa.yaml', 'pdb.yaml'];
-  const header = `${generatedBy('kirin export k8s')} Apply the folder: kubectl apply -f k8s/`;
+  const header = `${generatedBy('kirin export k8s')} Apply: kubectl apply -f ${options.applyPath}/`;
   const files = objects.map((object, i) => ({ path: `k8s/${fileNames[i]}`, text: yamlDocument(object, header) }));
   return { files, objects, notes };
 }
 
 export function yamlDocument(object: unknown, comment: string): string {
-  const document = new Document(object);
+  // No &anchors: shared label objects are written out in full, as kubectl users expect.
+  const document = new Document(object, { aliasDuplicateObjects: false });
   document.commentBefore = ` ${comment}`;
   return document.toString({ lineWidth: 0 });
 }
