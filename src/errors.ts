@@ -2,19 +2,22 @@
  * One error base class with stable codes, prefixed by subsystem (undici's
  * UND_ERR_*, Fastify's FST_ERR_*). Every code is listed in docs/errors.md.
  */
-export type KirinErrorCode =
-  | 'KIRIN_ERR_CONFIG'
-  | 'KIRIN_ERR_CONFIG_LOAD'
-  | 'KIRIN_ERR_USAGE'
-  | 'KIRIN_ERR_NODE_VERSION'
-  | 'KIRIN_ERR_LISTEN'
-  | 'KIRIN_ERR_APP_LOAD'
-  | 'KIRIN_ERR_APP_EXPORT'
-  | 'KIRIN_ERR_BOOT'
-  | 'KIRIN_ERR_CONTROL'
-  | 'KIRIN_ERR_NOT_RUNNING'
-  | 'KIRIN_ERR_SERVICE'
-  | 'KIRIN_ERR_TLS';
+export const ERROR_CODES = [
+  'KIRIN_ERR_CONFIG',
+  'KIRIN_ERR_CONFIG_LOAD',
+  'KIRIN_ERR_USAGE',
+  'KIRIN_ERR_NODE_VERSION',
+  'KIRIN_ERR_LISTEN',
+  'KIRIN_ERR_APP_LOAD',
+  'KIRIN_ERR_APP_EXPORT',
+  'KIRIN_ERR_BOOT',
+  'KIRIN_ERR_CONTROL',
+  'KIRIN_ERR_NOT_RUNNING',
+  'KIRIN_ERR_SERVICE',
+  'KIRIN_ERR_TLS',
+] as const;
+
+export type KirinErrorCode = (typeof ERROR_CODES)[number];
 
 export interface KirinErrorOptions extends ErrorOptions {
   /** More to show below the message (a worker's stack trace). */

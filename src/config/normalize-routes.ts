@@ -109,6 +109,7 @@ function normalizeSite(key: string, hosts: string[], raw: Record<string, unknown
     key,
     hosts,
     tls,
+    tlsExplicit: options.tls !== undefined,
     hstsSeconds,
     headers: options.headers === undefined ? null : normalizeHeaders(options.headers, at.key('headers'), issues),
     routes,

@@ -19,7 +19,7 @@ import {
   readStringArray,
   readStringRecord,
 } from './issues.ts';
-import { defaultSiteTls, normalizeSites, parseAppSpec } from './normalize-routes.ts';
+import { normalizeSites, parseAppSpec } from './normalize-routes.ts';
 import type { ListenAddress, ServePlan, ServicePlan, SitePlan } from './plan.ts';
 import { defaultStateDir } from './state-dir.ts';
 
@@ -144,6 +144,7 @@ function appSite(module: string, exportName: string, maxBodyBytes: number): Site
     key: '*',
     hosts: ['*'],
     tls: { mode: 'off' },
+    tlsExplicit: false,
     hstsSeconds: 0,
     headers: null,
     routes: [
@@ -219,13 +220,13 @@ function normalizeListen(raw: unknown, at: ConfigPath, issues: Issues, baseDir: 
   }
   checkKeys(raw, ['http', 'https'], at, issues);
   const listen = { http: raw.http === undefined ? [] : read(raw.http, 'http'), https: raw.https === undefined ? [] : read(raw.https, 'https') };
-  if (listen.http.length === 0 && listen.https.length === 0) issues.add(at, 'no listeners: give at least one http or https address');
+  const written = (Array.isArray(raw.http) ? raw.http.length : raw.http ? 1 : 0) + (Array.isArray(raw.https) ? raw.https.length : raw.https ? 1 : 0);
+  if (written === 0) issues.add(at, 'no listeners: give at least one http or https address');
   if (listen.https.length === 0) {
     // Without an https listener, TLS cannot be served: sites default to plain HTTP, and asking for TLS is an error.
     for (const site of sites) {
       if (site.tls.mode === 'off') continue;
-      const implicit = JSON.stringify(site.tls) === JSON.stringify(defaultSiteTls(site.hosts));
-      if (!implicit) issues.add(new ConfigPath(['sites', site.key, 'tls']), `is '${site.tls.mode}' but listen has no https addresses; add listen.https (e.g. [':443'])`);
+      if (site.tlsExplicit) issues.add(new ConfigPath(['sites', site.key, 'tls']), `is '${site.tls.mode}' but listen has no https addresses; add listen.https (e.g. [':443'])`);
       site.tls = { mode: 'off' };
       site.hstsSeconds = 0;
     }

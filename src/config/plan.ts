@@ -81,6 +81,8 @@ export interface SitePlan {
   /** Lower-case host names; '*.example.test' matches one label; '*' matches any host. */
   hosts: string[];
   tls: SiteTlsPlan;
+  /** Whether `tls` was written in the config (not a default). */
+  tlsExplicit: boolean;
   /** Seconds for Strict-Transport-Security, or 0 for none. */
   hstsSeconds: number;
   headers: HeadersPlan | null;
