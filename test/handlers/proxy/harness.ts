@@ -26,9 +26,12 @@ export interface Edge {
   close(): Promise<void>;
 }
 
-/** Compiles `config` (the kirin.config shape) and serves it on 127.0.0.1. */
+/** Compiles `config` (the kirin.config shape; sites default to tls: 'off') and serves it over plain HTTP on 127.0.0.1. */
 export async function startEdge(config: Record<string, unknown>, options: { cwd?: string; prepare?: (plan: ServePlan) => void } = {}): Promise<Edge> {
-  const plan = normalizeConfig({ raw: { stateDir: '/tmp/kirin-proxy-harness', ...config }, file: null, cwd: options.cwd ?? process.cwd(), env: {} });
+  const sites: Record<string, unknown> = {};
+  for (const [key, site] of Object.entries((config.sites ?? {}) as Record<string, Record<string, unknown>>)) sites[key] = { tls: 'off', ...site };
+  const raw = { stateDir: '/tmp/kirin-proxy-harness', ...config, sites };
+  const plan = normalizeConfig({ raw, file: null, cwd: options.cwd ?? process.cwd(), env: {} });
   options.prepare?.(plan);
   const logger = pino({ level: process.env.KIRIN_TEST_LOG ? 'debug' : 'silent' });
   const notifications: Notification[] = [];
