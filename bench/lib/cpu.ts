@@ -68,3 +68,18 @@ export function parseTimes(text: string): number {
   for (const match of children.matchAll(/(\d+)m([\d.]+)s/g)) seconds += Number(match[1]) * 60 + Number(match[2]);
   return Math.round(seconds * TICKS_PER_SECOND);
 }
+
+/**
+ * Waits (up to `maxWaitMs`) for a second during which the whole machine is
+ * nearly idle — nothing of ours runs between measurements, so whatever is busy
+ * belongs to someone else. Returns the load of the last second, in cores.
+ */
+export async function waitForQuiet(maxWaitMs: number, threshold: number): Promise<number> {
+  const deadline = performance.now() + maxWaitMs;
+  for (;;) {
+    const before = { at: performance.now(), busyTicks: busyTicks(), treeTicks: 0 };
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const load = otherLoad(before, { at: performance.now(), busyTicks: busyTicks(), treeTicks: 0 }, 0);
+    if (load <= threshold || performance.now() > deadline) return load;
+  }
+}

@@ -4,12 +4,12 @@
  * median of each. Servers stay up for the whole race; each run is preceded
  * by an unmeasured warm-up so the JIT and caches are hot.
  *
- * Other programs on the machine are not pinned and can steal the cores: a
- * run during which they used more than MAX_OTHER_LOAD is repeated (up to
- * ATTEMPTS times, keeping the least disturbed), and the table says how much
- * was left.
+ * Other programs on the machine are not pinned and can steal the cores: each
+ * run waits for a quiet second first, a run during which they still used more
+ * than MAX_OTHER_LOAD is repeated (up to ATTEMPTS times, keeping the least
+ * disturbed), and the table says how much was left.
  */
-import { otherLoad, sampleCpu } from './cpu.ts';
+import { otherLoad, sampleCpu, waitForQuiet } from './cpu.ts';
 import type { BenchOptions } from './options.ts';
 import { median, type Printer } from './report.ts';
 import { runWrk, wrkFailures, type WrkResult } from './wrk.ts';
@@ -17,6 +17,8 @@ import { runWrk, wrkFailures, type WrkResult } from './wrk.ts';
 /** CPU (in cores) other programs may use during a run before it is repeated. */
 export const MAX_OTHER_LOAD = 0.1;
 const ATTEMPTS = 3;
+/** How long to wait for the machine to calm down before a run. */
+const QUIET_WAIT_MS = 60_000;
 
 export interface Contestant {
   name: string;
@@ -74,6 +76,7 @@ export async function race(contestants: Contestant[], options: BenchOptions, out
 async function measure(contestant: Contestant, options: BenchOptions): Promise<MeasuredRun> {
   let best: MeasuredRun | null = null;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    await waitForQuiet(QUIET_WAIT_MS, MAX_OTHER_LOAD);
     await runWrk({ url: contestant.url, durationS: options.warmupS, headers: contestant.headers });
     const before = sampleCpu(contestant.pids);
     const result = await runWrk({ url: contestant.url, durationS: options.durationS, headers: contestant.headers });

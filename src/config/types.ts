@@ -187,8 +187,8 @@ export interface MiddlewareConfig {
   deny?: string[];
   /** Basic auth: user name → bcrypt or argon2 hash (`kirin hash-password`). */
   auth?: BasicAuthConfig;
-  /** Requests per client IP, shared across workers; 429 with Retry-After beyond it. */
-  rateLimit?: RateLimitConfig;
+  /** Requests per client IP, shared across workers; 429 with Retry-After beyond it. `'10/s'` is `{ rate: '10/s' }`. */
+  rateLimit?: RateLimitConfig | string | number;
   /** Request and response headers. */
   headers?: HeadersConfig;
   /** br/gzip for compressible responses. Default off for apps and proxies. */

@@ -10,7 +10,7 @@
  *   crash-loop                 → crash-loop
  *   certificate-failed         → certificate-failed (from the TLS manager)
  *   worker-event:upstream-health → upstream-down / upstream-up
- *   services polled every second → service-down / service-up
+ *   service-exit, service-failed / service-ready → service-down / service-up
  */
 import type { EventEmitter } from 'node:events';
 import type { Master } from '../master/master.ts';
@@ -49,15 +49,12 @@ export interface Incident {
 /** What incidents need from the master; a fake with these parts drives the unit tests. */
 export type ObservedMaster = Pick<Master, 'status' | 'providers' | 'plan'> & EventEmitter;
 
-const SERVICE_POLL_MS = 1_000;
-
 export class IncidentWatcher {
   readonly #master: ObservedMaster;
   readonly #listeners: ((incident: Incident) => void)[] = [];
   readonly #upstreams: UpstreamTracker;
   readonly #serviceStates = new Map<string, 'down' | 'up'>();
   #lastExit: WorkerHandle | null = null;
-  #servicePoll: NodeJS.Timeout | null = null;
 
   constructor(master: ObservedMaster) {
     this.#master = master;
@@ -89,40 +86,31 @@ export class IncidentWatcher {
       const transition = report && this.#upstreams.report(worker.pid, report);
       if (transition) this.#emit(upstreamIncident(transition));
     });
+    // The service manager's events: an exit it did not ask for, a start that failed, ready (again).
+    master.on('service-exit', (info: ServiceExit) => {
+      const how = info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
+      this.#serviceChanged(info.name, 'down', `service "${info.name}" exited (${how}); restarting it in ${info.restartInMs} ms`, `Service: ${info.name}\nPID: ${info.pid ?? '-'}\nExit: ${how} after ${((info.uptimeMs ?? 0) / 1000).toFixed(1)} s\nRestarts so far: ${info.restarts ?? 0}`);
+    });
+    master.on('service-failed', (info: { name: string; error: string }) => {
+      this.#serviceChanged(info.name, 'down', `service "${info.name}" failed: ${info.error.split('\n')[0]}`, `Service: ${info.name}\nError: ${info.error}`);
+    });
+    master.on('service-ready', (info: { name: string; pid: number | null; upstream: string }) => {
+      if (this.#serviceStates.get(info.name) === 'down') this.#serviceChanged(info.name, 'up', `service "${info.name}" runs again`, `Service: ${info.name}\nPID: ${info.pid ?? '-'}\nUpstream: ${info.upstream || '-'}`);
+    });
   }
 
   on(listener: (incident: Incident) => void): void {
     this.#listeners.push(listener);
   }
 
-  /** Starts watching the services (they have no events of their own to listen to). */
+  /** Lists the plan's proxy upstreams (healthy until a worker says otherwise). */
   start(): void {
     this.#upstreams.sync(proxyUpstreams(this.#master.plan));
-    this.#servicePoll ??= setInterval(() => this.pollServices(), SERVICE_POLL_MS).unref();
   }
 
-  stop(): void {
-    if (this.#servicePoll) clearInterval(this.#servicePoll);
-    this.#servicePoll = null;
-  }
-
-  pollServices(now = Date.now()): void {
-    for (const service of this.#master.status().services) {
-      const state = service.state === 'running' ? 'up' : service.state === 'failed' || service.state === 'restarting' ? 'down' : null;
-      if (state === null) continue; // starting, stopped: not news.
-      const previous = this.#serviceStates.get(service.name);
-      this.#serviceStates.set(service.name, state);
-      if (previous === state || (previous === undefined && state === 'up')) continue;
-      this.#emit({
-        kind: state === 'down' ? 'service-down' : 'service-up',
-        signature: `service:${service.name}`,
-        title: state === 'down' ? `service "${service.name}" is down (${service.state})` : `service "${service.name}" is running again`,
-        detail: `Service: ${service.name}\nState: ${service.state}\nPID: ${service.pid ?? '-'}\nRestarts: ${service.restarts}\nUpstream: ${service.upstream}`,
-        time: now,
-        state,
-        count: 1,
-      });
-    }
+  #serviceChanged(name: string, state: 'down' | 'up', title: string, detail: string): void {
+    this.#serviceStates.set(name, state);
+    this.#emit({ kind: state === 'down' ? 'service-down' : 'service-up', signature: `service:${name}`, title, detail, time: Date.now(), state, count: 1 });
   }
 
   #emit(incident: Incident): void {
@@ -134,6 +122,16 @@ export class IncidentWatcher {
       }
     }
   }
+}
+
+interface ServiceExit {
+  name: string;
+  pid: number | null;
+  restarts?: number;
+  code: number | null;
+  signal: string | null;
+  uptimeMs?: number;
+  restartInMs?: number;
 }
 
 export function asAppErrorReport(value: unknown): AppErrorReport | null {
@@ -191,25 +189,27 @@ function crashLoopIncident(count: number): Incident {
     kind: 'crash-loop',
     signature: 'crash-loop',
     title: `workers are crash-looping: ${count} crashes in a row`,
-    detail: `${count} workers died in a row without running ${30} s. Kirin keeps restarting them with a growing delay (up to 30 s).\nThe error log says why each one died (journalctl -u kirin).`,
+    detail: `${count} workers died in a row without running 30 s. Kirin keeps restarting them with a growing delay (up to 30 s).\nThe error log says why each one died (journalctl -u kirin).`,
     time: Date.now(),
     count: 1,
   };
 }
 
-/** The TLS manager emits `certificate-failed` with `{ names, error }` (a string or an Error is taken as the error). */
+/** The TLS manager emits `certificate-failed` with `{ names, error, failures, retryAt }` (a bare string or Error is taken as the error). */
 export function certificateIncident(info: unknown): Incident {
   const record = (typeof info === 'object' && info !== null && !(info instanceof Error) ? info : { error: info }) as Record<string, unknown>;
   const names = Array.isArray(record.names) ? record.names.map(String) : typeof record.name === 'string' ? [record.name] : [];
   const error = record.error instanceof Error ? record.error.message : record.error !== undefined ? String(record.error) : typeof record.message === 'string' ? record.message : 'unknown error';
-  const next = typeof record.nextAttemptAt === 'number' ? `\nNext attempt: ${new Date(record.nextAttemptAt).toISOString()}` : '';
+  const retryAt = typeof record.retryAt === 'number' ? record.retryAt : typeof record.nextAttemptAt === 'number' ? record.nextAttemptAt : null;
+  const next = retryAt !== null && retryAt > 0 ? `\nNext attempt: ${new Date(retryAt).toISOString()}` : '';
+  const failures = typeof record.failures === 'number' && record.failures > 1 ? `\nFailed attempts in a row: ${record.failures}` : '';
   const expires = typeof record.notAfter === 'number' && record.notAfter > 0 ? `\nThe current certificate expires: ${new Date(record.notAfter).toISOString()}` : '';
   const label = names.join(', ') || 'a site';
   return {
     kind: 'certificate-failed',
     signature: `certificate-failed:${names.join(',')}`,
     title: `the certificate for ${label} could not be obtained or renewed`,
-    detail: `Names: ${label}\nError: ${error}${expires}${next}`,
+    detail: `Names: ${label}\nError: ${error}${failures}${expires}${next}`,
     time: Date.now(),
     count: 1,
   };

@@ -71,7 +71,6 @@ export function attachObservability(master: Master): Observability {
   });
   master.once('finishing', () => {
     running = false;
-    incidents.stop();
     void admin.close();
     void alerter.close();
   });

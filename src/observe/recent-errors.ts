@@ -6,6 +6,7 @@
  */
 
 import type { Incident, IncidentKind } from './incidents.ts';
+import { cut } from './redact.ts';
 
 export interface RecentError {
   kind: IncidentKind;
@@ -21,6 +22,8 @@ export interface RecentError {
 }
 
 export const RECENT_ERRORS = 50;
+/** The dashboard polls every second: details are cut so the list stays small (alerts carry the whole text). */
+const MAX_DETAIL = 6_000;
 
 export class RecentErrors {
   readonly #entries: RecentError[] = [];
@@ -41,11 +44,11 @@ export class RecentErrors {
       existing!.lastSeen = time;
       existing!.count += count;
       existing!.title = entry.title;
-      existing!.detail = entry.detail;
+      existing!.detail = cut(entry.detail, MAX_DETAIL);
       this.#entries.unshift(existing!);
       return;
     }
-    this.#entries.unshift({ kind: entry.kind, signature: entry.signature, title: entry.title, detail: entry.detail, firstSeen: time, lastSeen: time, count });
+    this.#entries.unshift({ kind: entry.kind, signature: entry.signature, title: entry.title, detail: cut(entry.detail, MAX_DETAIL), firstSeen: time, lastSeen: time, count });
     if (this.#entries.length > this.#capacity) this.#entries.length = this.#capacity;
   }
 

@@ -9,9 +9,41 @@ import { setForwardedHeaders } from './client.ts';
 import type { RequestContext } from './context.ts';
 
 const kForward = Symbol('kirin.forward');
+const kBodyLimit = Symbol('kirin.bodyLimit');
+const kBodyBytes = Symbol('kirin.bodyBytes');
+const kOverLimit = Symbol('kirin.overLimit');
 
 export class KirinIncomingMessage extends IncomingMessage {
   declare [kForward]: RequestContext | undefined;
+  declare [kBodyLimit]: number | undefined;
+  declare [kBodyBytes]: number;
+  declare [kOverLimit]: (() => void) | undefined;
+
+  /**
+   * Node's parser pushes each body chunk here. A body without a declared length
+   * (chunked) is counted as it arrives, whoever reads it — a Node listener app
+   * included — and stopped with 413 once it passes the route's limit.
+   */
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    const limit = this[kBodyLimit];
+    if (limit !== undefined && chunk !== null) {
+      this[kBodyBytes] += (chunk as Buffer).length;
+      if (this[kBodyBytes] > limit) {
+        this[kBodyLimit] = undefined;
+        this[kOverLimit]?.();
+        this.destroy(Object.assign(new Error(`request body larger than ${limit} bytes`), { status: 413 }));
+        return false;
+      }
+    }
+    return super.push(chunk, encoding);
+  }
+}
+
+/** Counts a body of unknown length against `limit`; `onOverLimit` answers 413. */
+export function limitChunkedBody(req: KirinIncomingMessage, limit: number, onOverLimit: () => void): void {
+  req[kBodyLimit] = limit;
+  req[kBodyBytes] = 0;
+  req[kOverLimit] = onOverLimit;
 }
 
 const base = Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers');
@@ -48,6 +80,8 @@ export interface RequestHead {
   /** More than one Host field: the request is ambiguous (RFC 9112 §3.2: answer 400). */
   hostRepeated: boolean;
   contentLength: string | undefined;
+  /** A Transfer-Encoding field is present: a body of unknown length follows. */
+  chunked: boolean;
 }
 
 /** Host and Content-Length straight from the raw header list, without building `req.headers`. */
@@ -55,6 +89,7 @@ export function scanHead(rawHeaders: readonly string[], out: RequestHead): void 
   out.host = undefined;
   out.hostRepeated = false;
   out.contentLength = undefined;
+  out.chunked = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (name.length === 4) {
@@ -64,6 +99,8 @@ export function scanHead(rawHeaders: readonly string[], out: RequestHead): void 
       }
     } else if (name.length === 14 && (name === 'Content-Length' || name.toLowerCase() === 'content-length')) {
       out.contentLength = rawHeaders[i + 1];
+    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+      out.chunked = true;
     }
   }
 }

@@ -17,7 +17,7 @@ import type { ClientResolver } from './client.ts';
 import { RequestContext, type CompiledRoute, type CompiledSite, type NodeRequest, type NodeResponse } from './context.ts';
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
-import { applyForwarding, KirinIncomingMessage, scanHead, type RequestHead } from './incoming.ts';
+import { applyForwarding, KirinIncomingMessage, limitChunkedBody, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTarget } from './normalize.ts';
 
 export interface RequestObserver {
@@ -47,7 +47,7 @@ export class Pipeline {
   /** The request whose synchronous part is running now, for the watchdog. */
   current: RequestContext | null = null;
   /** Scratch space for the request head (one request at a time runs synchronously). */
-  readonly #head: RequestHead = { host: undefined, hostRepeated: false, contentLength: undefined };
+  readonly #head: RequestHead = { host: undefined, hostRepeated: false, contentLength: undefined, chunked: false };
   /**
    * Runs before site routing; true when it answered the request. The TLS
    * runtime sets it to answer ACME HTTP-01 challenges on every listener,
@@ -148,8 +148,9 @@ export class Pipeline {
       // HTTP/2: the compat request's headers are a plain object already.
       head.host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
       head.hostRepeated = false;
-      const length = req.headers['content-length'];
-      head.contentLength = length;
+      head.contentLength = req.headers['content-length'];
+      // HTTP/2 bodies are framed; the handlers that read them count against the limit.
+      head.chunked = false;
     }
     if (head.hostRepeated) {
       sendError(res, 400, 'more than one Host header');
@@ -186,9 +187,13 @@ export class Pipeline {
       return null;
     }
     const declaredLength = head.contentLength;
-    if (declaredLength !== undefined && Number(declaredLength) > route.plan.middleware.maxBodyBytes) {
-      sendError(res, 413, `the request body is larger than ${route.plan.middleware.maxBodyBytes} bytes`);
+    const maxBody = route.plan.middleware.maxBodyBytes;
+    if (declaredLength !== undefined && Number(declaredLength) > maxBody) {
+      sendError(res, 413, `the request body is larger than ${maxBody} bytes`);
       return null;
+    }
+    if (head.chunked && declaredLength === undefined) {
+      limitChunkedBody(req as KirinIncomingMessage, maxBody, () => sendError(res, 413, `the request body is larger than ${maxBody} bytes`));
     }
     const secure = (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
     const ctx = new RequestContext(req, res, method, target.path, target.encodedPath, target.query, host, authority, site, route, secure, this.#resolver, start);

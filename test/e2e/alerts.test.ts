@@ -1,7 +1,7 @@
 /**
  * Alerts from a real Kirin to a real SMTP server and a webhook receiver on
  * loopback: a 500 with its stack and request (credentials removed), sent once per
- * error, and an upstream going down and coming back.
+ * error, and an upstream and a service going down and coming back.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -26,6 +26,7 @@ export default {
 
 interface Status {
   errors: { kind: string; title: string; count: number }[];
+  services: { name: string; pid: number | null; state: string }[];
 }
 
 describe('alerts by email and webhook', () => {
@@ -47,8 +48,10 @@ describe('alerts by email and webhook', () => {
     const dir = tempDir();
     writeFiles(dir, {
       'app.ts': APP,
+      'svc.mjs': `import { createServer } from 'node:http';\ncreateServer((req, res) => res.end('svc')).listen(Number(process.argv[2]), '127.0.0.1');\n`,
       'kirin.config.ts': `export default {
         admin: { listen: '127.0.0.1:0' },
+        services: { search: { command: ${JSON.stringify(`'${process.execPath}' svc.mjs {port}`)} } },
         notify: {
           email: { url: '${smtp.url}', from: 'kirin@shop.test', to: ['ops@shop.test'] },
           webhook: '${hook.url}',
@@ -103,7 +106,7 @@ describe('alerts by email and webhook', () => {
     const mails = await smtp.waitForMails(2);
     assert.equal(mails.length, 2, 'the three repeats were not mailed');
     assert.match(mails[1]!.subject, /Error 500: GET \/other → TypeError: something else broke$/);
-    assert.equal(hook.bodies.length, 2);
+    assert.equal((await hook.waitForPosts(2)).length, 2);
   });
 
   it('tells when an upstream goes down and when it comes back', async () => {
@@ -116,5 +119,16 @@ describe('alerts by email and webhook', () => {
     assert.equal(back.severity, 'resolved');
     const mails = await smtp.waitForMails(before + 2);
     assert.deepEqual(mails.slice(before).map((m) => m.subject.replace(/^\[Kirin [^\]]+\] /, '').split(':')[0]), ['DOWN', 'BACK']);
+  });
+
+  it('tells when a service goes down and when it runs again', async () => {
+    const { services } = await apiStatus<Status>(k.admin);
+    const search = services.find((svc) => svc.name === 'search');
+    assert.ok(search?.pid && search.state === 'running');
+    process.kill(search.pid, 'SIGKILL');
+    const down = await waitFor(() => hook.bodies.find((b) => b.kind === 'service-down'), { what: 'a service-down webhook' });
+    assert.match(String(down.text), /DOWN: service "search" exited \(signal SIGKILL\)/);
+    const back = await waitFor(() => hook.bodies.find((b) => b.kind === 'service-up'), { what: 'a service-up webhook' });
+    assert.match(String(back.text), /BACK: service "search" runs again/);
   });
 });

@@ -153,3 +153,21 @@ describe('request bodies', () => {
     }
   });
 });
+
+describe('body limits for Node listener apps', () => {
+  it('a chunked body larger than --max-body gets 413 even when the app reads the stream itself', async () => {
+    const dir = tempDir();
+    copyFileSync(join(ROOT, 'test/fixtures/apps/node-body.mjs'), join(dir, 'app.mjs'));
+    const kirin = await startKirin({ cwd: dir, args: ['serve', 'app.mjs', '--workers', '1', '--bind', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--max-body', '1kb'] });
+    try {
+      const small = await request(`${kirin.url}/`, { method: 'POST', body: 'x'.repeat(1000), headers: { 'transfer-encoding': 'chunked' } });
+      assert.equal(small.body, 'node got 1000 bytes');
+      const big = await rawRequest(portOf(kirin.url), ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n', `800\r\n${'x'.repeat(2048)}\r\n`, '0\r\n\r\n']);
+      assert.equal(big.status, 413);
+      assert.ok(big.closed);
+      assert.equal((await request(`${kirin.url}/`, { method: 'POST', body: 'ok' })).body, 'node got 2 bytes');
+    } finally {
+      await kirin.stop();
+    }
+  });
+});

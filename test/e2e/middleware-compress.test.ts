@@ -4,7 +4,8 @@
  * the responses that must not be compressed.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
@@ -26,9 +27,27 @@ function decoded(res: SimpleResponse): string {
 
 describe('compress end to end', () => {
   let kirin: KirinProcess;
+  let upstream: Server;
+  let sendUpstreamEvent: (() => void) | null = null;
 
   before(async () => {
     const dir = tempDir();
+    // An upstream that does not compress: Kirin does it for the proxied route.
+    upstream = createServer((req, res) => {
+      if (req.url === '/events') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        let n = 0;
+        sendUpstreamEvent = () => {
+          res.write(`data: event ${n}\n\n`);
+          if (++n === 3) res.end();
+        };
+        sendUpstreamEvent();
+      } else if (req.url === '/page') res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(PAGE) }).end(PAGE);
+      else if (req.url === '/gzipped') res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' }).end(zlib.gzipSync(PAGE));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
     writeFiles(dir, {
       'page.html': PAGE,
       'express-app.mjs': `${READ_PAGE}import express from ${JSON.stringify(join(ROOT, 'node_modules/express/index.js'))};
@@ -69,13 +88,17 @@ describe('compress end to end', () => {
           '/express': { app: './express-app.mjs', compress: true },
           '/fetch': { app: './fetch-app.ts', compress: true },
           '/plain': { app: './fetch-app.ts' },
+          '/proxied': { proxy: '${upstreamUrl}', stripPrefix: true, compress: true },
         } },
       };\n`,
     });
     // One worker: the SSE stream and the request that pushes its next event must meet in the same process.
     kirin = await startKirin({ cwd: dir, args: ['serve', '--workers', '1', '--bind', '127.0.0.1:0', '--state-dir', `${dir}/state`] });
   });
-  after(() => kirin?.stop());
+  after(async () => {
+    await kirin?.stop();
+    upstream?.close();
+  });
 
   it('compresses an Express page with br', async () => {
     const res = await request(`${kirin.url}/express/page`, { headers: ALL });
@@ -101,6 +124,17 @@ describe('compress end to end', () => {
     assert.equal(decoded(res), PAGE);
   });
 
+  it('compresses a proxied response, and leaves one the upstream compressed alone', async () => {
+    const res = await request(`${kirin.url}/proxied/page`, { headers: ALL });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-encoding'], 'br');
+    assert.equal(res.headers['content-length'], undefined);
+    assert.equal(decoded(res), PAGE);
+    const already = await request(`${kirin.url}/proxied/gzipped`, { headers: ALL });
+    assert.equal(already.headers['content-encoding'], 'gzip');
+    assert.equal(decoded(already), PAGE);
+  });
+
   it('leaves images and small bodies alone', async () => {
     for (const path of ['/express/logo.png', '/fetch/photo.jpg', '/express/small', '/fetch/small.json']) {
       const res = await request(`${kirin.url}${path}`, { headers: ALL });
@@ -120,22 +154,19 @@ describe('compress end to end', () => {
     assert.equal(plain.headers['content-encoding'], undefined);
   });
 
-  it('streams server-sent events compressed, each arriving before the next is sent', { timeout: 15_000 }, async () => {
+  /** Reads an event stream through a brotli decoder; `next` makes the producer send one more event. */
+  async function readEvents(path: string, next: () => void): Promise<string[]> {
     const events: string[] = [];
-    let pushes = 0;
     await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(`${kirin.url}/fetch/events`, { headers: { 'accept-encoding': 'br' } }, (res) => {
+      const req = httpRequest(`${kirin.url}${path}`, { headers: { 'accept-encoding': 'br' } }, (res) => {
         assert.equal(res.headers['content-encoding'], 'br');
         assert.equal(res.headers['content-type'], 'text/event-stream');
         const decoder = zlib.createBrotliDecompress();
         res.pipe(decoder);
         decoder.on('data', (chunk: Buffer) => {
           events.push(chunk.toString());
-          // The app sends the next event only when asked: a buffered stream would wait here forever.
-          if (pushes < 2) {
-            pushes++;
-            request(`${kirin.url}/fetch/next`, { agent: false }).catch(reject);
-          }
+          // The producer sends the next event only when asked: a buffered stream would wait here forever.
+          if (events.length < 3) next();
         });
         decoder.on('end', resolve);
         decoder.on('error', reject);
@@ -143,6 +174,16 @@ describe('compress end to end', () => {
       req.on('error', reject);
       req.end();
     });
+    return events;
+  }
+
+  it('streams server-sent events from a fetch app compressed, each arriving before the next is sent', { timeout: 15_000 }, async () => {
+    const events = await readEvents('/fetch/events', () => void request(`${kirin.url}/fetch/next`, { agent: false }));
+    assert.deepEqual(events, ['data: event 0\n\n', 'data: event 1\n\n', 'data: event 2\n\n']);
+  });
+
+  it('streams proxied server-sent events compressed, event by event', { timeout: 15_000 }, async () => {
+    const events = await readEvents('/proxied/events', () => sendUpstreamEvent!());
     assert.deepEqual(events, ['data: event 0\n\n', 'data: event 1\n\n', 'data: event 2\n\n']);
   });
 });

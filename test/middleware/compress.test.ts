@@ -74,7 +74,7 @@ describe('compress', () => {
   });
 
   it('leaves the body alone for clients that accept neither, but says it varies', async () => {
-    for (const [i, headers] of [{}, { 'accept-encoding': 'identity' }, { 'accept-encoding': 'br;q=0, gzip;q=0' }].entries()) {
+    for (const [i, headers] of ([{}, { 'accept-encoding': 'identity' }, { 'accept-encoding': 'br;q=0, gzip;q=0' }] as Record<string, string>[]).entries()) {
       const res = await fetchRaw(`/plain-${i}`, (_req, res) => {
         res.setHeader('content-type', 'text/html');
         res.end(HTML);
@@ -197,6 +197,35 @@ describe('compress', () => {
       req.end();
     });
     assert.deepEqual(received, ['data: event 0\n\n', 'data: event 1\n\n', 'data: event 2\n\n']);
+  });
+
+  it('survives a client that leaves in the middle of a compressed stream', async () => {
+    let serverRes: ServerResponse | null = null;
+    const closed = new Promise<void>((resolve) => {
+      handlers.set('/leaver', (_req, res) => {
+        serverRes = res;
+        res.once('close', () => resolve());
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write(HTML);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/leaver', headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      req.once('error', reject);
+      req.end();
+    });
+    await closed;
+    const res = serverRes as unknown as ServerResponse;
+    // The app does not know yet: it keeps writing, then ends. Nothing may throw or crash the process.
+    for (let i = 0; i < 5; i++) res.write(HTML);
+    res.end(HTML);
+    await new Promise((resolve) => setImmediate(resolve));
   });
 
   it('lets a refusal written before the handler (sendError) go out unchanged', async () => {

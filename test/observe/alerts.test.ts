@@ -3,10 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import type { NotifyPlan } from '../../src/config/plan.ts';
 import { Alerter } from '../../src/observe/alerts/alerter.ts';
 import { AlertThrottle } from '../../src/observe/alerts/throttle.ts';
-import type { Incident } from '../../src/observe/incidents.ts';
+import { IncidentWatcher, type Incident, type ObservedMaster } from '../../src/observe/incidents.ts';
 import { createLogger } from '../../src/observe/log.ts';
 import { startSmtpReceiver, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from '../support/alert-receivers.ts';
 import { waitFor } from '../support/kirin.ts';
+import { FakeMaster } from './fake-master.ts';
 
 function capture() {
   const lines: { level: string; msg: string }[] = [];
@@ -111,6 +112,25 @@ describe('alerter, to a real SMTP server and a webhook', () => {
     assert.equal(posts[1]!.severity, 'resolved');
     assert.match(String(posts[2]!.text), /DOWN: upstream u is down/);
     await a.close();
+  });
+
+  it('alerts on a crash loop and a failed certificate from the master\'s events, and not on a single crash', async () => {
+    hook.bodies.length = 0;
+    const master = new FakeMaster();
+    master.plan.notify = { email: null, webhook: hook.url };
+    const { logger } = capture();
+    const a = new Alerter({ notify: () => master.plan.notify, logger });
+    const watcher = new IncidentWatcher(master as unknown as ObservedMaster);
+    watcher.on((incident) => a.handle(incident));
+    master.emit('worker-exit', { pid: 9, index: 1, generation: 1, startedAt: Date.now(), exitCode: 1, exitSignal: null, lastStall: null, bootError: null });
+    master.emit('worker-restart', 'crash');
+    master.emit('crash-loop', 10);
+    master.emit('certificate-failed', { names: ['shop.test'], error: 'urn:ietf:params:acme:error:rateLimited', failures: 2, retryAt: 0 });
+    await a.close(); // waits for the deliveries on their way
+    const byKind = new Map(hook.bodies.map((p) => [p.kind, p]));
+    assert.deepEqual([...byKind.keys()].sort(), ['certificate-failed', 'crash-loop']);
+    assert.match(String(byKind.get('crash-loop')!.text), /Crash loop: workers are crash-looping: 10 crashes in a row/);
+    assert.match(String(byKind.get('certificate-failed')!.detail), /rateLimited/);
   });
 
   it('sends nothing when notify has no channel', () => {

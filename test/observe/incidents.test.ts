@@ -68,10 +68,10 @@ describe('incidents from the master events', () => {
 
   it('reads certificate-failed in the shapes the TLS manager may send', () => {
     const { master, seen } = watch();
-    master.emit('certificate-failed', { names: ['a.test', 'www.a.test'], error: new Error('rate limited'), nextAttemptAt: 0 });
+    master.emit('certificate-failed', { names: ['a.test', 'www.a.test'], error: 'rate limited', failures: 3, retryAt: Date.UTC(2030, 0, 1) });
     master.emit('certificate-failed', new Error('no names'));
     assert.equal(seen[0]!.title, 'the certificate for a.test, www.a.test could not be obtained or renewed');
-    assert.match(seen[0]!.detail, /Error: rate limited/);
+    assert.match(seen[0]!.detail, /Error: rate limited\nFailed attempts in a row: 3\nNext attempt: 2030-01-01T00:00:00\.000Z/);
     assert.match(seen[1]!.detail, /Error: no names/);
   });
 
@@ -97,7 +97,6 @@ describe('incidents from the master events', () => {
   it('lists the plan\'s upstreams as healthy until told otherwise, and drops those a reload removed', () => {
     const { master, watcher } = watch();
     watcher.start();
-    watcher.stop();
     assert.deepEqual([...master.providers.upstreams.values()].map((u) => [u.url, u.healthy]), [
       ['http://127.0.0.1:2', true],
       ['http://127.0.0.1:3', true],
@@ -111,18 +110,21 @@ describe('incidents from the master events', () => {
     ]);
   });
 
-  it('notices services going down and coming back', () => {
-    const { master, watcher, seen } = watch();
-    const svc = { name: 'django', pid: 5, state: 'running' as const, restarts: 0, upstream: 'unix:/tmp/x.sock' };
-    master.services = [svc];
-    watcher.pollServices();
-    master.services = [{ ...svc, state: 'restarting' }];
-    watcher.pollServices();
-    watcher.pollServices();
-    master.services = [{ ...svc, state: 'running', restarts: 1 }];
-    watcher.pollServices();
-    assert.deepEqual(seen.map((i) => i.kind), ['service-down', 'service-up']);
-    assert.equal(seen[1]!.state, 'up');
+  it('tells a service going down and coming back, from the service manager\'s events', () => {
+    const { master, seen } = watch();
+    master.emit('service-ready', { name: 'django', pid: 5, upstream: 'unix:/tmp/x.sock' });
+    assert.equal(seen.length, 0, 'a first start is not news');
+    master.emit('service-exit', { name: 'django', pid: 5, restarts: 0, code: null, signal: 'SIGKILL', uptimeMs: 4200, restartInMs: 100 });
+    master.emit('service-ready', { name: 'django', pid: 6, upstream: 'unix:/tmp/x.sock' });
+    master.emit('service-failed', { name: 'queue', error: 'command not found: celery' });
+    assert.deepEqual(seen.map((i) => [i.kind, i.state]), [
+      ['service-down', 'down'],
+      ['service-up', 'up'],
+      ['service-down', 'down'],
+    ]);
+    assert.equal(seen[0]!.title, 'service "django" exited (signal SIGKILL); restarting it in 100 ms');
+    assert.equal(seen[0]!.signature, seen[1]!.signature);
+    assert.match(seen[2]!.detail, /command not found: celery/);
   });
 });
 

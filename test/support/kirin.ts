@@ -56,6 +56,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Run through this shell command instead of node directly (e.g. to set LISTEN_PID=$$). */
   shellPrefix?: string;
+  /** The Node binary (default: the one running the tests, Node 24). */
+  node?: string;
 }
 
 const running = new Set<KirinProcess>();
@@ -71,9 +73,10 @@ export async function startKirin(options: StartOptions): Promise<KirinProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   delete env.NODE_TEST_CONTEXT;
   const stdio = ['ignore', 'pipe', 'pipe', ...(options.extraFds ?? [])] as ('ignore' | 'pipe' | number)[];
+  const node = options.node ?? process.execPath;
   const child = options.shellPrefix
-    ? spawn('/bin/sh', ['-c', `${options.shellPrefix} exec "$0" "$@"`, process.execPath, KIRIN_BIN, ...options.args], { cwd, env, stdio })
-    : spawn(process.execPath, [KIRIN_BIN, ...options.args], { cwd, env, stdio });
+    ? spawn('/bin/sh', ['-c', `${options.shellPrefix} exec "$0" "$@"`, node, KIRIN_BIN, ...options.args], { cwd, env, stdio })
+    : spawn(node, [KIRIN_BIN, ...options.args], { cwd, env, stdio });
   const lines: LogLine[] = [];
   let text = '';
   const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];

@@ -12,8 +12,8 @@ export interface TlsExchange {
   status: number;
   headers: Record<string, string>;
   body: string;
-  /** 'h2' or 'http/1.1' (what ALPN chose), false without ALPN. */
-  alpn: string | false;
+  /** 'h2' or 'http/1.1' (what ALPN chose), false or null without ALPN. */
+  alpn: string | false | null;
   protocol: string | null;
   cert: PeerCertificate;
   reused: boolean;
@@ -77,7 +77,7 @@ export function tlsRequest(options: TlsRequestOptions): Promise<TlsExchange> {
 }
 
 /** A TLS handshake only: resolves with the certificate, or rejects with the alert. */
-export function tlsHandshake(port: number, servername: string | undefined, alpn: string[] = ['h2', 'http/1.1']): Promise<{ cert: PeerCertificate; alpn: string | false }> {
+export function tlsHandshake(port: number, servername: string | undefined, alpn: string[] = ['h2', 'http/1.1']): Promise<{ cert: PeerCertificate; alpn: string | false | null }> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ALPNProtocols: alpn });
     socket.once('secureConnect', () => {

@@ -24,7 +24,7 @@ describe('local CA', () => {
     assert.equal(intermediate.ca, true);
     assert.equal(cert.ca, false);
     assert.equal(cert.subjectAltName, 'DNS:app.localhost, DNS:*.app.localhost, IP Address:127.0.0.1');
-    assert.equal(cert.checkHost('x.app.localhost'), 'x.app.localhost');
+    assert.equal(cert.checkHost('x.app.localhost'), '*.app.localhost');
     assert.equal(cert.checkIP('127.0.0.1'), '127.0.0.1');
     assert.ok(Date.parse(cert.validTo) - Date.now() <= LEAF_LIFETIME_MS);
     assert.equal(cert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');

@@ -168,7 +168,7 @@ export function dashboardApp(): void {
       cell(row, u.healthy ? 'healthy' : 'down', u.healthy ? 'state-healthy' : 'state-down');
       cell(row, clock(u.since));
     });
-    fillTable('certificates', s.certificates ?? [], 6, s.certificates === null ? 'no TLS certificates managed' : 'none yet', (row, c) => {
+    fillTable('certificates', s.certificates ?? [], 6, s.certificates === null ? 'no TLS certificates managed' : 'no certificates', (row, c) => {
       cell(row, c.names.join(', '), 'wrap');
       cell(row, c.source);
       cell(row, c.issuer, 'wrap');

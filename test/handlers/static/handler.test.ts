@@ -72,6 +72,8 @@ describe('static handler in-process', () => {
     session?.close();
     http?.close();
     h2?.close();
+    setTimeout(() => console.log('HANDLES', (process as any)._getActiveHandles().map((h: any) => h.constructor.name + ' ' + h.localPort + '->' + h.remotePort + ' ' + (h.alpnProtocol ?? '') + ' ' + !!h._httpMessage + ' ' + (h.server ? 'server' : 'client')), (process as any)._getActiveRequests().length), 2000).unref();
+    setTimeout(() => {}, 2500);
   });
 
   it('cuts the route prefix: /files/x is root/x', async () => {

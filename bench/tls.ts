@@ -1,0 +1,305 @@
+/**
+ * HTTPS side by side (issue 5, Must show 4): Kirin (1 worker), a raw
+ * node:https / node:http2 server (the ceiling for a Node server), nginx and
+ * Caddy, all with the same ECDSA P-256 certificate for `localhost`, each
+ * pinned to CPU 1, the clients to CPU 0, "Hello, world!":
+ *
+ *   keep-alive HTTPS        wrk -t1 -c50 https://localhost:PORT/
+ *   new connection/request  the same with `Connection: close` (wrk resumes the
+ *                           TLS session on some reconnects, as it did for ANCHORS.md)
+ *   HTTP/2                  h2load -t1 -c50 -m10
+ *   handshakes/s            bench/tls/handshake-client.ts: full handshakes only,
+ *                           then always resuming (session tickets)
+ *
+ * Targets: each >= 0.9 × the raw Node server; keep-alive and HTTP/2 >= 1.3 × Caddy.
+ * Usage: node bench/tls.ts [--duration S] [--rounds N] [--quick]
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { connect as connectH2 } from 'node:http2';
+import { get } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { LocalCa } from '../src/tls/local-ca.ts';
+import { freePort, tempDir } from '../test/support/kirin.ts';
+import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
+import { app, KIRIN_BIN, NODE } from './lib/paths.ts';
+import { LOAD_CPU, pinned, SERVER_CPU } from './lib/pin.ts';
+import { prereqs } from './lib/prereq.ts';
+import { launch } from './lib/process.ts';
+import { race, type Contestant } from './lib/race.ts';
+import { waitForPort } from './lib/ready.ts';
+import { median, Printer, ratioAtLeast, table, type BenchResult, type Target } from './lib/report.ts';
+import { serverOf, type Server } from './lib/server.ts';
+
+const BENCH = 'tls';
+const NAME = 'localhost';
+const HELLO = 'Hello, world!';
+const run$ = promisify(execFile);
+
+export async function run(options: BenchOptions, out = new Printer()): Promise<BenchResult> {
+  prereqs(['wrk', 'h2load', 'taskset', 'nginx', 'caddy']);
+  out.line(`## tls: HTTPS with one ECDSA P-256 certificate — servers on CPU ${SERVER_CPU} (1 worker each), clients on CPU ${LOAD_CPU}, ${options.rounds} × ${options.durationS} s (median)`);
+  const dir = tempDir('kirin-bench-tls-');
+  chmodSync(dir, 0o755);
+  const { cert, key } = await makeCertificate(dir);
+  const ports = { kirin: await freePort(), https: await freePort(), http2: await freePort(), nginx: await freePort(), caddy: await freePort() };
+  const servers: Server[] = [];
+  try {
+    servers.push(await startKirinTls(dir, ports.kirin, cert, key));
+    servers.push(await startRaw('raw node:https', 'raw-https.ts', ports.https, cert, key));
+    servers.push(await startRaw('raw node:http2', 'raw-http2.ts', ports.http2, cert, key));
+    servers.push(await startNginxTls(dir, ports.nginx, cert, key));
+    servers.push(await startCaddyTls(dir, ports.caddy, cert, key));
+    const [kirin, rawHttps, rawHttp2, nginx, caddy] = servers as [Server, Server, Server, Server, Server];
+    out.line('responses:');
+    for (const server of servers) out.line(`  ${server.name.padEnd(16)} ${server === rawHttp2 ? await checkH2(server.url) : await check(server.url)}`);
+
+    const http1 = [kirin, rawHttps, nginx, caddy];
+    const contestants = (headers?: string[]): Contestant[] => http1.map((s) => ({ name: s.name, url: s.url, pids: [s.pid], headers }));
+    out.line('\nkeep-alive HTTPS (wrk -t1 -c50):');
+    const keepAlive = await race(contestants(), options, out);
+    out.line('\nnew TLS connection per request (wrk -t1 -c50 -H "Connection: close"):');
+    const perRequest = await race(contestants(['Connection: close']), options, out);
+    out.line('\nHTTP/2 (h2load -t1 -c50 -m10):');
+    const h2 = await raceH2load([kirin, rawHttp2, nginx, caddy], options, out);
+    out.line('\nTLS handshakes per second, 16 clients, one request each (bench/tls/handshake-client.ts):');
+    const handshakes = await raceHandshakes(http1, options, out);
+
+    const rps = (m: Map<string, { requestsPerSec: number }>, s: Server) => m.get(s.name)?.requestsPerSec ?? 0;
+    out.line('');
+    out.line(
+      table(
+        ['server', 'keep-alive req/s', 'new conn req/s', 'h2 req/s', 'full handshakes/s', 'resumed handshakes/s', 'resumed share'],
+        servers.map((s) => [
+          s.name,
+          s === rawHttp2 ? '-' : rps(keepAlive, s),
+          s === rawHttp2 ? '-' : rps(perRequest, s),
+          s === rawHttps ? '-' : (h2.get(s.name) ?? 0),
+          s === rawHttp2 ? '-' : (handshakes.get(s.name)?.full ?? 0),
+          s === rawHttp2 ? '-' : (handshakes.get(s.name)?.resumed ?? 0),
+          s === rawHttp2 ? '-' : `${Math.round((handshakes.get(s.name)?.reusedShare ?? 0) * 100)}%`,
+        ]),
+      ),
+    );
+    const kirinH = handshakes.get(kirin.name)!;
+    const rawH = handshakes.get(rawHttps.name)!;
+    const targets: Target[] = [
+      ratioAtLeast(BENCH, 'keep-alive: Kirin vs raw node:https', rps(keepAlive, kirin), rps(keepAlive, rawHttps), 0.9, 'raw node:https'),
+      ratioAtLeast(BENCH, 'keep-alive: Kirin vs Caddy', rps(keepAlive, kirin), rps(keepAlive, caddy), 1.3, 'Caddy'),
+      ratioAtLeast(BENCH, 'new connection: Kirin vs raw node:https', rps(perRequest, kirin), rps(perRequest, rawHttps), 0.9, 'raw node:https'),
+      ratioAtLeast(BENCH, 'HTTP/2: Kirin vs raw node:http2', h2.get(kirin.name) ?? 0, h2.get(rawHttp2.name) ?? 0, 0.9, 'raw node:http2'),
+      ratioAtLeast(BENCH, 'HTTP/2: Kirin vs Caddy', h2.get(kirin.name) ?? 0, h2.get(caddy.name) ?? 0, 1.3, 'Caddy'),
+      ratioAtLeast(BENCH, 'full handshakes: Kirin vs raw node:https', kirinH.full, rawH.full, 0.9, 'raw node:https'),
+      ratioAtLeast(BENCH, 'resumed handshakes: Kirin vs raw node:https', kirinH.resumed, rawH.resumed, 0.9, 'raw node:https'),
+      {
+        bench: BENCH,
+        name: 'session resumption: Kirin resumes returning clients',
+        measured: `${Math.round(kirinH.reusedShare * 100)}% resumed, ${(kirinH.resumed / Math.max(1, kirinH.full)).toFixed(2)}× the full-handshake rate`,
+        required: '100% resumed, faster than full handshakes',
+        pass: kirinH.reusedShare > 0.99 && kirinH.resumed > kirinH.full,
+      },
+    ];
+    for (const t of targets) out.line(`${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (required ${t.required})`);
+    return { name: BENCH, targets, text: out.text };
+  } finally {
+    for (const server of servers.reverse()) await server.stop();
+  }
+}
+
+/** One certificate for every server: a leaf for `localhost` from Kirin's local CA (ECDSA P-256). */
+async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const leaf = await new LocalCa(join(dir, 'ca')).issue([NAME]);
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  writeFileSync(cert, leaf.certPem, { mode: 0o644 });
+  writeFileSync(key, leaf.keyPem, { mode: 0o644 });
+  return { cert, key };
+}
+
+async function startKirinTls(dir: string, port: number, cert: string, key: string): Promise<Server> {
+  const config = join(dir, 'kirin.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      workers: 1,
+      admin: false,
+      accessLog: false,
+      stateDir: join(dir, 'kirin-state'),
+      listen: { https: [`127.0.0.1:${port}`] },
+      sites: { [NAME]: { tls: { cert, key }, '/': { app: app('hello-fetch.ts') } } },
+    }),
+  );
+  const proc = launch({ name: 'kirin', command: NODE, args: [KIRIN_BIN, 'serve', '--config', config], cpu: SERVER_CPU, env: { NODE_ENV: 'production' } });
+  await proc.waitForLine((line) => line.includes('"msg":"ready:'), 30_000, 'the ready line');
+  return serverOf(proc, `https://${NAME}:${port}/`);
+}
+
+async function startRaw(name: string, script: string, port: number, cert: string, key: string): Promise<Server> {
+  const proc = launch({ name, command: NODE, args: [app(script)], cpu: SERVER_CPU, env: { PORT: String(port), HOST: '127.0.0.1', CERT: cert, KEY: key, NODE_ENV: 'production' } });
+  await waitForPort('127.0.0.1', port, 15_000, proc);
+  return serverOf(proc, `https://${NAME}:${port}/`);
+}
+
+async function startNginxTls(dir: string, port: number, cert: string, key: string): Promise<Server> {
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off;
+worker_processes 1;
+${process.getuid?.() === 0 ? 'user root;\n' : ''}pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_cache shared:SSL:10m;
+  server {
+    listen 127.0.0.1:${port} ssl http2;
+    server_name ${NAME};
+    ssl_certificate ${cert};
+    ssl_certificate_key ${key};
+    location / {
+      default_type text/plain;
+      return 200 '${HELLO}';
+    }
+  }
+}
+`,
+  );
+  const proc = launch({ name: 'nginx', command: 'nginx', args: ['-p', dir, '-c', conf, '-e', 'stderr'], cpu: SERVER_CPU });
+  await waitForPort('127.0.0.1', port, 10_000, proc);
+  return serverOf(proc, `https://${NAME}:${port}/`);
+}
+
+async function startCaddyTls(dir: string, port: number, cert: string, key: string): Promise<Server> {
+  const caddyfile = join(dir, 'Caddyfile');
+  writeFileSync(
+    caddyfile,
+    `{
+	admin off
+	auto_https off
+	log {
+		level WARN
+	}
+}
+
+https://${NAME}:${port} {
+	bind 127.0.0.1
+	tls ${cert} ${key}
+	respond "${HELLO}" 200
+}
+`,
+  );
+  const proc = launch({
+    name: 'caddy',
+    command: 'caddy',
+    args: ['run', '--config', caddyfile, '--adapter', 'caddyfile'],
+    cpu: SERVER_CPU,
+    env: { HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
+  });
+  await waitForPort('127.0.0.1', port, 15_000, proc);
+  return serverOf(proc, `https://${NAME}:${port}/`);
+}
+
+/** What a server answers, to compare like with like ("200 13 B"). */
+function check(url: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, servername: NAME, path: '/', headers: { host: NAME }, rejectUnauthorized: false, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        if (body !== HELLO) reject(new Error(`${url} answered ${res.statusCode} "${body}", not "${HELLO}"`));
+        else resolve(`${res.statusCode} ${body.length} B${res.headers['strict-transport-security'] ? ' + HSTS header' : ''}`);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+function checkH2(url: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const session = connectH2(url, { createConnection: () => tlsConnect({ host: '127.0.0.1', port: Number(port), servername: NAME, rejectUnauthorized: false, ALPNProtocols: ['h2'] }) });
+    session.on('error', reject);
+    const stream = session.request({ ':path': '/' });
+    let body = '';
+    let status = 0;
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    stream.on('end', () => {
+      session.close();
+      if (body !== HELLO) reject(new Error(`${url} answered ${status} "${body}" over HTTP/2, not "${HELLO}"`));
+      else resolve(`${status} ${body.length} B (HTTP/2 only)`);
+    });
+    stream.end();
+  });
+}
+
+/** h2load against each server in interleaved rounds; the median req/s of each. */
+async function raceH2load(servers: Server[], options: BenchOptions, out: Printer): Promise<Map<string, number>> {
+  const runs = new Map<string, number[]>(servers.map((s) => [s.name, []]));
+  for (let round = 0; round < options.rounds; round++) {
+    for (let i = 0; i < servers.length; i++) {
+      const server = servers[(i + round) % servers.length]!;
+      const port = new URL(server.url).port;
+      const args = ['-t1', '-c50', '-m10', '-D', String(options.durationS), `--warm-up-time=${options.warmupS}`, `--connect-to=127.0.0.1:${port}`, server.url];
+      const command = pinned(LOAD_CPU, 'h2load', args);
+      const { stdout } = await run$(command.command, command.args, { timeout: (options.durationS + options.warmupS + 30) * 1000, maxBuffer: 1 << 20 });
+      const rps = Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(stdout)?.[1] ?? 0);
+      const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored/.exec(stdout);
+      const protocol = /Application protocol: (\S+)/.exec(stdout)?.[1] ?? '?';
+      runs.get(server.name)!.push(rps);
+      out.line(`  round ${round + 1}/${options.rounds}  ${server.name.padEnd(16)} ${Math.round(rps).toString().padStart(7)} req/s  ${protocol}${failed && (Number(failed[1]) || Number(failed[2])) ? `  ${failed[1]} failed ${failed[2]} errored` : ''}`);
+    }
+  }
+  return new Map([...runs].map(([name, list]) => [name, median(list)]));
+}
+
+interface HandshakeResult {
+  full: number;
+  resumed: number;
+  /** Share of the "resume" connections that were resumed. */
+  reusedShare: number;
+}
+
+async function raceHandshakes(servers: Server[], options: BenchOptions, out: Printer): Promise<Map<string, HandshakeResult>> {
+  const runs = new Map<string, { full: number[]; resumed: number[]; share: number[] }>(servers.map((s) => [s.name, { full: [], resumed: [], share: [] }]));
+  for (let round = 0; round < options.rounds; round++) {
+    for (let i = 0; i < servers.length; i++) {
+      const server = servers[(i + round) % servers.length]!;
+      const port = new URL(server.url).port;
+      const result = { full: 0, resumed: 0, share: 0 };
+      for (const mode of ['full', 'resume'] as const) {
+        const command = pinned(LOAD_CPU, NODE, [join(import.meta.dirname, 'tls', 'handshake-client.ts'), port, NAME, mode, '16', String(options.durationS), String(options.warmupS)]);
+        const { stdout } = await run$(command.command, command.args, { timeout: (options.durationS + options.warmupS + 30) * 1000 });
+        const parsed = JSON.parse(stdout) as { perSec: number; reused: number; failures: number };
+        if (mode === 'full') result.full = parsed.perSec;
+        else {
+          result.resumed = parsed.perSec;
+          result.share = parsed.reused;
+        }
+      }
+      const entry = runs.get(server.name)!;
+      entry.full.push(result.full);
+      entry.resumed.push(result.resumed);
+      entry.share.push(result.share);
+      out.line(`  round ${round + 1}/${options.rounds}  ${server.name.padEnd(16)} full ${Math.round(result.full).toString().padStart(6)}/s  resumed ${Math.round(result.resumed).toString().padStart(6)}/s (${Math.round(result.share * 100)}% resumed)`);
+    }
+  }
+  return new Map([...runs].map(([name, r]) => [name, { full: median(r.full), resumed: median(r.resumed), reusedShare: Math.min(...r.share) }]));
+}
+
+if (import.meta.main) {
+  const { options } = parseBenchOptions(process.argv.slice(2));
+  await run(options);
+}

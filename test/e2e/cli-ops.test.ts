@@ -1,0 +1,197 @@
+/**
+ * The operations commands as a user runs them (the built dist/ CLI): secret,
+ * check, install and export — and the production example from
+ * docs/production.md going through install and `check --deploy` clean.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { request } from '../support/http.ts';
+import { KIRIN_BIN, linkKirin, ROOT, startKirin, tempDir, writeFiles } from '../support/kirin.ts';
+
+const execFileAsync = promisify(execFile);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function kirin(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [KIRIN_BIN, ...args], { cwd, env: { ...process.env, NODE_ENV: '', ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The production example, copied into a fresh folder with a real .env, as docs/production.md walks it. */
+async function productionExample(): Promise<string> {
+  const dir = tempDir('kirin-production-');
+  cpSync(join(ROOT, 'examples', 'production'), dir, { recursive: true });
+  linkKirin(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'my-site', type: 'module', dependencies: { kirin: '^0.1.0' } }));
+  const secret = (await kirin(['secret'], dir)).stdout.trim();
+  writeFileSync(join(dir, '.env'), readFileSync(join(dir, '.env.example'), 'utf8').replace(/^SECRET_KEY=.*$/m, `SECRET_KEY=${secret}`));
+  chmodSync(join(dir, '.env'), 0o600);
+  return dir;
+}
+
+describe('kirin secret', () => {
+  it('prints 64 URL-safe random characters, different each time', async () => {
+    const [a, b] = await Promise.all([kirin(['secret'], ROOT), kirin(['secret'], ROOT)]);
+    assert.equal(a.code, 0);
+    assert.match(a.stdout, /^[A-Za-z0-9_-]{64}\n$/);
+    assert.notEqual(a.stdout, b.stdout);
+  });
+
+  it('--length N; below 50 only with --force', async () => {
+    assert.match((await kirin(['secret', '--length', '80'], ROOT)).stdout, /^[A-Za-z0-9_-]{80}\n$/);
+    const refused = await kirin(['secret', '--length', '20'], ROOT);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--length 20 is below 50.*--force/);
+    assert.match((await kirin(['secret', '--length', '20', '--force'], ROOT)).stdout, /^[A-Za-z0-9_-]{20}\n$/);
+  });
+});
+
+describe('the production example (docs/production.md)', () => {
+  it('docs/production.md shows the example config and app as they are in examples/production', () => {
+    const guide = readFileSync(join(ROOT, 'docs', 'production.md'), 'utf8');
+    for (const file of ['kirin.config.ts', 'app.ts']) {
+      const example = readFileSync(join(ROOT, 'examples', 'production', file), 'utf8');
+      assert.ok(guide.includes(example.trim()), `docs/production.md does not contain examples/production/${file} verbatim`);
+    }
+  });
+
+  it('kirin install, then kirin check --deploy: no findings, exit 0', async () => {
+    const dir = await productionExample();
+    const unitDir = join(dir, 'units');
+    const install = await kirin(['install', '--user', 'nobody', '--unit-dir', unitDir], dir);
+    assert.equal(install.code, 0, install.stderr);
+    assert.match(install.stdout, /sudo systemctl enable --now kirin\.service/);
+    assert.match(install.stdout, /journalctl -u kirin -f/);
+    const check = await kirin(['check', '--deploy', '--json', '--unit-dir', unitDir], dir);
+    const report = JSON.parse(check.stdout) as { ok: boolean; findings: { id: string; message: string }[]; notes: string[] };
+    assert.deepEqual(report.findings, []);
+    assert.equal(report.ok, true);
+    assert.equal(check.code, 0);
+    // ufw and nft are not installed (or not active) on this machine: the firewall check runs and finds nothing.
+    assert.ok(!report.notes.some((n) => n.startsWith('firewall')), report.notes.join('\n'));
+  });
+
+  it('serves: the app reads SECRET_KEY from .env, static files and the www redirect work (on loopback, without TLS)', async () => {
+    const dir = await productionExample();
+    const kirinProcess = await startKirin({ cwd: dir, args: ['serve', '--bind', '127.0.0.1:0', '--workers', '1', '--state-dir', join(dir, 'state')] });
+    try {
+      const page = await request(`${kirinProcess.url}/`, { headers: { host: 'example.com' } });
+      assert.equal(page.status, 200);
+      assert.match(String(page.headers['set-cookie']), /^session=[\w-]+\.[\w-]+; Path=\/; Secure; HttpOnly/);
+      assert.equal((await request(`${kirinProcess.url}/static/style.css`, { headers: { host: 'example.com' } })).status, 200);
+      const www = await request(`${kirinProcess.url}/a?b=1`, { headers: { host: 'www.example.com' } });
+      assert.equal(www.headers.location, 'https://example.com/a?b=1');
+      assert.equal((await request(`${kirinProcess.url}/`, { headers: { host: 'evil.test' } })).status, 421);
+    } finally {
+      await kirinProcess.stop();
+    }
+  });
+
+  it('the same example with the placeholder secret and a readable .env fails, naming both', async () => {
+    const dir = await productionExample();
+    writeFileSync(join(dir, '.env'), readFileSync(join(dir, '.env.example')));
+    chmodSync(join(dir, '.env'), 0o644);
+    const check = await kirin(['check', '--deploy', '--unit-dir', join(dir, 'none')], dir);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /error +K006 +secret is a placeholder/);
+    assert.match(check.stdout, /warning K008 +env file readable by other users/);
+    assert.match(check.stdout, /fix: +chmod 600 /);
+    assert.doesNotMatch(check.stdout, /replace-me-with-kirin-secret/, 'the secret value is printed');
+  });
+});
+
+describe('kirin check', () => {
+  it('a config error is a K001 finding with file and key; exit 1', async () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'kirin.config.json': JSON.stringify({ sites: { 'a.test': { '/': { ap: './app.ts' } } } }) });
+    const check = await kirin(['check'], dir);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /error +K001 +configuration error/);
+    assert.match(check.stdout, /kirin\.config\.json: sites\["a\.test"\]\["\/"\]/);
+  });
+
+  it('--strict turns a warning into a failure; --ignore takes it back; an unknown ID is a usage error', async () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'kirin.config.json': JSON.stringify({ sites: { 'a.test': { '/static/': { static: './public' } } } }), 'public/.git/HEAD': 'ref\n' });
+    assert.equal((await kirin(['check'], dir)).code, 0);
+    assert.equal((await kirin(['check', '--strict'], dir)).code, 1);
+    assert.equal((await kirin(['check', '--strict', '--ignore', 'K017'], dir)).code, 0);
+    const bad = await kirin(['check', '--ignore', 'K999'], dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown check K999/);
+  });
+});
+
+describe('kirin install', () => {
+  it('--dry-run prints the units and writes nothing; the written ones pass systemd-analyze verify', async () => {
+    const dir = await productionExample();
+    const unitDir = join(dir, 'units');
+    const dry = await kirin(['install', '--dry-run', '--socket', '--user', 'nobody', '--unit-dir', unitDir], dir);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /# ==> .*units\/kirin\.service <==/);
+    assert.match(dry.stdout, /# ==> .*units\/kirin-https\.socket <==/);
+    assert.equal(existsSync(unitDir), false);
+    const real = await kirin(['install', '--socket', '--user', 'nobody', '--unit-dir', unitDir], dir);
+    assert.equal(real.code, 0, real.stderr);
+    const files = readdirSync(unitDir).sort();
+    assert.deepEqual(files, ['kirin-https.socket', 'kirin.service', 'kirin.socket']);
+    const verify = await execFileAsync('systemd-analyze', ['verify', '--man=no', ...files.map((f) => join(unitDir, f))], { env: { ...process.env, SYSTEMD_LOG_LEVEL: 'warning' } });
+    assert.equal(`${verify.stdout}${verify.stderr}`.trim(), '');
+  });
+
+  it('a missing user is refused unless --create-user', async () => {
+    const dir = await productionExample();
+    const run = await kirin(['install', '--user', 'no-such-user-kirin', '--unit-dir', join(dir, 'units')], dir);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /the user "no-such-user-kirin" does not exist: add --create-user/);
+    const dry = await kirin(['install', '--user', 'no-such-user-kirin', '--create-user', '--dry-run', '--unit-dir', join(dir, 'units')], dir);
+    assert.match(dry.stdout, /# would run: useradd --system --user-group .* no-such-user-kirin/);
+  });
+});
+
+describe('kirin export', () => {
+  it('k8s writes the docker files and the manifests into ./deploy; --out - prints them', async () => {
+    const dir = await productionExample();
+    const run = await kirin(['export', 'k8s'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    for (const file of ['Dockerfile', 'Dockerfile.dockerignore', 'kirin.container.config.mjs', 'k8s/deployment.yaml', 'k8s/ingress.yaml', 'k8s/configmap.yaml']) {
+      assert.ok(existsSync(join(dir, 'deploy', file)), file);
+    }
+    assert.match(run.stderr, /TLS and routing between pods belong to the cluster's ingress/);
+    assert.match(run.stderr, /kubectl create secret generic my-site-env --from-env-file=\.env/);
+    const printed = await kirin(['export', 'k8s', '--out', '-'], dir);
+    const kinds = parseAllDocuments(printed.stdout).map((d) => d.toJS().kind);
+    assert.deepEqual(kinds, ['ConfigMap', 'Deployment', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'PodDisruptionBudget']);
+  });
+
+  it('compose writes compose.yml; a file kirin did not write is kept unless --force', async () => {
+    const dir = await productionExample();
+    writeFiles(dir, { 'deploy/Dockerfile': 'FROM scratch\n' });
+    const refused = await kirin(['export', 'compose'], dir);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /Dockerfile exists and was not written by kirin export/);
+    assert.equal(readFileSync(join(dir, 'deploy', 'Dockerfile'), 'utf8'), 'FROM scratch\n');
+    assert.equal((await kirin(['export', 'compose', '--force'], dir)).code, 0);
+    assert.match(readFileSync(join(dir, 'deploy', 'compose.yml'), 'utf8'), /kirin-state:\/var\/lib\/kirin/);
+  });
+
+  it('an unknown target is a usage error', async () => {
+    const run = await kirin(['export', 'helm'], ROOT);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /unknown target "helm"; expected one of docker, compose, k8s/);
+  });
+});
