@@ -14,10 +14,10 @@ import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
 import { freePort } from '../test/support/kirin.ts';
 import { describeLoad, startLoad, type LoadReport } from './lib/load.ts';
 import { app } from './lib/paths.ts';
-import { kirinMessage, startKirin } from './lib/peers/kirin.ts';
+import { reloadDrill, pause } from './lib/drill.ts';
+import { startKirin } from './lib/peers/kirin.ts';
 import { prereqs } from './lib/prereq.ts';
 import { Printer, type BenchResult, type Target } from './lib/report.ts';
-import type { Server } from './lib/server.ts';
 
 const BENCH = 'reload';
 const CONCURRENCY = 20;
@@ -41,34 +41,12 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
 async function reloadsUnderLoad(connection: 'keep-alive' | 'close', out: Printer): Promise<Target> {
   const name = `${RELOADS} HUP reloads, ${connection === 'close' ? 'Connection: close (new connection per request)' : 'keep-alive'}`;
   const kirin = await startKirin({ name: 'kirin', app: app('hello-fetch.ts'), port: await freePort(), workers: 2, accessLog: 'off', cpu: null });
-  let report: LoadReport;
-  let reloads: number;
   try {
-    const load = startLoad({ url: kirin.url, concurrency: CONCURRENCY, connection, expectBody: BODY });
-    try {
-      await load.waitForRequests(500);
-      for (let i = 0; i < RELOADS; i++) {
-        kirin.process.signal('SIGHUP');
-        await pause(RELOAD_INTERVAL_MS);
-      }
-      reloads = await reloadsFinished(kirin, RELOADS);
-      // Keep the load on while the last old generation drains.
-      await pause(1000);
-    } finally {
-      report = await load.stop();
-    }
+    const { report, reloads } = await reloadDrill(kirin, { concurrency: CONCURRENCY, connection, expectBody: BODY }, RELOADS, RELOAD_INTERVAL_MS);
+    return verdict(name, report, `${reloads}/${RELOADS} reloads done`, reloads === RELOADS, out);
   } finally {
     await kirin.stop();
   }
-  return verdict(name, report, `${reloads}/${RELOADS} reloads done`, reloads === RELOADS, out);
-}
-
-/** Waits until `expected` reloads have finished (or 20 s), and returns how many did. */
-async function reloadsFinished(kirin: Server, expected: number): Promise<number> {
-  const finished = (line: string) => kirinMessage('reloaded:')(line) || kirinMessage('reload failed')(line);
-  const deadline = Date.now() + 20_000;
-  while (kirin.process.count(finished) < expected && Date.now() < deadline) await pause(100);
-  return kirin.process.count(kirinMessage('reloaded:'));
 }
 
 async function recyclingUnderLoad(seconds: number, out: Printer): Promise<Target> {
@@ -107,10 +85,6 @@ function verdict(name: string, report: LoadReport, proof: string, proofOk: boole
     required: '0 failed',
     pass: report.failures === 0 && report.requests > 0 && proofOk,
   };
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 if (import.meta.main) {

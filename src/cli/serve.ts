@@ -41,6 +41,8 @@ Options:
                                idle keep-alive connections close after (default 5)
       --max-body SIZE          largest request body, e.g. 10mb (default 10mb)
       --trusted-proxy CIDR     believe X-Forwarded-* from this peer (repeatable)
+      --admin ADDR|off         admin listener: health, metrics, dashboard
+                               (default 127.0.0.1:9180; a token is needed off loopback)
   -h, --help                   this help
 `;
 
@@ -63,6 +65,7 @@ const OPTIONS = {
   'keep-alive-timeout': { type: 'string' },
   'max-body': { type: 'string' },
   'trusted-proxy': { type: 'string', multiple: true },
+  admin: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -97,6 +100,7 @@ export function parseServeArgs(argv: string[], cwd: string): ServeArgs | 'help' 
   if (values['state-dir'] !== undefined) overrides.stateDir = resolve(cwd, values['state-dir']);
   if (values['env-file'] !== undefined) overrides.envFiles = values['env-file'].map((f) => resolve(cwd, f));
   if (values['trusted-proxy'] !== undefined) overrides.trustedProxies = values['trusted-proxy'];
+  if (values.admin !== undefined) overrides.admin = values.admin === 'off' ? false : { listen: values.admin };
   if (values['header-timeout'] !== undefined) limits.headerTimeout = seconds('--header-timeout', values['header-timeout']);
   if (values['request-timeout'] !== undefined) limits.requestTimeout = seconds('--request-timeout', values['request-timeout']);
   if (values['keep-alive-timeout'] !== undefined) limits.keepAliveTimeout = seconds('--keep-alive-timeout', values['keep-alive-timeout']);

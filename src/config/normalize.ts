@@ -76,7 +76,7 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
   // Flags win over the file: merge them on top, so messages still name the key.
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
-    if (key === 'limits' && isPlainObject(value) && isPlainObject(raw.limits)) raw.limits = { ...raw.limits, ...value };
+    if ((key === 'limits' || key === 'admin') && isPlainObject(value) && isPlainObject(raw[key])) raw[key] = { ...raw[key], ...value };
     else raw[key] = value;
   }
   const baseDir = input.file ? dirname(input.file) : input.cwd;

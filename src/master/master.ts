@@ -486,25 +486,12 @@ export class Master extends EventEmitter {
     this.#reloadQueued = null;
     await this.#notifier.reloading();
     let loaded: { plan: ServePlan; env: NodeJS.ProcessEnv };
-    try {
-      loaded = await this.#loadPlan();
-    } catch (error) {
-      const message = (error as Error).message;
-      this.#logger.error(`reload failed, generation ${this.#generation} keeps serving: ${message}`);
-      this.emit('reload', false);
-      await this.#notifier.ready();
-      for (const w of waiters) w({ ok: false, generation: this.#generation, error: message });
-      return;
-    }
     let listeners: OpenListener[];
     try {
+      loaded = await this.#loadPlan();
       listeners = this.#openListeners(loaded.plan);
     } catch (error) {
-      const message = (error as Error).message;
-      this.#logger.error(`reload failed, generation ${this.#generation} keeps serving: ${message}`);
-      this.emit('reload', false);
-      await this.#notifier.ready();
-      for (const w of waiters) w({ ok: false, generation: this.#generation, error: message });
+      this.#reloadFailed((error as Error).message, waiters);
       return;
     }
     // Services first: the new generation's proxies need their sockets and ports.
@@ -542,10 +529,15 @@ export class Master extends EventEmitter {
     this.#pending = null;
     for (const worker of pending.workers) worker.kill('SIGKILL', 'reload-failed');
     this.#closeUnusedListeners(pending.listeners);
+    this.#reloadFailed(reason, pending.waiters, stack);
+  }
+
+  /** The old generation keeps serving; everyone who asked hears why. */
+  #reloadFailed(reason: string, waiters: ((result: ReloadResult) => void)[], stack?: string): void {
     this.#logger.error({ stack }, `reload failed, generation ${this.#generation} keeps serving: ${reason}`);
-    this.emit('reload', false);
+    this.emit('reload', false, reason);
     void this.#notifier.ready();
-    for (const w of pending.waiters) w({ ok: false, generation: this.#generation, error: reason });
+    for (const w of waiters) w({ ok: false, generation: this.#generation, error: reason });
   }
 
   /** Opens the plan's sockets, reusing the ones already open for the same address. */

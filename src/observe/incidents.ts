@@ -72,9 +72,9 @@ export class IncidentWatcher {
       this.#lastExit = null;
       if (worker && (reason === 'crash' || reason === 'watchdog' || reason === 'boot-error')) this.#emit(workerIncident(worker, reason));
     });
-    master.on('reload', (ok: boolean) => {
+    master.on('reload', (ok: boolean, reason?: string) => {
       if (!ok) {
-        this.#emit({ kind: 'reload-failed', signature: 'reload-failed', title: `a reload failed; generation ${master.status().generation} keeps serving`, detail: 'The reason is in the error log (journalctl -u kirin, or the terminal).', time: Date.now(), count: 1 });
+        this.#emit({ kind: 'reload-failed', signature: 'reload-failed', title: `a reload failed; generation ${master.status().generation} keeps serving`, detail: reason ?? 'The reason is in the error log (journalctl -u kirin, or the terminal).', time: Date.now(), count: 1 });
         return;
       }
       this.#upstreams.sync(proxyUpstreams(master.plan));

@@ -63,6 +63,12 @@ describe('K002 NODE_ENV is not production', () => {
     assert.match(found.where!, /the environment/);
   });
 
+  it("with an installed unit, the unit's environment is audited, not the shell's", async () => {
+    const unit = { path: '/etc/systemd/system/kirin.service', user: 'kirin', ambientCapabilities: ['CAP_NET_BIND_SERVICE'], environment: { NODE_ENV: 'production' }, environmentFiles: [], socketActivated: false };
+    const report = await audit({ env: { NODE_ENV: 'development', DEBUG: '1' }, files: { '.env': `SECRET_KEY=${STRONG_SECRET}\n` }, host: { unit } });
+    assert.deepEqual(ids(report), []);
+  });
+
   it('is a production check: not reported without --deploy', async () => {
     assert.ok(!ids(await audit({ env: { NODE_ENV: 'test' }, deploy: false })).includes('K002'));
   });
@@ -272,7 +278,7 @@ describe('K019, K020 user and ports', () => {
   });
 
   it('K019 judges the installed unit, not the shell: root shell, User=kirin unit', async () => {
-    const unit = { path: '/etc/systemd/system/kirin.service', user: 'kirin', ambientCapabilities: ['CAP_NET_BIND_SERVICE'], environment: {}, socketActivated: false };
+    const unit = { path: '/etc/systemd/system/kirin.service', user: 'kirin', ambientCapabilities: ['CAP_NET_BIND_SERVICE'], environment: {}, environmentFiles: [], socketActivated: false };
     const report = await audit({ host: { processUid: 0, unit } });
     assert.ok(!ids(report).includes('K019') && !ids(report).includes('K020'));
     const root = await audit({ host: { processUid: 1000, unit: { ...unit, user: null } } });
@@ -286,7 +292,7 @@ describe('K019, K020 user and ports', () => {
   });
 
   it('K020 does not fire when the unit grants the capability, the sysctl allows it, or systemd binds the sockets', async () => {
-    const unit = { path: '/x/kirin.service', user: 'kirin', ambientCapabilities: ['CAP_NET_BIND_SERVICE'], environment: {}, socketActivated: false };
+    const unit = { path: '/x/kirin.service', user: 'kirin', ambientCapabilities: ['CAP_NET_BIND_SERVICE'], environment: {}, environmentFiles: [], socketActivated: false };
     assert.ok(!ids(await audit({ host: { processCanBindLowPorts: false, unit } })).includes('K020'));
     assert.ok(!ids(await audit({ host: { processCanBindLowPorts: false, unprivilegedPortStart: 80 } })).includes('K020'));
     assert.ok(!ids(await audit({ host: { processCanBindLowPorts: false, unit: { ...unit, ambientCapabilities: [], socketActivated: true } } })).includes('K020'));

@@ -76,7 +76,8 @@ describe('kirin install: kirin.service', () => {
     assert.deepEqual(service(text, 'StateDirectory'), ['kirin']);
     assert.deepEqual(service(text, 'ProtectSystem'), ['strict']);
     assert.deepEqual(service(text, 'NoNewPrivileges'), ['yes']);
-    assert.deepEqual(service(text, 'PrivateTmp'), ['yes']);
+    assert.deepEqual(service(text, 'PrivateTmp'), ['no'], 'the test project lives in /tmp, which PrivateTmp would hide');
+    assert.match(units.notes.join('\n'), /PrivateTmp= is off/);
     assert.match(service(text, 'EnvironmentFile')[0]!, /\/\.env$/);
     assert.equal(service(text, 'MemoryDenyWriteExecute').length, 0, "V8's JIT needs W+X memory");
     const exec = service(text, 'ExecStart')[0]!.split(' ');
@@ -113,6 +114,18 @@ describe('kirin install: kirin.service', () => {
     const paths = service(units.files[0]!.text, 'ReadWritePaths')[0]!.split(' ').sort();
     assert.deepEqual(paths, ['/srv/kirin-state', join(dir, 'logs'), join(dir, 'run'), join(dir, 'uploads')].sort());
     assert.deepEqual(units.readWritePaths.sort(), paths);
+  });
+
+  it('an app in /srv: PrivateTmp=yes and ProtectHome=yes', () => {
+    const raw = { listen: { http: [':80'] }, sites: { 'example.com': { '/': { app: './app.ts' } } } };
+    const plan = normalizeConfig({ raw, file: '/srv/example.com/kirin.config.json', cwd: '/srv/example.com', env: { STATE_DIRECTORY: '/var/lib/kirin' } });
+    const units = buildUnits({ name: 'kirin', plan, serveArgs: ['--config', '/srv/example.com/kirin.config.json'], workingDirectory: '/srv/example.com', nodePath: '/usr/bin/node', kirinBin: '/srv/example.com/node_modules/kirin/dist/cli/bin.js', user: 'kirin', group: null, socket: false, stateDirExplicit: false, writable: [] });
+    const text = units.files[0]!.text;
+    assert.deepEqual(service(text, 'PrivateTmp'), ['yes']);
+    assert.deepEqual(service(text, 'ProtectHome'), ['yes']);
+    assert.equal(service(text, 'Group').length, 0, 'no Group= when the group is not known: systemd uses the primary group');
+    assert.deepEqual(units.readWritePaths, [], 'state lives in StateDirectory=, nothing else is writable');
+    assert.deepEqual(units.notes, ['port 80 is below 1024: the unit grants CAP_NET_BIND_SERVICE (and no other capability) instead of running as root']);
   });
 
   it('an app under /home gets ProtectHome=read-only, and says why', async () => {
@@ -159,7 +172,7 @@ describe('kirin check reads the installed unit back', () => {
     assert.equal(unit.user, 'kirin');
     assert.deepEqual(unit.ambientCapabilities, ['CAP_NET_BIND_SERVICE']);
     assert.equal(unit.environment.NODE_ENV, 'production');
-    assert.equal(unit.environment.SECRET_KEY, 'x', 'EnvironmentFile= is read');
+    assert.deepEqual(unit.environmentFiles, [join(dir, '.env')]);
     assert.equal(unit.environment.STATE_DIRECTORY, '/var/lib/kirin');
     assert.equal(unit.socketActivated, false);
     assert.equal(findInstalledUnit(unitDir, '/elsewhere/kirin.config.ts'), null);

@@ -42,8 +42,3 @@ export async function startKirin(options: KirinOptions): Promise<Server> {
   await waitForPort('127.0.0.1', options.port, 5_000, proc);
   return serverOf(proc, `http://127.0.0.1:${options.port}/`);
 }
-
-/** True for a Kirin log line (JSON) whose message starts with `prefix`. */
-export function kirinMessage(prefix: string): (line: string) => boolean {
-  return (line) => line.includes(`"msg":"${prefix}`);
-}

@@ -3,9 +3,10 @@
  * Node: STARTTLS, SMTPS, AUTH, pooling, address encoding — not something to
  * hand-write). `notify.email.url` is nodemailer's connection URL:
  * smtp://user:pass@host:587 (STARTTLS when offered, certificate checked) or
- * smtps://user:pass@host:465.
+ * smtps://user:pass@host:465. Loaded on the first mail: it adds some 20 MB to
+ * the master, which a Kirin without `notify.email` should not carry.
  */
-import { createTransport } from 'nodemailer';
+import type { createTransport } from 'nodemailer';
 import type { NotifyPlan } from '../../config/plan.ts';
 import { redactUrl } from '../redact.ts';
 import type { AlertMessage } from './message.ts';
@@ -23,7 +24,8 @@ export class EmailChannel {
   }
 
   async send(plan: EmailPlan, alert: AlertMessage): Promise<void> {
-    await this.#transportFor(plan.url).sendMail({
+    const transport = await this.#transportFor(plan.url);
+    await transport.sendMail({
       from: plan.from,
       to: plan.to,
       subject: alert.subject,
@@ -37,7 +39,9 @@ export class EmailChannel {
     this.#transport = null;
   }
 
-  #transportFor(url: string): Transport {
+  async #transportFor(url: string): Promise<Transport> {
+    if (this.#transport && this.#url === url) return this.#transport;
+    const { createTransport } = await import('nodemailer');
     if (this.#transport && this.#url === url) return this.#transport;
     this.close();
     // Short timeouts: an unreachable mail server must not hold alerts for minutes. The URL's own options win.

@@ -61,8 +61,13 @@ export async function loadAuditContext(input: AuditInput): Promise<{ context: Au
   for (const envFile of envFiles) {
     if (envFile.vars === null) findings.push(finding('K001', `envFiles: cannot read ${envFile.path}`, 'create the file or remove it from envFiles (and let the service user read it)', envFile.path));
   }
+  // The unit's EnvironmentFile= lines reach the app as well (kirin install writes one per config env file).
+  for (const path of unit?.environmentFiles ?? []) {
+    if (!loadedPaths.includes(path)) envFiles.push({ path, vars: readEnvFile(path), loaded: true });
+  }
+  const allLoaded = envFiles.map((f) => f.path);
   for (const path of siblingEnvFiles(baseDir)) {
-    if (!loadedPaths.includes(path)) envFiles.push({ path, vars: readEnvFile(path), loaded: false });
+    if (!allLoaded.includes(path)) envFiles.push({ path, vars: readEnvFile(path), loaded: false });
   }
 
   const env: Record<string, string | undefined> = {};

@@ -63,7 +63,8 @@ export function buildDockerExport(options: DockerOptions): DockerExport {
   const configInImage = imagePath(project, DOCKER_CONFIG_NAME);
   const install = project.lockfile ? 'npm ci' : 'npm install';
   const copyLock = project.lockfile ? 'COPY package.json package-lock.json* npm-shrinkwrap.json* ./' : 'COPY package.json ./';
-  const build = project.buildScript ? [`RUN ${install}`, 'COPY . .', GUARD, 'RUN npm run build && npm prune --omit=dev'] : [`RUN ${install} --omit=dev`, 'COPY . .', GUARD];
+  const check = guard(options.outDir);
+  const build = project.buildScript ? [`RUN ${install}`, 'COPY . .', check, 'RUN npm run build && npm prune --omit=dev'] : [`RUN ${install} --omit=dev`, 'COPY . .', check];
   const dockerfile = [
     '# syntax=docker/dockerfile:1',
     `# ${generatedBy('kirin export docker')}`,
@@ -115,7 +116,9 @@ export function buildDockerExport(options: DockerOptions): DockerExport {
 }
 
 // A builder without BuildKit ignores Dockerfile.dockerignore; fail the build rather than bake secrets in.
-const GUARD = 'RUN if [ -e .env ] || [ -e .git ]; then echo "refusing to build: .env or .git is in the build context; build with BuildKit so Dockerfile.dockerignore applies" >&2; exit 1; fi';
+function guard(outDir: string): string {
+  return `RUN if [ -e .env ] || [ -e .git ]; then echo "refusing to build: .env or .git is in the build context; build with BuildKit (it reads ${outDir}/Dockerfile.dockerignore) or copy that file to .dockerignore" >&2; exit 1; fi`;
+}
 
 function healthcheckLine(admin: ListenAddress | null, notes: string[]): string {
   if (admin === null || admin.kind !== 'tcp') {

@@ -92,7 +92,7 @@ export function nextSteps(name: string, socket: boolean, dryRun: boolean): strin
     `  journalctl -u ${name} -f                 # follow the logs`,
     `  sudo systemctl reload ${name}            # zero-downtime reload after a deploy`,
     `  sudo systemctl restart ${name}           # after upgrading Node or Kirin`,
-    '  kirin check --deploy                    # audit the service as installed',
+    '  sudo npx kirin check --deploy          # audit the service as installed',
     '',
   ].join('\n');
 }

@@ -5,7 +5,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseEnvText } from '../../config/load.ts';
 import { parseUnit, splitUnitWords, unitValues } from './unit-file.ts';
 
 export const DEFAULT_UNIT_DIR = '/etc/systemd/system';
@@ -15,8 +14,10 @@ export interface InstalledUnit {
   /** User=, or null (root) when not set. */
   user: string | null;
   ambientCapabilities: string[];
-  /** Environment= and EnvironmentFile= variables, and STATE_DIRECTORY from StateDirectory=. */
+  /** Environment= variables, and STATE_DIRECTORY from StateDirectory=. */
   environment: Record<string, string>;
+  /** EnvironmentFile= paths (an optional "-" prefix removed). */
+  environmentFiles: string[];
   /** Listening sockets come from socket units (Sockets= or a .socket of the same name). */
   socketActivated: boolean;
 }
@@ -47,30 +48,21 @@ export function findInstalledUnit(unitDir: string, configFile: string | null): I
 
 function readUnit(path: string, sections: ReturnType<typeof parseUnit>, siblings: readonly string[]): InstalledUnit {
   const environment: Record<string, string> = {};
-  for (const file of unitValues(sections, 'Service', 'EnvironmentFile')) {
-    try {
-      Object.assign(environment, parseEnvText(readFileSync(file.replace(/^-/, ''), 'utf8')));
-    } catch {
-      // A missing optional file ("-/path") is fine for systemd too.
-    }
-  }
-  // Environment= is applied first and EnvironmentFile= wins over it (systemd.exec(5)); keep that order.
-  const fromEnvironment: Record<string, string> = {};
   for (const value of unitValues(sections, 'Service', 'Environment')) {
     for (const word of splitUnitWords(value)) {
       const eq = word.indexOf('=');
-      if (eq > 0) fromEnvironment[word.slice(0, eq)] = word.slice(eq + 1);
+      if (eq > 0) environment[word.slice(0, eq)] = word.slice(eq + 1);
     }
   }
   const stateDirectory = unitValues(sections, 'Service', 'StateDirectory')[0]?.split(/\s+/)[0];
-  const merged: Record<string, string> = { ...fromEnvironment, ...environment };
-  if (stateDirectory) merged.STATE_DIRECTORY = `/var/lib/${stateDirectory}`;
+  if (stateDirectory) environment.STATE_DIRECTORY = `/var/lib/${stateDirectory}`;
   const base = path.slice(path.lastIndexOf('/') + 1).replace(/\.service$/, '');
   return {
     path,
     user: unitValues(sections, 'Service', 'User')[0] ?? null,
     ambientCapabilities: unitValues(sections, 'Service', 'AmbientCapabilities').flatMap((v) => v.split(/\s+/)),
-    environment: merged,
+    environment,
+    environmentFiles: unitValues(sections, 'Service', 'EnvironmentFile').map((f) => f.replace(/^-/, '')),
     socketActivated: unitValues(sections, 'Unit', 'Requires').some((v) => v.includes('.socket')) || unitValues(sections, 'Service', 'Sockets').length > 0 || siblings.includes(`${base}.socket`),
   };
 }

@@ -66,7 +66,7 @@ export function buildUnits(options: ServiceUnitOptions): GeneratedUnits {
 
   const lowPorts = options.socket ? [] : [...new Set(allListenAddresses(plan).filter((a) => a.kind === 'tcp' && a.port > 0 && a.port < 1024).map((a) => a.port))];
   const needsBindCapability = lowPorts.length > 0 && !isRoot;
-  if (needsBindCapability) notes.push(`ports ${lowPorts.join(', ')} are below 1024: the unit grants CAP_NET_BIND_SERVICE (and no other capability) instead of running as root`);
+  if (needsBindCapability) notes.push(`${lowPorts.length === 1 ? 'port' : 'ports'} ${lowPorts.join(', ')} ${lowPorts.length === 1 ? 'is' : 'are'} below 1024: the unit grants CAP_NET_BIND_SERVICE (and no other capability) instead of running as root`);
 
   const readPaths = [options.workingDirectory, options.nodePath, options.kirinBin, ...plan.envFiles, ...readWritePaths, ...(plan.configFile ? [plan.configFile] : [])];
   const underHome = readPaths.filter((p) => HOME_FOLDERS.some((home) => isInside(home, p)));
@@ -74,6 +74,10 @@ export function buildUnits(options: ServiceUnitOptions): GeneratedUnits {
   if (underHome.length > 0) {
     notes.push(`${underHome[0]} is under ${HOME_FOLDERS.find((h) => isInside(h, underHome[0]!))}: ProtectHome=read-only instead of yes (home folders stay readable, not writable). Moving the app to /srv or /opt lets the unit hide them entirely`);
   }
+
+  // PrivateTmp= gives the service an empty /tmp: an app that lives there would vanish.
+  const inTmp = readPaths.some((p) => isInside('/tmp', p) || isInside('/var/tmp', p));
+  if (inTmp) notes.push('the app is under /tmp or /var/tmp: PrivateTmp= is off (it would hide the app from the service); move it to /srv or /opt');
 
   const stopSeconds = Math.ceil(plan.gracefulTimeoutMs / 1000) + Math.ceil(Math.max(0, ...Object.values(plan.services).map((s) => s.stopTimeoutMs)) / 1000) + STOP_MARGIN_SECONDS;
   const execStart = [options.nodePath, options.kirinBin, 'serve', ...options.serveArgs].map(quoteUnitWord).join(' ');
@@ -135,7 +139,7 @@ export function buildUnits(options: ServiceUnitOptions): GeneratedUnits {
       ['ProtectSystem', 'strict'],
       ...(readWritePaths.length > 0 ? [['ReadWritePaths', readWritePaths.map(quoteUnitWord).join(' ')] as [string, string]] : []),
       ['ProtectHome', protectHome],
-      ['PrivateTmp', 'yes'],
+      ['PrivateTmp', inTmp ? 'no' : 'yes'],
       ['PrivateDevices', 'yes'],
       ['ProtectKernelTunables', 'yes'],
       ['ProtectKernelModules', 'yes'],

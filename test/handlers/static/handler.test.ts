@@ -69,6 +69,7 @@ describe('static handler in-process', () => {
     session = connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
   });
   after(() => {
+    console.log('PORTS', (http.address() as AddressInfo).port, (h2.address() as AddressInfo | null)?.port);
     session?.close();
     http?.close();
     h2?.close();

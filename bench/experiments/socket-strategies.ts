@@ -1,0 +1,112 @@
+/**
+ * A design measurement (docs/architecture.md, "Shared listening socket vs
+ * SO_REUSEPORT"): what clients see during reloads, and how requests spread
+ * over 2 workers, with
+ *
+ *   kirin                    Kirin itself (shared socket: src/master/listeners.ts)
+ *   prototype shared         socket-master.ts --mode shared
+ *   prototype SO_REUSEPORT   socket-master.ts --mode reuseport
+ *
+ * The prototype pair differs only in the listening socket, so it isolates that
+ * choice; Kirin is there to show the prototype behaves like the real thing.
+ * Usage: node bench/experiments/socket-strategies.ts [--rounds N] [--duration S]
+ */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../test/support/kirin.ts';
+import { pause, reloadDrill } from '../lib/drill.ts';
+import { describeLoad, startLoad, type LoadReport } from '../lib/load.ts';
+import { parseBenchOptions, type BenchOptions } from '../lib/options.ts';
+import { NODE, app } from '../lib/paths.ts';
+import { startKirin } from '../lib/peers/kirin.ts';
+import { launch } from '../lib/process.ts';
+import { waitForPort } from '../lib/ready.ts';
+import { Printer, table } from '../lib/report.ts';
+import { serverOf, type Server } from '../lib/server.ts';
+
+const MASTER = fileURLToPath(new URL('./socket-master.ts', import.meta.url));
+const CONCURRENCY = 20;
+const RELOADS = 10;
+const WORKERS = 2;
+
+type Variant = { name: string; start: (port: number) => Promise<Server> };
+
+const VARIANTS: Variant[] = [
+  { name: 'kirin (shared socket)', start: (port) => startKirin({ name: 'kirin', app: app('whoami-fetch.ts'), port, workers: WORKERS, accessLog: 'off', cpu: null }) },
+  { name: 'prototype, shared socket', start: (port) => startPrototype('shared', port) },
+  { name: 'prototype, SO_REUSEPORT', start: (port) => startPrototype('reuseport', port) },
+];
+
+async function startPrototype(mode: 'shared' | 'reuseport', port: number): Promise<Server> {
+  const proc = launch({ name: `prototype ${mode}`, command: NODE, args: [MASTER, '--mode', mode, '--port', String(port), '--workers', String(WORKERS)], cpu: null });
+  await proc.waitForLine((line) => line.includes('"msg":"ready:'), 20_000, 'the ready line');
+  await waitForPort('127.0.0.1', port, 5_000, proc);
+  return serverOf(proc, `http://127.0.0.1:${port}/`);
+}
+
+export async function run(options: BenchOptions, out = new Printer()): Promise<void> {
+  out.line(`## shared listening socket vs SO_REUSEPORT — ${WORKERS} workers, ${CONCURRENCY} concurrent clients (bench/lib/load.ts), ${options.rounds} round(s)`);
+  out.line(`kernel ${release()}, net.ipv4.tcp_migrate_req=${readSysctl('net/ipv4/tcp_migrate_req')}`);
+  const reloadRows: (string | number)[][] = [];
+  const spreadRows: (string | number)[][] = [];
+  for (const variant of VARIANTS) {
+    for (const connection of ['keep-alive', 'close'] as const) {
+      const totals = { requests: 0, resets: 0, refused: 0, other: 0, reloads: 0 };
+      for (let round = 0; round < options.rounds; round++) {
+        const server = await variant.start(await freePort());
+        try {
+          const { report, reloads } = await reloadDrill(server, { concurrency: CONCURRENCY, connection, expectBody: 'Hello, world!' }, RELOADS, 1000);
+          out.line(`  ${variant.name}, ${connection}, ${RELOADS} reloads: ${reloads} done; ${describeLoad(report)}`);
+          totals.requests += report.requests;
+          totals.resets += report.resets;
+          totals.refused += report.refused;
+          totals.other += report.failures - report.resets - report.refused;
+          totals.reloads += reloads;
+        } finally {
+          await server.stop();
+        }
+      }
+      reloadRows.push([variant.name, connection, totals.reloads, totals.requests, totals.resets, totals.refused, totals.other]);
+    }
+    for (const connection of ['keep-alive', 'close'] as const) {
+      const server = await variant.start(await freePort());
+      let report: LoadReport;
+      try {
+        const load = startLoad({ url: server.url, concurrency: CONCURRENCY, connection, countHeader: 'x-worker-pid' });
+        await pause(options.durationS * 1000);
+        report = await load.stop();
+      } finally {
+        await server.stop();
+      }
+      out.line(`  ${variant.name}, ${connection}, spread: ${JSON.stringify(report.byHeader)} requests, ${JSON.stringify(report.connectionsByHeader)} connections`);
+      spreadRows.push([variant.name, connection, report.requests, ...shares(report.byHeader), ...(connection === 'keep-alive' ? shares(report.connectionsByHeader) : ['', ''])]);
+    }
+  }
+  out.line();
+  out.line(`reloads (${RELOADS} HUPs 1 s apart per round, under load):`);
+  out.line(table(['variant', 'connections', 'reloads', 'requests', 'resets', 'refused', 'other failures'], reloadRows));
+  out.line();
+  out.line(`spread over ${WORKERS} workers (${options.durationS} s of load, no reloads), busier worker first:`);
+  out.line(table(['variant', 'connections', 'requests', 'worker A %', 'worker B %', 'conns A %', 'conns B %'], spreadRows));
+}
+
+/** The two largest shares of a count, in percent, busier first. */
+function shares(counts: Record<string, number>): string[] {
+  const values = Object.values(counts).sort((a, b) => b - a);
+  const total = values.reduce((sum, v) => sum + v, 0) || 1;
+  return [0, 1].map((i) => (((values[i] ?? 0) * 100) / total).toFixed(1));
+}
+
+function readSysctl(path: string): string {
+  try {
+    return readFileSync(`/proc/sys/${path}`, 'utf8').trim();
+  } catch {
+    return '(unknown)';
+  }
+}
+
+if (import.meta.main) {
+  const { options } = parseBenchOptions(process.argv.slice(2));
+  await run({ ...options, rounds: Math.min(options.rounds, 3), durationS: Math.max(options.durationS, 10) });
+}
