@@ -13,7 +13,7 @@
  *   something on the client's own connection.
  *
  * A client cannot use Connection to strip what Kirin itself vouches for
- * (X-Forwarded-For/Proto/Host, set just before by setForwardedHeaders) or the
+ * (X-Forwarded-For/Proto/Host, set by the pipeline's applyForwarding) or the
  * message framing (Host, Content-Length): `Connection: X-Forwarded-For` is a
  * known trick to make an app see the proxy instead of the client.
  */

@@ -4,14 +4,14 @@
  *
  * Per worker and route: one keep-alive pool per upstream (undici), a
  * load-balancing policy, active health checks and passive failure counting.
- * Requests carry Kirin's X-Forwarded-* view of the client, the normalized path
+ * Requests carry Kirin's X-Forwarded-* view of the client (set on req.headers
+ * by the pipeline, src/worker/incoming.ts), the normalized path
  * (after stripPrefix), and lose their hop-by-hop headers both ways. Health
  * changes go to the master (`upstream-health`) for status, metrics and alerts.
  */
 import type { Duplex } from 'node:stream';
 import type { ProxyHandlerPlan } from '../../config/plan.ts';
 import type { Logger } from '../../observe/log.ts';
-import { setForwardedHeaders } from '../../worker/client.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { sendError } from '../../worker/error-response.ts';
 import { createBalancer, type Balancer } from './balancer.ts';
@@ -79,9 +79,8 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
       sendError(ctx.res, 405, 'TRACE is not forwarded', { headers: { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' } });
       return;
     }
-    const req = ctx.req;
-    setForwardedHeaders(req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
-    new Exchange(this, ctx, this.#upstreamHeaders(ctx), !hasNoBody(req), null).start();
+    // req.headers already carries Kirin's X-Forwarded-* view of the client (the pipeline's applyForwarding).
+    new Exchange(this, ctx, this.#upstreamHeaders(ctx), !hasNoBody(ctx.req), null).start();
   }
 
   upgrade(ctx: RequestContext, socket: Duplex, head: Buffer): void {
@@ -98,7 +97,6 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
       sendError(res, 400, 'a WebSocket upgrade is a GET request', { close: true });
       return;
     }
-    setForwardedHeaders(ctx.req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
     new Exchange(this, ctx, this.#upstreamHeaders(ctx), false, { socket, head }).start();
   }
 

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { rawRequest, request } from '../../support/http.ts';
 import { tempDir, waitFor } from '../../support/kirin.ts';
@@ -31,14 +32,20 @@ async function edge(config: Record<string, unknown>): Promise<Edge> {
 /** A TCP server that accepts and does `onConnection`; counts connections. */
 async function rawServer(onConnection: (socket: Socket) => void): Promise<{ url: string; port: number; connections: () => number; server: NetServer }> {
   let count = 0;
+  const sockets = new Set<Socket>();
   const server = createNetServer((socket) => {
     count++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     onConnection(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  cleanup.push(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
   return { url: `http://127.0.0.1:${port}`, port, connections: () => count, server };
 }
 
@@ -395,6 +402,7 @@ describe('proxy: services', () => {
     const dir = tempDir();
     const e = await edge({ stateDir: dir, services: { web: { command: 'web --bind unix:{socket}', readyTimeout: '10s' } }, sites: { 'a.test': { '/': { proxy: { service: 'web' } } } } });
     const socketPath = e.plan.services.web!.socket!;
+    mkdirSync(dirname(socketPath), { recursive: true });
     const pending = request(`${e.url}/`, { headers: { host: 'a.test' } });
     setTimeout(() => void upstream((_req, res) => res.end('service up'), { socketPath }), 300);
     const res = await pending;
