@@ -42,8 +42,8 @@ async function reloadsUnderLoad(connection: 'keep-alive' | 'close', out: Printer
   const name = `${RELOADS} HUP reloads, ${connection === 'close' ? 'Connection: close (new connection per request)' : 'keep-alive'}`;
   const kirin = await startKirin({ name: 'kirin', app: app('hello-fetch.ts'), port: await freePort(), workers: 2, accessLog: 'off', cpu: null });
   try {
-    const { report, reloads } = await reloadDrill(kirin, { concurrency: CONCURRENCY, connection, expectBody: BODY }, RELOADS, RELOAD_INTERVAL_MS);
-    return verdict(name, report, `${reloads}/${RELOADS} reloads done`, reloads === RELOADS, out);
+    const { report, reloads, slowestReloadMs } = await reloadDrill(kirin, { concurrency: CONCURRENCY, connection, expectBody: BODY }, RELOADS, RELOAD_INTERVAL_MS);
+    return verdict(name, report, `${reloads}/${RELOADS} reloads done (slowest ${slowestReloadMs} ms)`, reloads === RELOADS, out);
   } finally {
     await kirin.stop();
   }

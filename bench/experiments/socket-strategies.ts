@@ -56,8 +56,8 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<v
       for (let round = 0; round < options.rounds; round++) {
         const server = await variant.start(await freePort());
         try {
-          const { report, reloads } = await reloadDrill(server, { concurrency: CONCURRENCY, connection, expectBody: 'Hello, world!' }, RELOADS, 1000);
-          out.line(`  ${variant.name}, ${connection}, ${RELOADS} reloads: ${reloads} done; ${describeLoad(report)}`);
+          const { report, reloads, slowestReloadMs } = await reloadDrill(server, { concurrency: CONCURRENCY, connection, expectBody: 'Hello, world!' }, RELOADS, 1000);
+          out.line(`  ${variant.name}, ${connection}, ${RELOADS} reloads: ${reloads} done (slowest ${slowestReloadMs} ms); ${describeLoad(report)}`);
           totals.requests += report.requests;
           totals.resets += report.resets;
           totals.refused += report.refused;

@@ -29,10 +29,18 @@ export function sampleCpu(roots: number[]): CpuSample {
  * other than the tree and `extraTicks` (the load generator's own ticks).
  */
 export function otherLoad(before: CpuSample, after: CpuSample, extraTicks: number): number {
-  const seconds = (after.at - before.at) / 1000;
-  if (seconds <= 0) return 0;
   const other = after.busyTicks - before.busyTicks - (after.treeTicks - before.treeTicks) - extraTicks;
-  return Math.max(0, other / TICKS_PER_SECOND / seconds);
+  return Math.max(0, cores(other, (after.at - before.at) / 1000));
+}
+
+/** Clock ticks over an interval, as cores (1.0 = one core busy all the time). */
+export function cores(ticks: number, seconds: number): number {
+  return seconds > 0 ? ticks / TICKS_PER_SECOND / seconds : 0;
+}
+
+/** CPU (in cores) the watched trees used during the interval: below ~0.95 the server was not the bottleneck. */
+export function treeLoad(before: CpuSample, after: CpuSample): number {
+  return cores(after.treeTicks - before.treeTicks, (after.at - before.at) / 1000);
 }
 
 function busyTicks(): number {

@@ -9,7 +9,7 @@
  * than MAX_OTHER_LOAD is repeated (up to ATTEMPTS times, keeping the least
  * disturbed), and the table says how much was left.
  */
-import { otherLoad, sampleCpu, waitForQuiet } from './cpu.ts';
+import { cores, otherLoad, sampleCpu, treeLoad, waitForQuiet } from './cpu.ts';
 import type { BenchOptions } from './options.ts';
 import { median, type Printer } from './report.ts';
 import { runWrk, wrkFailures, type WrkResult } from './wrk.ts';
@@ -32,6 +32,10 @@ export interface Contestant {
 export interface MeasuredRun extends WrkResult {
   /** CPU other programs used during the run, in cores. */
   otherLoad: number;
+  /** CPU the server (and its upstream) used, in cores: about 1.0 when the server, not wrk, is the limit. */
+  serverLoad: number;
+  /** CPU wrk used, in cores. */
+  wrkLoad: number;
 }
 
 export interface RaceResult {
@@ -54,7 +58,7 @@ export async function race(contestants: Contestant[], options: BenchOptions, out
       runs.get(contestant.name)!.push(result);
       const failed = wrkFailures(result);
       out.line(
-        `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  other load ${result.otherLoad.toFixed(2)}${result.otherLoad > MAX_OTHER_LOAD ? ' (disturbed)' : ''}${failed ? `  ${failed} FAILED` : ''}`,
+        `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  cpu: server ${result.serverLoad.toFixed(2)} wrk ${result.wrkLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${result.otherLoad > MAX_OTHER_LOAD ? ' (disturbed)' : ''}${failed ? `  ${failed} FAILED` : ''}`,
       );
     }
   }
@@ -80,7 +84,9 @@ async function measure(contestant: Contestant, options: BenchOptions): Promise<M
     await runWrk({ url: contestant.url, durationS: options.warmupS, headers: contestant.headers });
     const before = sampleCpu(contestant.pids);
     const result = await runWrk({ url: contestant.url, durationS: options.durationS, headers: contestant.headers });
-    const run = { ...result, otherLoad: otherLoad(before, sampleCpu(contestant.pids), result.cpuTicks) };
+    const after = sampleCpu(contestant.pids);
+    const seconds = (after.at - before.at) / 1000;
+    const run = { ...result, otherLoad: otherLoad(before, after, result.cpuTicks), serverLoad: treeLoad(before, after), wrkLoad: cores(result.cpuTicks, seconds) };
     if (best === null || run.otherLoad < best.otherLoad) best = run;
     if (run.otherLoad <= MAX_OTHER_LOAD) break;
   }

@@ -86,6 +86,12 @@ export class ServiceProcess {
     await this.#spawn();
   }
 
+  /** After a failed start on reload: keep trying with backoff (the program may be installed meanwhile). */
+  retryLater(): void {
+    this.#stopping = false;
+    this.#restartTimer = setTimeout(() => void this.#restart(), this.#nextBackoff());
+  }
+
   /** Resolves true once it accepts connections, false after readyTimeout (it keeps starting in the background). */
   waitReady(): Promise<boolean> {
     if (this.state === 'running') return Promise.resolve(true);
@@ -223,8 +229,7 @@ export class ServiceProcess {
     }
     const uptimeMs = Date.now() - this.#startedAt;
     if (uptimeMs >= STABLE_UPTIME_MS) this.#crashes = 0;
-    this.#crashes++;
-    const restartInMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#crashes - 1));
+    const restartInMs = this.#nextBackoff();
     this.state = 'restarting';
     const how = signal ? `signal ${signal}` : `code ${code}`;
     this.#logger.error(
@@ -246,10 +251,14 @@ export class ServiceProcess {
       const failure = error as KirinError;
       this.#logger.error({ service: this.name }, failure.message);
       this.#events.failed(this, failure);
-      this.#crashes++;
-      const retryInMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#crashes - 1));
-      this.#restartTimer = setTimeout(() => void this.#restart(), retryInMs);
+      this.#restartTimer = setTimeout(() => void this.#restart(), this.#nextBackoff());
     }
+  }
+
+  /** One more failure in a row: 100 ms, 200 ms, 400 ms … up to 30 s. */
+  #nextBackoff(): number {
+    this.#crashes++;
+    return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#crashes - 1));
   }
 
   #clearTimers(): void {

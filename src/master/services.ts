@@ -48,14 +48,16 @@ export class ServiceManager {
    */
   async start(plan: ServePlan, env: NodeJS.ProcessEnv): Promise<void> {
     const started: ServiceProcess[] = [];
-    try {
-      for (const service of Object.values(plan.services)) {
-        if (service.usesPort) service.port = await freeLoopbackPort();
-        started.push(await this.#launch(service, env));
+    for (const wanted of Object.values(plan.services)) {
+      if (wanted.usesPort) wanted.port = await freeLoopbackPort();
+      const service = this.#create(wanted, env);
+      try {
+        await this.#launch(service);
+      } catch (error) {
+        await Promise.all([...started, service].map((s) => this.#remove(s)));
+        throw error;
       }
-    } catch (error) {
-      await Promise.all(started.map((s) => this.#remove(s)));
-      throw error;
+      started.push(service);
     }
     await this.#awaitReady(started);
   }
@@ -85,10 +87,13 @@ export class ServiceManager {
         this.#logger.info(`service ${wanted.name} changed; restarting it`);
         await this.#remove(current);
       }
+      const service = this.#create(wanted, env);
       try {
-        changed.push(await this.#launch(wanted, env));
+        await this.#launch(service);
+        changed.push(service);
       } catch (error) {
-        this.#logger.error((error as Error).message);
+        this.#logger.error(`${(error as Error).message}; trying again later`);
+        service.retryLater();
       }
     }
     await this.#awaitReady(changed);
@@ -110,7 +115,7 @@ export class ServiceManager {
     return true;
   }
 
-  async #launch(plan: ServicePlan, env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
+  #create(plan: ServicePlan, env: NodeJS.ProcessEnv): ServiceProcess {
     const events: ServiceEvents = {
       ready: (s) => this.#events?.emit('service-ready', { name: s.name, pid: s.pid, upstream: s.upstream }),
       exit: (s, info) => this.#events?.emit('service-exit', { name: s.name, pid: s.pid, restarts: s.restarts, ...info }),
@@ -119,14 +124,17 @@ export class ServiceManager {
     const service = new ServiceProcess(plan, { ...env }, this.#logger, this.#outputLogger(`service:${plan.name}`), events);
     this.#services.set(plan.name, service);
     this.#definitions.set(plan.name, definition(plan, env));
+    return service;
+  }
+
+  async #launch(service: ServiceProcess): Promise<void> {
     try {
       await service.start();
     } catch (error) {
-      this.#events?.emit('service-failed', { name: plan.name, error: (error as Error).message });
-      if (!(error instanceof KirinError)) throw new KirinError('KIRIN_ERR_SERVICE', `service "${plan.name}": ${(error as Error).message}`);
-      throw error;
+      const failure = error instanceof KirinError ? error : new KirinError('KIRIN_ERR_SERVICE', `service "${service.name}": ${(error as Error).message}`);
+      this.#events?.emit('service-failed', { name: service.name, error: failure.message });
+      throw failure;
     }
-    return service;
   }
 
   async #remove(service: ServiceProcess): Promise<void> {

@@ -111,6 +111,8 @@ export class Pipeline {
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.shouldKeepAlive = false;
+    // A hand-made response does not close its connection when done (the server only does that for its own): a refusal must.
+    res.once('finish', () => socket.end());
     const start = performance.now();
     const bytesBefore = (socket as Socket).bytesWritten ?? 0;
     const ctx = this.#route(req, res, start);

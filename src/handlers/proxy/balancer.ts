@@ -37,8 +37,13 @@ export function createBalancer<T extends Balanced>(policy: LoadBalancing): Balan
   }
 }
 
+/** Each worker starts its rotation somewhere else, so a few requests spread over several workers still reach every target. */
+function randomStart(): number {
+  return Math.floor(Math.random() * 0x10000);
+}
+
 class RoundRobin<T extends Balanced> implements Balancer<T> {
-  #next = 0;
+  #next = randomStart();
   pick(targets: readonly T[], usable: (target: T) => boolean): T | null {
     const n = targets.length;
     for (let i = 0; i < n; i++) {
@@ -54,7 +59,7 @@ class RoundRobin<T extends Balanced> implements Balancer<T> {
 }
 
 class LeastConnections<T extends Balanced> implements Balancer<T> {
-  #start = 0;
+  #start = randomStart();
   pick(targets: readonly T[], usable: (target: T) => boolean): T | null {
     const n = targets.length;
     let best: T | null = null;

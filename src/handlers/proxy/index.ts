@@ -79,13 +79,20 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
       sendError(ctx.res, 405, 'TRACE is not forwarded', { headers: { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' } });
       return;
     }
+    const te = ctx.req.headers['transfer-encoding'];
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+      // Node refuses such bodies only once it reads them; the upstream must never see the request start.
+      sendError(ctx.res, 400, 'unsupported Transfer-Encoding', { close: true });
+      return;
+    }
     // req.headers already carries Kirin's X-Forwarded-* view of the client (the pipeline's applyForwarding).
     new Exchange(this, ctx, this.#upstreamHeaders(ctx), !hasNoBody(ctx.req), null).start();
   }
 
   upgrade(ctx: RequestContext, socket: Duplex, head: Buffer): void {
     const res = ctx.res;
-    // The pipeline hands the socket over bare; a response object on it gives error pages and non-101 answers their framing.
+    // The pipeline hands the socket over bare; back on the response, error pages and non-101 answers get their
+    // framing (and the pipeline's 'finish' listener closes the connection after them).
     res.assignSocket(socket as never);
     const protocol = String(ctx.req.headers.upgrade ?? '').trim().toLowerCase();
     if (protocol !== 'websocket') {

@@ -19,21 +19,36 @@ import { sendError } from '../../worker/error-response.ts';
 import { FileCache, type Answer } from './file-cache.ts';
 import { sendEntry, type StreamSettings } from './send.ts';
 
-/** Files up to this size are served from memory; larger ones are streamed. */
-export const SMALL_FILE_BYTES = 256 * 1024;
-/** How long a resolved path is trusted before the disk is checked again. */
-export const REVALIDATE_MS = 1000;
-/** Per route and worker: paths remembered, and bytes of small files kept in memory. */
-export const MAX_CACHED_PATHS = 10_000;
-export const MAX_CACHED_BYTES = 32 * 1024 * 1024;
-/** Read size when streaming a large file. */
-export const STREAM_CHUNK_BYTES = 64 * 1024;
-/** A client that takes no bytes of a streamed file for this long is disconnected (nginx's send_timeout). */
-export const SEND_TIMEOUT_MS = 60_000;
+/** The numbers behind the handler's memory and timing, with the reasons for each default. */
+export interface StaticTuning {
+  /** Files up to this size are served from memory; larger ones are streamed. 256 KiB keeps a typical bundle in memory (a 100 KiB file from memory costs about what nginx's sendfile does). */
+  smallFileBytes: number;
+  /** How long a resolved path is trusted before the disk is checked again: changes show within about this long. */
+  revalidateMs: number;
+  /** Per route and worker: paths remembered. */
+  maxPaths: number;
+  /** Per route and worker: bytes of small files kept in memory. */
+  maxBytes: number;
+  /** Read size when streaming: what a client that stops reading holds in memory, besides its socket buffers. */
+  chunkBytes: number;
+  /** A client that takes no bytes of a streamed file for this long is disconnected (nginx's send_timeout). */
+  sendTimeoutMs: number;
+}
+
+export const STATIC_TUNING: Readonly<StaticTuning> = {
+  smallFileBytes: 256 * 1024,
+  revalidateMs: 1000,
+  maxPaths: 10_000,
+  maxBytes: 32 * 1024 * 1024,
+  chunkBytes: 64 * 1024,
+  sendTimeoutMs: 60_000,
+};
 
 const ALLOW = { allow: 'GET, HEAD' };
 
-export function createStaticHandler(plan: StaticHandlerPlan, env: CompileEnv): RouteHandler {
+/** `overrides` are for tests (a short send timeout); the config does not expose them. */
+export function createStaticHandler(plan: StaticHandlerPlan, env: CompileEnv, overrides: Partial<StaticTuning> = {}): RouteHandler {
+  const tuning = { ...STATIC_TUNING, ...overrides };
   const route = env.route;
   // With stripPrefix the pipeline already cut the path; otherwise the route prefix is cut here.
   const prefixLength = route.middleware.stripPrefix === null && route.prefix !== '/' ? route.prefix.length : 0;
@@ -42,13 +57,13 @@ export function createStaticHandler(plan: StaticHandlerPlan, env: CompileEnv): R
     index: plan.index,
     spa: plan.spa,
     prefixLength,
-    entry: { cacheControl: plan.cacheControl, immutable: plan.immutable, smallFileBytes: SMALL_FILE_BYTES },
-    revalidateMs: REVALIDATE_MS,
-    maxPaths: MAX_CACHED_PATHS,
-    maxBytes: MAX_CACHED_BYTES,
+    entry: { cacheControl: plan.cacheControl, immutable: plan.immutable, smallFileBytes: tuning.smallFileBytes },
+    revalidateMs: tuning.revalidateMs,
+    maxPaths: tuning.maxPaths,
+    maxBytes: tuning.maxBytes,
     logger: env.logger,
   });
-  const settings: StreamSettings = { chunkBytes: STREAM_CHUNK_BYTES, sendTimeoutMs: SEND_TIMEOUT_MS, logger: env.logger };
+  const settings: StreamSettings = { chunkBytes: tuning.chunkBytes, sendTimeoutMs: tuning.sendTimeoutMs, logger: env.logger };
 
   function answer(ctx: RequestContext, found: Answer, retried: boolean): void | Promise<void> {
     switch (found.kind) {

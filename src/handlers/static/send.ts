@@ -9,6 +9,7 @@
  * progress for `sendTimeoutMs` is disconnected (nginx's send_timeout), so it
  * cannot hold a file descriptor forever either.
  */
+import type { ReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../../observe/log.ts';
@@ -107,35 +108,41 @@ async function streamFile(ctx: RequestContext, variant: Variant, status: number,
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'changed';
     throw error;
   }
-  let streaming = false;
+  const res = ctx.res;
+  let stream: ReadStream | undefined;
   try {
     // The head promises a length and validators: check they still describe this file (a deploy may have replaced it).
     const stats = await handle.stat();
     if (stats.ino !== variant.ino || stats.size !== variant.size || stats.mtimeMs !== variant.mtimeMs) return 'changed';
-    const res = ctx.res;
     if (clientGone(res)) return 'sent';
     res.writeHead(status, head);
-    const stream = handle.createReadStream({ start, end, highWaterMark: settings.chunkBytes, autoClose: true });
-    streaming = true;
-    const expected = end - start + 1;
-    watchForStall(res, () => stream.bytesRead, settings.sendTimeoutMs);
-    try {
-      // end: false — end the response only after checking the whole range was read.
-      await pipeline(stream, res, { end: false });
-      if (stream.bytesRead === expected) res.end();
-      else {
-        // The file shrank while being read: a short body must not look complete.
-        settings.logger.warn({ file: variant.path, expected, sent: stream.bytesRead }, 'static: file changed while being sent; connection closed');
-        res.destroy();
-      }
-    } catch (error) {
-      if (!clientGone(res)) settings.logger.error({ err: error, file: variant.path }, 'static: reading the file failed mid-response');
-      res.destroy();
-    }
+    stream = handle.createReadStream({ start, end, highWaterMark: settings.chunkBytes, autoClose: true });
+  } finally {
+    if (stream === undefined) await handle.close();
+  }
+  const reading = stream;
+  watchForStall(res, () => reading.bytesRead, settings.sendTimeoutMs);
+  // An HTTP/2 stream reset by the client is closed but not destroyed while writes are pending: end it here.
+  const abort = () => res.destroy();
+  ctx.req.once('aborted', abort);
+  try {
+    // end: false: the response is ended only once the whole range is known to be read.
+    await pipeline(reading, res, { end: false });
+  } catch (error) {
+    if (!clientGone(res)) settings.logger.error({ err: error, file: variant.path }, 'static: reading the file failed mid-response');
+    res.destroy();
     return 'sent';
   } finally {
-    if (!streaming) await handle.close();
+    ctx.req.off('aborted', abort);
   }
+  if (clientGone(res)) reading.destroy();
+  else if (reading.bytesRead === end - start + 1) res.end();
+  else {
+    // The file shrank while being read: a short body must not look complete.
+    settings.logger.warn({ file: variant.path, expected: end - start + 1, sent: reading.bytesRead }, 'static: file changed while being sent; connection closed');
+    res.destroy();
+  }
+  return 'sent';
 }
 
 /** Has the client gone (or the response been destroyed)? HTTP/2's compat response has no `destroyed`: its stream does. */

@@ -51,11 +51,12 @@ describe('round_robin', () => {
   it('takes each target in turn and skips the unusable ones without losing its place', () => {
     const balancer = createBalancer<FakeTarget>('round_robin');
     const list = targets(3);
-    const order = Array.from({ length: 6 }, () => balancer.pick(list, up, '')!.key.slice(-1));
-    assert.deepEqual(order, ['1', '2', '3', '1', '2', '3']);
+    const order = Array.from({ length: 6 }, () => Number(balancer.pick(list, up, '')!.key.slice(-1)));
+    // Wherever a worker starts, it goes 1 → 2 → 3 → 1 …
+    for (let i = 1; i < order.length; i++) assert.equal(order[i], (order[i - 1]! % 3) + 1, `order ${order}`);
     list[1]!.up = false;
     const skipping = Array.from({ length: 4 }, () => balancer.pick(list, up, '')!.key.slice(-1));
-    assert.deepEqual(skipping, ['1', '3', '1', '3']);
+    assert.ok(['1,3,1,3', '3,1,3,1'].includes(skipping.join(',')), `skipping ${skipping}`);
   });
 });
 

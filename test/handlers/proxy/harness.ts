@@ -3,7 +3,7 @@
  * plan → compiled sites → pipeline → node:http server) in the test process,
  * on loopback, plus small upstream servers that record what reaches them.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { normalizeConfig } from '../../../src/config/normalize.ts';
@@ -22,6 +22,7 @@ export interface Edge {
   url: string;
   port: number;
   plan: ServePlan;
+  pipeline: Pipeline;
   notifications: Notification[];
   close(): Promise<void>;
 }
@@ -57,6 +58,7 @@ export async function startEdge(config: Record<string, unknown>, options: { cwd?
     url: `http://127.0.0.1:${port}`,
     port,
     plan,
+    pipeline,
     notifications,
     async close() {
       await Promise.all(compiled.handlers.map((h) => h.close?.()));
@@ -124,5 +126,31 @@ function listen(server: Server, where: number | string = 0): Promise<void> {
     };
     if (typeof where === 'string') server.listen(where, done);
     else server.listen(where, '127.0.0.1', done);
+  });
+}
+
+export interface SlowPostResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** POSTs `chunks` pieces of `chunkSize` bytes, a few milliseconds apart (a long upload), and reads the answer. */
+export function postSlowly(url: string, host: string, chunks = 50, chunkSize = 32 * 1024): Promise<SlowPostResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { host, 'content-type': 'application/octet-stream' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      if (sent++ >= chunks) return req.end();
+      req.write(Buffer.alloc(chunkSize, 'p'));
+      setTimeout(pump, 5);
+    };
+    pump();
   });
 }

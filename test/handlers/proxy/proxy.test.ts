@@ -4,13 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { rawRequest, request } from '../../support/http.ts';
 import { tempDir, waitFor } from '../../support/kirin.ts';
-import { startEdge, startUpstream, type Edge, type Upstream } from './harness.ts';
+import { postSlowly, startEdge, startUpstream, type Edge, type Upstream } from './harness.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -345,22 +346,7 @@ describe('proxy: bodies', () => {
       { readBody: false },
     );
     const e = await edge({ sites: { 'a.test': { '/': { proxy: up.url, headers: { response: { set: { 'x-rewritten': 'yes' }, remove: ['x-from-upstream'] } } } } } });
-    const res = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: e.port, method: 'POST', path: '/upload', headers: { host: 'a.test', 'content-type': 'application/octet-stream' } }, (r) => {
-        let body = '';
-        r.setEncoding('utf8');
-        r.on('data', (c: string) => (body += c));
-        r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
-      });
-      req.on('error', reject);
-      let sent = 0;
-      const pump = () => {
-        if (sent++ >= 40) return req.end();
-        req.write(Buffer.alloc(16 * 1024, 'p'));
-        setTimeout(pump, 5);
-      };
-      pump();
-    });
+    const res = await postSlowly(`${e.url}/upload`, 'a.test', 40, 16 * 1024);
     assert.equal(res.status, 200);
     assert.equal(res.body, 'early answer');
     assert.equal(res.headers['x-rewritten'], 'yes');
@@ -455,5 +441,41 @@ describe('proxy: load balancing', () => {
     if (held.length === 1) assert.deepEqual(bodies, ['fast', 'fast', 'fast']);
     for (const release of held) release();
     await first;
+  });
+});
+
+describe('proxy: HTTP/2 clients', () => {
+  it('forwards a request that arrived over HTTP/2 as HTTP/1.1, body and all', async () => {
+    const up = await upstream((req, res, body) => {
+      res.setHeader('connection', 'close');
+      res.setHeader('x-up', 'yes');
+      res.end(JSON.stringify({ method: req.method, url: req.url, host: req.headers.host, xff: req.headers['x-forwarded-for'], body }));
+    });
+    const e = await edge({ sites: { 'a.test': { '/': { proxy: up.url } } } });
+    const server = createHttp2Server();
+    server.on('request', (req, res) => (e.pipeline.onRequest as (a: unknown, b: unknown) => void)(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const client = connectHttp2(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+    cleanup.push(() => client.close());
+    const ask = (method: string, body?: string) =>
+      new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const stream = client.request({ ':method': method, ':path': '/h2?x=1', ':authority': 'a.test' }, { endStream: body === undefined });
+        let text = '';
+        let head: Record<string, unknown> = {};
+        stream.on('response', (h) => (head = h));
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (text += c));
+        stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: text }));
+        stream.on('error', reject);
+        if (body !== undefined) stream.end(body);
+      });
+    const get = await ask('GET');
+    assert.equal(get.status, 200);
+    assert.equal(get.headers['x-up'], 'yes');
+    assert.equal(get.headers.connection, undefined);
+    assert.deepEqual(JSON.parse(get.body), { method: 'GET', url: '/h2?x=1', host: 'a.test', xff: '127.0.0.1', body: '' });
+    const post = await ask('POST', 'over h2');
+    assert.equal(JSON.parse(post.body).body, 'over h2');
   });
 });

@@ -5,27 +5,29 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { truncateSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
-import { connect, createServer as createH2Server, type ClientHttp2Session, type Http2Server } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createH2Server, type ClientHttp2Session, type Http2Server, type ServerHttp2Stream } from 'node:http2';
+import { connect as netConnect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { StaticHandlerPlan } from '../../../src/config/plan.ts';
-import { createStaticHandler } from '../../../src/handlers/static/index.ts';
+import { createStaticHandler, type StaticTuning } from '../../../src/handlers/static/index.ts';
 import { RequestContext, type CompileEnv, type NodeRequest, type NodeResponse, type RouteHandler } from '../../../src/worker/context.ts';
 import { normalizeTarget } from '../../../src/worker/normalize.ts';
 import { request } from '../../support/http.ts';
-import { tempDir, writeFiles } from '../../support/kirin.ts';
+import { tempDir, waitFor, writeFiles } from '../../support/kirin.ts';
 
 const BIG = randomBytes(1024 * 1024 + 3);
 
-function makeHandler(root: string): RouteHandler {
+function makeHandler(root: string, tuning: Partial<StaticTuning> = {}): RouteHandler {
   const plan: StaticHandlerPlan = { type: 'static', root, immutable: false, spa: null, index: ['index.html'], cacheControl: 'no-cache' };
   const env = {
     route: { prefix: '/files', at: 'sites["*"]["/files"]', handler: plan, middleware: { stripPrefix: null } },
     logger: pino({ level: 'silent' }),
   } as unknown as CompileEnv;
-  return createStaticHandler(plan, env);
+  return createStaticHandler(plan, env, tuning);
 }
 
 /** What the pipeline does before a handler runs, reduced to what the static handler reads. */
@@ -69,12 +71,9 @@ describe('static handler in-process', () => {
     session = connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
   });
   after(() => {
-    console.log('PORTS', (http.address() as AddressInfo).port, (h2.address() as AddressInfo | null)?.port);
     session?.close();
     http?.close();
     h2?.close();
-    setTimeout(() => console.log('HANDLES', (process as any)._getActiveHandles().map((h: any) => h.constructor.name + ' ' + h.localPort + '->' + h.remotePort + ' ' + (h.alpnProtocol ?? '') + ' ' + !!h._httpMessage + ' ' + (h.server ? 'server' : 'client')), (process as any)._getActiveRequests().length), 2000).unref();
-    setTimeout(() => {}, 2500);
   });
 
   it('cuts the route prefix: /files/x is root/x', async () => {
@@ -110,7 +109,8 @@ describe('static handler in-process', () => {
     assert.equal(head.body.length, 0);
   });
 
-  it('survives an HTTP/2 client that cancels a large file mid-stream', async () => {
+  it('closes its side when an HTTP/2 client cancels a large file mid-stream', async () => {
+    const serverStream = new Promise<ServerHttp2Stream>((resolve) => h2.once('stream', resolve));
     await new Promise<void>((resolve) => {
       const stream = session.request({ ':path': '/files/big.bin' });
       stream.once('data', () => stream.close());
@@ -118,6 +118,35 @@ describe('static handler in-process', () => {
       stream.on('error', () => resolve());
       stream.end();
     });
+    const stream = await serverStream;
+    // Node keeps a reset stream with pending writes open until someone destroys it; the handler must.
+    await waitFor(() => stream.destroyed, { what: 'the server side of the cancelled stream to be destroyed', timeoutMs: 5000 });
     assert.equal((await h2Get(session, '/files/small.txt')).status, 200);
+  });
+
+  it('disconnects a client that stops reading a streamed file for the send timeout', async () => {
+    const root = tempDir();
+    // Sparse 64 MiB: more than loopback socket buffers take, so the stream really stalls.
+    writeFiles(root, { 'huge.bin': '' });
+    truncateSync(join(root, 'huge.bin'), 64 * 1024 * 1024);
+    const server = createServer(serve(makeHandler(root, { sendTimeoutMs: 200 })));
+    let serverSideClosed = false;
+    server.on('connection', (s) => s.on('close', () => (serverSideClosed = true)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const socket = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.once('data', () => socket.pause());
+      socket.write('GET /files/huge.bin HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await waitFor(() => serverSideClosed, { what: 'the server to close the stalled connection', timeoutMs: 10_000 });
+      // Reading again, the client finds a cut-off response, not the whole file.
+      let closed = false;
+      socket.on('close', () => (closed = true));
+      socket.resume();
+      await waitFor(() => closed, { what: 'the client to see the connection closed', timeoutMs: 10_000 });
+      assert.ok(socket.bytesRead < 64 * 1024 * 1024, `closed after ${socket.bytesRead} bytes`);
+    } finally {
+      server.close();
+    }
   });
 });

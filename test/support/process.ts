@@ -1,0 +1,11 @@
+/** Processes from a test's point of view. */
+
+/** True while a process with this PID exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
