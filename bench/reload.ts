@@ -7,7 +7,8 @@
  *   2. the same with a new connection per request (Connection: close)
  *   3. --max-requests 1000 recycling workers under keep-alive load (no reloads)
  *
- * Every scenario must end with 0 failed requests. Not pinned: this measures
+ * and, for comparison, PM2 cluster mode's `pm2 reload` under the same load.
+ * Every Kirin scenario must end with 0 failed requests. Not pinned: this measures
  * correctness, not speed. Usage: node bench/reload.ts [--duration S]
  */
 import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
@@ -16,6 +17,7 @@ import { describeLoad, startLoad, type LoadReport } from './lib/load.ts';
 import { app } from './lib/paths.ts';
 import { reloadDrill, pause } from './lib/drill.ts';
 import { startKirin } from './lib/peers/kirin.ts';
+import { startPm2Cluster } from './lib/peers/pm2.ts';
 import { prereqs } from './lib/prereq.ts';
 import { Printer, type BenchResult, type Target } from './lib/report.ts';
 
@@ -34,7 +36,32 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
     targets.push(await reloadsUnderLoad(connection, out));
   }
   targets.push(await recyclingUnderLoad(Math.max(10, options.durationS * 2), out));
+  out.line('for comparison (no target): PM2 cluster mode, 2 instances of raw node:http, the same load and `pm2 reload` instead of HUP');
+  for (const connection of ['keep-alive', 'close'] as const) await pm2ReloadsUnderLoad(connection, out);
   return { name: BENCH, targets, text: out.text };
+}
+
+/** PM2's own zero-downtime reload under the same load: what Kirin's users would otherwise get. */
+async function pm2ReloadsUnderLoad(connection: 'keep-alive' | 'close', out: Printer): Promise<void> {
+  const pm2 = await startPm2Cluster({ script: 'raw-node.ts', instances: 2, port: await freePort(), cpu: null });
+  try {
+    const load = startLoad({ url: pm2.url, concurrency: CONCURRENCY, connection, expectBody: BODY });
+    let report: LoadReport;
+    try {
+      await load.waitForRequests(500);
+      for (let i = 0; i < RELOADS; i++) {
+        const started = Date.now();
+        await pm2.reload();
+        await pause(Math.max(0, RELOAD_INTERVAL_MS - (Date.now() - started)));
+      }
+      await pause(1000);
+    } finally {
+      report = await load.stop();
+    }
+    out.line(`  PM2: ${RELOADS} pm2 reloads, ${connection}: ${describeLoad(report)}`);
+  } finally {
+    await pm2.kill();
+  }
 }
 
 /** 10 HUPs one second apart while the load runs; waits for every reload to finish. */

@@ -43,11 +43,6 @@ export function above(bench: string, name: string, value: number, other: number,
   return { bench, name, measured: `${fmt(value)} vs ${fmt(other)} ${unit}`, required: `> ${otherName}`, pass: value > other };
 }
 
-/** A count that must be zero, e.g. failed requests during reloads. */
-export function zero(bench: string, name: string, count: number, what: string): Target {
-  return { bench, name, measured: `${count} ${what}`, required: `0 ${what}`, pass: count === 0 };
-}
-
 /** A target that could not be measured (a peer missing, a handler not built yet). */
 export function notMeasured(bench: string, name: string, required: string, why: string): Target {
   return { bench, name, measured: `not measured: ${why}`, required, pass: false };

@@ -123,6 +123,7 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
     notify: { email: null, webhook: null },
   };
   plan.services = normalizeServices(raw.services, root.key('services'), issues, baseDir, plan.stateDir);
+  checkProxiedServices(plan, issues);
   plan.tls = normalizeTls(raw.tls, root.key('tls'), issues, baseDir, plan.stateDir);
   plan.admin = normalizeAdmin(raw.admin, root.key('admin'), issues);
   plan.notify = normalizeNotify(raw.notify, root.key('notify'), issues);
@@ -303,6 +304,23 @@ function normalizeServices(raw: unknown, at: ConfigPath, issues: Issues, baseDir
     } else issues.expected(serviceAt, "{ command: '…', cwd?, env?, readyTimeout?, stopTimeout? }", value);
   }
   return services;
+}
+
+/** A route can only proxy to a service that listens somewhere Kirin knows: its {socket} or {port}. */
+function checkProxiedServices(plan: ServePlan, issues: Issues): void {
+  for (const site of plan.sites) {
+    for (const route of site.routes) {
+      const handler = route.handler;
+      if (handler.type !== 'proxy' || handler.service === null) continue;
+      const service = plan.services[handler.service];
+      if (service && service.socket === null && !service.usesPort) {
+        issues.add(
+          new ConfigPath(['sites', site.key, route.prefix, 'proxy', 'service']),
+          `the service "${handler.service}" has no {socket} or {port} in its command, so there is nothing to proxy to; bind it to unix:{socket} or 127.0.0.1:{port}`,
+        );
+      }
+    }
+  }
 }
 
 function servicePlan(name: string, raw: Record<string, unknown>, at: ConfigPath, issues: Issues, baseDir: string, stateDir: string): ServicePlan {

@@ -1,23 +1,22 @@
-/** Handler factories by route type. */
+/**
+ * Handler factories by route type. Each kind is imported only when a route
+ * uses it: a worker that serves one app does not carry the proxy's connection
+ * pools or the static handler's caches in memory.
+ */
 import type { HandlerPlan } from '../config/plan.ts';
 import type { CompileEnv, RouteHandler } from '../worker/context.ts';
-import { createAppHandler } from './app/index.ts';
-import { createProxyHandler } from './proxy/index.ts';
-import { createRedirectHandler } from './redirect.ts';
-import { createRespondHandler } from './respond.ts';
-import { createStaticHandler } from './static/index.ts';
 
-export function createHandler(plan: HandlerPlan, env: CompileEnv): RouteHandler | Promise<RouteHandler> {
+export async function createHandler(plan: HandlerPlan, env: CompileEnv): Promise<RouteHandler> {
   switch (plan.type) {
     case 'app':
-      return createAppHandler(plan, env);
+      return (await import('./app/index.ts')).createAppHandler(plan, env);
     case 'static':
-      return createStaticHandler(plan, env);
+      return (await import('./static/index.ts')).createStaticHandler(plan, env);
     case 'proxy':
-      return createProxyHandler(plan, env);
+      return (await import('./proxy/index.ts')).createProxyHandler(plan, env);
     case 'redirect':
-      return createRedirectHandler(plan);
+      return (await import('./redirect.ts')).createRedirectHandler(plan);
     case 'respond':
-      return createRespondHandler(plan);
+      return (await import('./respond.ts')).createRespondHandler(plan);
   }
 }

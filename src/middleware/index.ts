@@ -6,27 +6,26 @@
  * before each guess costs a bcrypt/argon2 verification. The body limit is
  * checked by the request path itself for every route (worker/pipeline.ts).
  * A route with nothing to do gets `null`, and requests skip the chain.
+ * Middleware with heavy dependencies (password hashing, zlib streams) is
+ * imported only when a route uses it.
  */
 import type { MiddlewarePlan, SitePlan } from '../config/plan.ts';
 import type { CompileEnv, Middleware } from '../worker/context.ts';
-import { basicAuth } from './basic-auth.ts';
-import { compress } from './compress.ts';
 import { headerRules } from './headers.ts';
 import { ipFilter } from './ip-filter.ts';
-import { rateLimit } from './rate-limit.ts';
 import { httpsSiteMiddleware } from '../tls/site-middleware.ts';
 
 export async function compileMiddleware(site: SitePlan, plan: MiddlewarePlan, env: CompileEnv): Promise<Middleware[] | null> {
   const chain: Middleware[] = [];
   // TLS sites first: redirect plain HTTP before anything asks for a password over it; add HSTS (tls/site-middleware.ts).
-  const https = httpsSiteMiddleware(site);
+  const https = httpsSiteMiddleware(site, plan);
   if (https) chain.push(https);
   if (plan.allow || plan.deny) chain.push(ipFilter(plan.allow, plan.deny));
-  if (plan.rateLimit) chain.push(rateLimit(plan.rateLimit, env));
-  if (plan.auth) chain.push(await basicAuth(plan.auth, env));
+  if (plan.rateLimit) chain.push((await import('./rate-limit.ts')).rateLimit(plan.rateLimit, env));
+  if (plan.auth) chain.push(await (await import('./basic-auth.ts')).basicAuth(plan.auth, env));
   if (site.headers) chain.push(headerRules(site.headers));
   if (plan.headers) chain.push(headerRules(plan.headers));
-  if (plan.compress) chain.push(compress(plan.compress));
+  if (plan.compress) chain.push((await import('./compress.ts')).compress(plan.compress));
   return chain.length > 0 ? chain : null;
 }
 

@@ -56,7 +56,7 @@ export class AccessLog {
   }
 
   #jsonLine(e: AccessEntry): string {
-    return `{"time":"${this.#now()}","type":"access","client":"${e.client}","method":${JSON.stringify(e.method)},"host":${JSON.stringify(e.host)},"path":${JSON.stringify(e.path)},"status":${e.status},"bytes":${e.bytes},"duration_ms":${e.durationMs.toFixed(3)},"site":${JSON.stringify(e.site)}${e.userAgent === undefined ? '' : `,"ua":${JSON.stringify(e.userAgent)}`}}\n`;
+    return `{"time":"${this.#now()}","type":"access","client":"${e.client}","method":${quote(e.method)},"host":${quote(e.host)},"path":${quote(e.path)},"status":${e.status},"bytes":${e.bytes},"duration_ms":${Math.round(e.durationMs * 1000) / 1000},"site":${quote(e.site)}${e.userAgent === undefined ? '' : `,"ua":${quote(e.userAgent)}`}}\n`;
   }
 
   #prettyLine(e: AccessEntry): string {
@@ -84,4 +84,12 @@ export class AccessLog {
       // Closed stdout: nothing to save.
     }
   }
+}
+
+/** Characters that need escaping in a JSON string (and the non-ASCII ones a log reader may choke on). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+
+/** A JSON string literal; plain text (almost every path, host and user agent) skips JSON.stringify. */
+function quote(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }

@@ -1,8 +1,8 @@
 /**
  * Kirin's own certificate authority for local names (localhost, *.localhost,
  * *.local, *.internal, *.test): a root (10 years) and an intermediate (1 year)
- * made on first use in <storage>/local-ca, and short-lived leaf certificates
- * (7 days, renewed like any other) signed by the intermediate. `kirin trust`
+ * made on first use in <storage>/local-ca, and leaf certificates (90 days,
+ * renewed like any other) signed by the intermediate. `kirin trust`
  * installs the root; nothing else ever leaves this machine.
  *
  * Built with @peculiar/x509 on WebCrypto (already in the tree for acme-client):
@@ -24,7 +24,8 @@ const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
 export const ROOT_LIFETIME_MS = 3650 * DAY;
 export const INTERMEDIATE_LIFETIME_MS = 365 * DAY;
-export const LEAF_LIFETIME_MS = 7 * DAY;
+/** As long as a Let's Encrypt certificate, renewed the same way (a third left): `kirin check` and testssl.sh judge them alike. */
+export const LEAF_LIFETIME_MS = 90 * DAY;
 /** Clocks of other machines on the network may be a little behind. */
 const BACKDATE_MS = 60 * 60_000;
 
@@ -69,26 +70,13 @@ export class LocalCa {
   async issue(names: string[]): Promise<IssuedLeaf> {
     const intermediate = await this.ensure();
     const keys = await newKeys();
-    const now = this.#now();
     const sans = names.map((name) => (isIpAddress(name) ? { type: 'ip' as const, value: name } : { type: 'dns' as const, value: name }));
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: `CN=${names[0]}`,
-      issuer: intermediate.cert.subject,
-      notBefore: new Date(now - BACKDATE_MS),
-      notAfter: new Date(Math.min(now + LEAF_LIFETIME_MS, intermediate.cert.notAfter.getTime())),
-      signingAlgorithm: SIGNING,
-      publicKey: keys.publicKey,
-      signingKey: intermediate.key,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(sans, false),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(intermediate.cert.publicKey),
-      ],
-    });
+    const cert = await this.#sign(`CN=${names[0]}`, intermediate, LEAF_LIFETIME_MS, keys.publicKey, [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(sans, false),
+    ]);
     return { certPem: `${cert.toString('pem')}\n${intermediate.pem}`, keyPem: await exportKey(keys.privateKey) };
   }
 
@@ -156,24 +144,28 @@ export class LocalCa {
 
   async #createIntermediate(root: Authority): Promise<Authority> {
     const keys = await newKeys();
-    const now = this.#now();
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: `CN=Kirin Local Intermediate CA ${new Date(now).toISOString().slice(0, 10)}, O=Kirin local CA`,
-      issuer: root.cert.subject,
-      notBefore: new Date(now - BACKDATE_MS),
-      notAfter: new Date(Math.min(now + INTERMEDIATE_LIFETIME_MS, root.cert.notAfter.getTime())),
-      signingAlgorithm: SIGNING,
-      publicKey: keys.publicKey,
-      signingKey: root.key,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(root.cert.publicKey),
-      ],
-    });
+    const subject = `CN=Kirin Local Intermediate CA ${new Date(this.#now()).toISOString().slice(0, 10)}, O=Kirin local CA`;
+    const cert = await this.#sign(subject, root, INTERMEDIATE_LIFETIME_MS, keys.publicKey, [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+    ]);
     return this.#save('intermediate', cert, keys.privateKey);
+  }
+
+  /** A certificate for `publicKey` signed by `issuer`, never outliving it, with key identifiers that link the chain. */
+  async #sign(subject: string, issuer: Authority, lifetimeMs: number, publicKey: CryptoKey, extensions: x509.Extension[]): Promise<x509.X509Certificate> {
+    const now = this.#now();
+    return x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject,
+      issuer: issuer.cert.subject,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(Math.min(now + lifetimeMs, issuer.cert.notAfter.getTime())),
+      signingAlgorithm: SIGNING,
+      publicKey,
+      signingKey: issuer.key,
+      extensions: [...extensions, await x509.SubjectKeyIdentifierExtension.create(publicKey), await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey)],
+    });
   }
 
   async #save(name: 'root' | 'intermediate', cert: x509.X509Certificate, key: CryptoKey): Promise<Authority> {

@@ -128,6 +128,11 @@ export class CertificateManager {
     this.#timer = null;
   }
 
+  /** True while an order is in progress. */
+  get busy(): boolean {
+    return [...this.#managed.values()].some((m) => m.running !== null);
+  }
+
   /** What every worker should load now. */
   snapshot(): WorkerCertificate[] {
     const out: WorkerCertificate[] = [];
@@ -286,7 +291,7 @@ export class CertificateManager {
       const names = managed.names;
       const challenges = challengeOrder(this.#hasHttpListener, managed.failures);
       if (managed.mode === 'auto') {
-        this.#logger.info({ names, challenges, directory: this.#tls?.acmeDirectory }, `${renewing ? 'renewing' : 'obtaining'} a certificate for ${names.join(', ')} from ${caName(this.#tls)} (${challenges[0]})`);
+        this.#logger.info({ names, challenges, directory: this.#tls?.acmeDirectory }, `${renewing ? 'renewing' : 'obtaining'} a certificate for ${names.join(', ')} from the ACME CA ${caName(this.#tls)} (${challenges[0]})`);
       }
       const issued = managed.mode === 'local' ? await this.#options.localCa.issue(names) : await this.#orderer().issue(names, challenges, this.#options.responder);
       const facts = describeCertificate(issued.certPem);
@@ -311,7 +316,7 @@ export class CertificateManager {
       managed.lastError = errorText(error);
       this.#logger.error(
         { names: managed.names, failures: managed.failures, retryInMs: delay, error: managed.lastError },
-        `could not ${renewing ? 'renew' : 'obtain'} the certificate for ${managed.names.join(', ')} (attempt ${managed.failures}): ${managed.lastError}; retrying in ${formatDelay(delay)}${renewing ? ', the current certificate stays in use' : ''}`,
+        `could not ${renewing ? 'renew' : 'obtain'} the certificate for ${managed.names.join(', ')}${managed.mode === 'auto' ? ` from the ACME CA ${caName(this.#tls)}` : ''} (attempt ${managed.failures}): ${managed.lastError}; retrying in ${formatDelay(delay)}${renewing ? ', the current certificate stays in use' : ''}`,
       );
       this.#options.host.emit('certificate-failed', { names: managed.names, error: managed.lastError, failures: managed.failures, retryAt: managed.nextAttemptAt });
     } finally {
@@ -380,7 +385,7 @@ function sourceOf(mode: SiteTlsMode): CertificateSource {
 }
 
 function caName(tls: TlsPlan | null): string {
-  return tls ? new URL(tls.acmeDirectory).host : 'the ACME CA';
+  return tls ? new URL(tls.acmeDirectory).host : '(no directory)';
 }
 
 /** The CA's own words when it sent a problem document; the network error otherwise. */

@@ -19,6 +19,8 @@ import { CertificateStore } from './store.ts';
 import { TicketKeys } from './ticket-keys.ts';
 
 const HEALTH_POLL_MS = 200;
+/** A stop does not wait for a CA that is slow to answer: an order still running this long after the master stopped is abandoned (its lock is taken over at the next start). */
+const ABANDON_ORDER_MS = 2000;
 
 export function attachCertificates(master: Master): CertificateManager {
   const logger = master.logger.child({ part: 'tls' });
@@ -63,6 +65,10 @@ export function attachCertificates(master: Master): CertificateManager {
     clearInterval(waitForWorkers);
     manager.stop();
     tickets.stop();
+  });
+  master.once('stopped', () => {
+    // Only fires if the order is all that keeps the process alive (the timer does not).
+    if (manager.busy) setTimeout(() => process.exit(), ABANDON_ORDER_MS).unref();
   });
   return manager;
 }

@@ -17,7 +17,9 @@ import type { ServePlan } from '../config/plan.ts';
 import type { ListenerFd } from '../ipc.ts';
 import type { WorkerServices } from '../worker/context.ts';
 import type { Pipeline } from '../worker/pipeline.ts';
-import { answerClientError } from '../worker/servers.ts';
+import { writeRawError } from '../worker/error-response.ts';
+import { answerClientError, http1Options } from '../worker/servers.ts';
+import { Http2Response, TlsResponse } from './responses.ts';
 import { ACME_TLS_ALPN, SECURE_CONTEXT_OPTIONS } from './profile.ts';
 import { TICKET_ROTATION_MS } from './ticket-keys.ts';
 import { workerTls } from './worker-tls.ts';
@@ -34,6 +36,7 @@ export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeli
     {
       ...SECURE_CONTEXT_OPTIONS,
       allowHTTP1: true,
+      Http2ServerResponse: Http2Response,
       // TLS handshakes are held to the same clock as request heads (slowloris over TLS).
       handshakeTimeout: limits.headerTimeoutMs,
       // Tickets live as long as the key that seals them.
@@ -44,13 +47,9 @@ export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeli
       ALPNCallback(this: TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {
         return workerTls.chooseProtocol(this, servername, protocols);
       },
-      // HTTP/1.1 on this listener follows the same limits as the plain listener (servers.ts).
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      headersTimeout: limits.headerTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      maxHeaderSize: limits.maxHeaderSize,
-      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headerTimeoutMs / 4))),
-      requireHostHeader: true,
+      // HTTP/1.1 on this listener: the plain listener's limits and request class (body limits, lazy headers).
+      ...http1Options(limits),
+      ServerResponse: TlsResponse,
       // HTTP/2: the same head size; one more field than the limit so the pipeline sees the excess and answers 431.
       maxHeaderListPairs: Math.max(128, limits.maxHeaders + 8),
       settings: { maxHeaderListSize: limits.maxHeaderSize, maxConcurrentStreams: 128 },
@@ -59,6 +58,8 @@ export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeli
   ) as SecureServer;
   (server as unknown as { maxHeadersCount: number }).maxHeadersCount = limits.maxHeaders + 1;
   server.on('upgrade', pipeline.onUpgrade as (req: IncomingMessage, socket: Socket, head: Buffer) => void);
+  // Kirin is not a forward proxy (as on the plain listener, servers.ts).
+  server.on('connect', (_req: unknown, socket: Socket) => writeRawError(socket, 405, 'CONNECT is not supported'));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
     // HTTP/1.1 parse errors get their 4xx; TLS handshake failures (scanners, wrong names) just end.
     if (error.code?.startsWith('HPE_') || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerClientError(error, socket, worker.logger);

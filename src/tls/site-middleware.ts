@@ -11,17 +11,24 @@
  * TLS is judged by the connection (`ctx.secure`), or by X-Forwarded-Proto only
  * when a trusted proxy sent it (`ctx.scheme`), never by a client's say-so.
  */
-import type { SitePlan } from '../config/plan.ts';
+import type { HeadersPlan, MiddlewarePlan, SitePlan } from '../config/plan.ts';
 import type { Middleware, Next, RequestContext } from '../worker/context.ts';
 import { sendError } from '../worker/error-response.ts';
+import { HSTS, kHsts, type HstsResponse } from './responses.ts';
 import { ACME_CHALLENGE_PREFIX, workerTls, type WorkerTls } from './worker-tls.ts';
 
-export function httpsSiteMiddleware(site: SitePlan, tls: WorkerTls = workerTls): Middleware | null {
+export function httpsSiteMiddleware(site: SitePlan, route: MiddlewarePlan | null, tls: WorkerTls = workerTls): Middleware | null {
   if (site.tls.mode === 'off') return null;
   const hsts = site.hstsSeconds > 0 ? `max-age=${site.hstsSeconds}` : null;
+  // Header rules that set or remove it apply when the head is written: give them a header to work on.
+  const rulesTouchHsts = touchesHsts(site.headers) || touchesHsts(route?.headers ?? null);
   return (ctx, next) => {
     if (ctx.secure || ctx.scheme === 'https') {
-      if (hsts !== null) ctx.res.setHeader('strict-transport-security', hsts);
+      if (hsts !== null) {
+        // The https listeners' responses add it as their head is written (tls/responses.ts); others get it now.
+        if (!rulesTouchHsts && kHsts in ctx.res) (ctx.res as unknown as HstsResponse)[kHsts] = hsts;
+        else ctx.res.setHeader(HSTS, hsts);
+      }
       return next();
     }
     // A worker's first requests may come before the master's certificates: wait for them (a few ms at boot).
@@ -46,4 +53,9 @@ function overPlainHttp(ctx: RequestContext, next: Next, tls: WorkerTls): void | 
   const body = `Moved to ${location}\n`;
   ctx.res.writeHead(308, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
+}
+
+function touchesHsts(headers: HeadersPlan | null): boolean {
+  const rules = headers?.response;
+  return rules != null && (HSTS in rules.set || rules.remove.includes(HSTS));
 }

@@ -104,3 +104,13 @@ export function scanHead(rawHeaders: readonly string[], out: RequestHead): void 
     }
   }
 }
+
+/** One header's value from the raw list (first occurrence), by lower-case name; no `req.headers` needed. */
+export function rawHeader(rawHeaders: readonly string[], lowerName: string): string | undefined {
+  const length = lowerName.length;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === length && name.toLowerCase() === lowerName) return rawHeaders[i + 1];
+  }
+  return undefined;
+}

@@ -17,7 +17,7 @@ import type { ClientResolver } from './client.ts';
 import { RequestContext, type CompiledRoute, type CompiledSite, type NodeRequest, type NodeResponse } from './context.ts';
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
-import { applyForwarding, KirinIncomingMessage, limitChunkedBody, scanHead, type RequestHead } from './incoming.ts';
+import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTarget } from './normalize.ts';
 
 export interface RequestObserver {
@@ -228,12 +228,12 @@ export class Pipeline {
       this.#accessLog.record({
         client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
         method: req.method ?? '',
-        host: ctx === null ? String(req.headers.host ?? '') : ctx.host,
+        host: ctx === null ? (rawHeader(req.rawHeaders, 'host') ?? '') : ctx.host,
         path: req.url ?? '',
         status,
         bytes,
         durationMs,
-        userAgent: req.headers['user-agent'],
+        userAgent: rawHeader(req.rawHeaders, 'user-agent'),
         site: ctx === null ? '' : ctx.site.plan.key,
       });
     }

@@ -22,20 +22,22 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
   HPE_HEADERS_TIMEOUT: [408, 'headers not received in time'],
 };
 
+/** HTTP/1.1 settings of every listener, plain or TLS (tls/server.ts passes them to its HTTP/1.1 side). */
+export function http1Options(limits: LimitsPlan) {
+  return {
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    headersTimeout: limits.headerTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    maxHeaderSize: limits.maxHeaderSize,
+    // How often Node checks the two timeouts above; its default (30 s) would let a slowloris linger.
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headerTimeoutMs / 4))),
+    requireHostHeader: true,
+    IncomingMessage: KirinIncomingMessage,
+  };
+}
+
 export function createHttpServer(pipeline: Pipeline, limits: LimitsPlan, logger: Logger): Server {
-  const server = createServer(
-    {
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      headersTimeout: limits.headerTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      maxHeaderSize: limits.maxHeaderSize,
-      // How often Node checks the two timeouts above; its default (30 s) would let a slowloris linger.
-      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headerTimeoutMs / 4))),
-      requireHostHeader: true,
-      IncomingMessage: KirinIncomingMessage,
-    },
-    pipeline.onRequest,
-  );
+  const server = createServer(http1Options(limits), pipeline.onRequest);
   // Node stops counting past maxHeadersCount; one more than the limit lets the pipeline see the excess and answer 431.
   server.maxHeadersCount = limits.maxHeaders + 1;
   server.on('upgrade', pipeline.onUpgrade);

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -185,5 +186,32 @@ describe('automatic HTTPS with an ACME CA (Pebble)', () => {
     await pebble.start();
     await kirin.waitForLine(obtained(`${SHOP}, ${WWW}`), 30_000, 'the certificate once the CA is back');
     await assertVerifiesWithPebbleRoot();
+  });
+
+  it('stops without waiting for a CA that does not answer', async () => {
+    // A "CA" that accepts connections and never says a word.
+    const silent = createNetServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const project = join(dir, 'silent-ca');
+    writeFiles(project, {
+      'kirin.config.json': JSON.stringify({
+        workers: 1,
+        admin: false,
+        accessLog: false,
+        stateDir: './state',
+        tls: { acme: `https://127.0.0.1:${(silent.address() as { port: number }).port}/dir` },
+        listen: { http: ['127.0.0.1:0'], https: ['127.0.0.1:0'] },
+        sites: { [SHOP]: { '/': { respond: 'x' } } },
+      }),
+    });
+    try {
+      const stuck = await startKirin({ cwd: project, args: ['serve', '--config', 'kirin.config.json'] });
+      await stuck.waitForLine((l) => String(l.msg).startsWith(`obtaining a certificate for ${SHOP}`), 20_000, 'the order to start');
+      // stop() sends SIGKILL if Kirin is still there after its deadline: exiting by itself, with 0, is the point.
+      await stuck.stop();
+      assert.deepEqual(await stuck.exited, { code: 0, signal: null });
+    } finally {
+      silent.close();
+    }
   });
 });

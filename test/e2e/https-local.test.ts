@@ -9,6 +9,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from '../support/http.ts';
@@ -28,6 +29,7 @@ export default {
       headers.append('set-cookie', 'b=2; Path=/');
       return new Response('two cookies', { headers });
     }
+    if (url.pathname === '/upload') return new Response('got ' + (await request.text()).length + ' bytes');
     if (url.pathname === '/slow') await new Promise((r) => setTimeout(r, Number(url.searchParams.get('ms'))));
     return new Response('hello ' + url.pathname + ' over ' + url.protocol, { headers: { 'x-worker-pid': pid } });
   },
@@ -68,6 +70,7 @@ describe('HTTPS with the local CA', () => {
         sites: {
           'app.localhost, www.app.localhost': {
             '/': { app: './app.ts' },
+            '/upload': { app: './app.ts', maxBody: '1kb' },
             '/static/': { static: './public' },
             '/api/': { proxy: `http://127.0.0.1:${upstreamPort}` },
           },
@@ -148,6 +151,40 @@ describe('HTTPS with the local CA', () => {
     }
     const h1File = await tlsRequest({ port: httpsPort, host: 'app.localhost', path: '/static/hello.txt', ca: readFileSync(root) });
     assert.equal(h1File.body, 'a static file\n');
+  });
+
+  it('holds request bodies to the route limit over HTTPS as over HTTP (chunked HTTP/1.1, and HTTP/2)', async () => {
+    const ca = readFileSync(root);
+    const chunked = await new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername: 'app.localhost', ca, ALPNProtocols: ['http/1.1'] }, () => {
+        const chunk = 'x'.repeat(4096);
+        socket.write(`POST /upload HTTP/1.1\r\nHost: app.localhost\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`);
+      });
+      let raw = '';
+      socket.on('data', (d: Buffer) => (raw += d.toString()));
+      socket.on('close', () => resolve(raw));
+      socket.on('error', reject);
+      socket.setTimeout(5000, () => socket.destroy());
+    });
+    assert.match(chunked, /^HTTP\/1\.1 413 /);
+    const session = h2Session(httpsPort, 'app.localhost', ca);
+    try {
+      const body = (size: number) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const stream = session.request({ ':path': '/upload', ':method': 'POST' });
+          let status = 0;
+          let text = '';
+          stream.on('response', (h) => (status = Number(h[':status'])));
+          stream.on('data', (d: Buffer) => (text += d.toString()));
+          stream.on('end', () => resolve({ status, body: text }));
+          stream.on('error', reject);
+          stream.end('y'.repeat(size));
+        });
+      assert.deepEqual(await body(100), { status: 200, body: 'got 100 bytes' });
+      assert.equal((await body(4096)).status, 413);
+    } finally {
+      session.close();
+    }
   });
 
   it('gives an unknown name, or no name at all, a TLS alert and never another site’s certificate', async () => {

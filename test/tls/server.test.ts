@@ -49,7 +49,17 @@ describe('https listener (worker side)', () => {
     };
     pipeline = {
       beforeRoute: null,
-      onRequest: (req: IncomingMessage, res: ServerResponse) => res.end(`${req.httpVersion} ${req.headers.host ?? req.headers[':authority']} ${req.url}`),
+      onRequest: (req: IncomingMessage, res: ServerResponse) => {
+        if (req.url === '/hop-by-hop') {
+          // What an HTTP/1.1 app may set: fine there, forbidden in HTTP/2 (and Node throws on some).
+          res.setHeader('Keep-Alive', 'timeout=5');
+          res.setHeader('Connection', 'keep-alive');
+          res.writeHead(200, ['Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'x-kept', 'yes']);
+          res.end('hop');
+          return;
+        }
+        res.end(`${req.httpVersion} ${req.headers.host ?? req.headers[':authority']} ${req.url}`);
+      },
       onUpgrade: () => {},
     } as unknown as Pipeline;
     const plan = normalizeConfig({ raw: { sites: { 'a.localhost': { '/': { respond: 'x' } } } }, file: null, cwd: '/', env: {} });
@@ -68,6 +78,18 @@ describe('https listener (worker side)', () => {
     session.close();
     assert.equal(workerTls.httpsPort, port);
     assert.deepEqual(server.getTicketKeys(), ticketKeys);
+  });
+
+  it('drops connection-specific headers over HTTP/2 instead of failing the response', async () => {
+    const session = h2Session(port, 'a.localhost', root);
+    const res = await h2Get(session, '/hop-by-hop');
+    session.close();
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'hop');
+    assert.equal(res.headers['x-kept'], 'yes');
+    for (const name of ['transfer-encoding', 'upgrade', 'keep-alive', 'connection']) assert.equal(res.headers[name], undefined, name);
+    const h1 = await tlsRequest({ port, host: 'a.localhost', path: '/hop-by-hop', ca: root });
+    assert.equal(h1.headers['x-kept'], 'yes');
   });
 
   it('adds, replaces and removes certificates for new handshakes; open connections keep going', async () => {

@@ -66,23 +66,23 @@ async function runOnce(middleware: Middleware, request: { secure?: boolean; sche
 
 describe('https site middleware', () => {
   it('does nothing for sites without TLS', () => {
-    assert.equal(httpsSiteMiddleware(site('off')), null);
+    assert.equal(httpsSiteMiddleware(site('off'), null), null);
   });
 
   it('adds HSTS over TLS and when a trusted proxy says the client used https', async () => {
-    const middleware = httpsSiteMiddleware(site('auto', 300), await readyTls(['shop.example.com']))!;
+    const middleware = httpsSiteMiddleware(site('auto', 300), null, await readyTls(['shop.example.com']))!;
     const secure = await runOnce(middleware, { secure: true });
     assert.equal(secure.nextCalled, true);
     assert.equal(secure.headers['strict-transport-security'], 'max-age=300');
     const proxied = await runOnce(middleware, { scheme: 'https' });
     assert.equal(proxied.nextCalled, true);
     assert.equal(proxied.headers['strict-transport-security'], 'max-age=300');
-    const off = await runOnce(httpsSiteMiddleware(site('auto', 0), await readyTls(['shop.example.com']))!, { secure: true });
+    const off = await runOnce(httpsSiteMiddleware(site('auto', 0), null, await readyTls(['shop.example.com']))!, { secure: true });
     assert.equal(off.headers['strict-transport-security'], undefined);
   });
 
   it('redirects plain HTTP with 308 to the https port, keeping the path and query', async () => {
-    const middleware = httpsSiteMiddleware(site('auto'), await readyTls(['shop.example.com']))!;
+    const middleware = httpsSiteMiddleware(site('auto'), null, await readyTls(['shop.example.com']))!;
     const res = await runOnce(middleware, { path: '/a%20b/c', query: '?x=1' });
     assert.equal(res.status, 308);
     assert.equal(res.headers.location, 'https://shop.example.com:8443/a%20b/c?x=1');
@@ -91,7 +91,7 @@ describe('https site middleware', () => {
   });
 
   it('answers 503 "on its way" over HTTP while the certificate is missing', async () => {
-    const middleware = httpsSiteMiddleware(site('auto'), await readyTls([]))!;
+    const middleware = httpsSiteMiddleware(site('auto'), null, await readyTls([]))!;
     const res = await runOnce(middleware, {});
     assert.equal(res.status, 503);
     assert.match(res.body, /the HTTPS certificate for shop\.example\.com is on its way/);
@@ -99,7 +99,7 @@ describe('https site middleware', () => {
   });
 
   it('answers known ACME tokens and passes unknown challenge paths on, never redirecting them', async () => {
-    const middleware = httpsSiteMiddleware(site('auto'), await readyTls([]))!;
+    const middleware = httpsSiteMiddleware(site('auto'), null, await readyTls([]))!;
     const known = await runOnce(middleware, { path: '/.well-known/acme-challenge/tok' });
     assert.equal(known.status, 200);
     assert.equal(known.body, 'tok.thumb');
@@ -110,7 +110,7 @@ describe('https site middleware', () => {
 
   it('waits for the master’s snapshot before deciding (a worker’s first requests)', async () => {
     const tls = new WorkerTls();
-    const middleware = httpsSiteMiddleware(site('auto'), tls)!;
+    const middleware = httpsSiteMiddleware(site('auto'), null, tls)!;
     let answer!: (value: unknown) => void;
     const worker = { logger: pino({ level: 'silent' }), ask: () => new Promise((resolve) => (answer = resolve)), onPush: () => {}, notify: () => {} } as unknown as WorkerServices;
     const attached = tls.attach(worker, {} as Pipeline);

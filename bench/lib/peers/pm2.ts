@@ -16,6 +16,8 @@ export interface Pm2Cluster {
   url: string;
   /** The PM2 daemon; the instances are its children. */
   daemonPid: number;
+  /** `pm2 reload`: PM2's zero-downtime reload of cluster instances; resolves when the command returns. */
+  reload(): Promise<void>;
   kill(): Promise<void>;
 }
 
@@ -38,6 +40,9 @@ export async function startPm2Cluster(options: { script: string; instances: numb
   return {
     url,
     daemonPid,
+    async reload() {
+      await pm2(['reload', 'bench'], null);
+    },
     async kill() {
       await pm2(['kill'], null);
     },

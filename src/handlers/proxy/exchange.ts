@@ -66,6 +66,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #responded = false;
   #clientGone = false;
   #paused = false;
+  /** Body bytes still to come when the upstream gave a Content-Length, else -1. */
+  #remaining = -1;
   #waitTimer: NodeJS.Timeout | null = null;
   #waitUntil = 0;
   #nextWaitMs = FIRST_WAIT_MS;
@@ -79,7 +81,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
-    this.#ctx.res.once('close', this.#onClientClose);
+    // 'close' comes once; on() spares the wrapper once() would allocate per request.
+    this.#ctx.res.on('close', this.#onClientClose);
     const target = this.#proxy.pick(this.#ctx.clientIp, null);
     if (target === null) {
       this.#proxy.noTarget(this.#ctx);
@@ -121,28 +124,46 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     // 1xx informational answers (103 Early Hints …) are not forwarded; the final answer follows.
     if (statusCode < 200) return;
-    this.#responded = true;
     this.#proxy.succeeded(this.#target!);
     const res = this.#ctx.res;
     if (res.headersSent) {
+      this.#responded = true;
       controller.abort(new Error('the response was already started'));
       return;
     }
-    // A header value Node refuses throws here; undici then aborts and onResponseError answers 502.
-    res.writeHead(statusCode, endToEndHeaders(headers));
+    const length = headers['content-length'];
+    this.#remaining = typeof length === 'string' && headers['transfer-encoding'] === undefined ? Number(length) : -1;
+    try {
+      res.writeHead(statusCode, endToEndHeaders(headers));
+    } catch (error) {
+      // A header Node refuses to send: nothing went out yet, so the client gets a clean 502 without the upstream's headers.
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      controller.abort(error as Error);
+      return;
+    }
+    this.#responded = true;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.#ctx.res.write(chunk) && !this.#paused) {
+    const res = this.#ctx.res;
+    if (this.#remaining > 0) {
+      this.#remaining -= chunk.length;
+      if (this.#remaining === 0) {
+        // The last bytes of a known length: head and body leave in one write, and the response is done at once.
+        res.end(chunk);
+        return;
+      }
+    }
+    if (!res.write(chunk) && !this.#paused) {
       this.#paused = true;
       controller.pause();
-      this.#ctx.res.once('drain', this.#onDrain);
+      res.once('drain', this.#onDrain);
     }
   }
 
   onResponseEnd(): void {
     this.#release();
-    this.#ctx.res.end();
+    if (!this.#ctx.res.writableEnded) this.#ctx.res.end();
   }
 
   onRequestUpgrade(_controller: Dispatcher.DispatchController, _statusCode: number, headers: Record<string, string | string[] | undefined>, upstream: Duplex): void {

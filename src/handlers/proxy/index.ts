@@ -107,10 +107,11 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
     new Exchange(this, ctx, this.#upstreamHeaders(ctx), false, { socket, head }).start();
   }
 
+  /** On drain, after the last request: nothing in flight is left to wait for but health checks. */
   close(): void {
     this.#health?.stop();
     for (const tunnel of this.#tunnels) tunnel.destroy();
-    for (const target of this.#targets) void target.pool.close().catch(() => {});
+    for (const target of this.#targets) void target.pool.destroy().catch(() => {});
   }
 
   /** The request headers for the upstream: end-to-end ones (Kirin's X-Forwarded-* included) and the right Host. */

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createSecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { LocalCa } from '../../src/tls/local-ca.ts';
+import { Http2Response, isConnectionSpecific, kHsts, TlsResponse, type HstsResponse } from '../../src/tls/responses.ts';
+import { tempDir } from '../support/kirin.ts';
+import { h2Get, h2Session, tlsRequest } from '../support/tls-client.ts';
+
+const CONSTANT_HEADERS = ['content-type', 'text/plain'];
+
+/** Every way a handler writes its head. */
+function handler(req: { url?: string }, res: TlsResponse | Http2Response): void {
+  (res as unknown as HstsResponse)[kHsts] = 'max-age=60';
+  switch (req.url) {
+    case '/flat':
+      res.writeHead(200, CONSTANT_HEADERS);
+      break;
+    case '/pairs':
+      res.writeHead(200, [['content-type', 'text/plain']] as never);
+      break;
+    case '/object':
+      res.writeHead(200, 'Fine', { 'content-type': 'text/plain' });
+      break;
+    case '/own':
+      res.writeHead(200, ['Strict-Transport-Security', 'max-age=5']);
+      break;
+    case '/own-set':
+      res.setHeader('strict-transport-security', 'max-age=7');
+      res.writeHead(200, CONSTANT_HEADERS);
+      break;
+    default:
+      res.statusCode = 200;
+  }
+  res.end('ok');
+}
+
+describe('https responses', () => {
+  let port: number;
+  let root: string;
+  let server: ReturnType<typeof createSecureServer>;
+
+  before(async () => {
+    const ca = new LocalCa(tempDir());
+    const leaf = await ca.issue(['r.localhost']);
+    root = readFileSync(ca.rootPath, 'utf8');
+    server = createSecureServer({ cert: leaf.certPem, key: leaf.keyPem, allowHTTP1: true, ServerResponse: TlsResponse, Http2ServerResponse: Http2Response } as never, handler as never);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => server?.close());
+
+  it('adds Strict-Transport-Security however the head is written, over HTTP/1.1 and HTTP/2, once', async () => {
+    const session = h2Session(port, 'r.localhost', root);
+    try {
+      for (const path of ['/flat', '/pairs', '/object', '/implicit']) {
+        const h1 = await tlsRequest({ port, host: 'r.localhost', path, ca: root });
+        assert.equal(h1.headers['strict-transport-security'], 'max-age=60', `HTTP/1.1 ${path}`);
+        const h2 = await h2Get(session, path);
+        assert.equal(h2.headers['strict-transport-security'], 'max-age=60', `HTTP/2 ${path}`);
+      }
+      for (const [path, value] of [['/own', 'max-age=5'], ['/own-set', 'max-age=7']]) {
+        const h1 = await tlsRequest({ port, host: 'r.localhost', path, ca: root });
+        assert.equal(h1.headers['strict-transport-security'], value, `the handler's own wins over HTTP/1.1 (${path})`);
+        assert.equal((await h2Get(session, path!)).headers['strict-transport-security'], value, `and over HTTP/2 (${path})`);
+      }
+    } finally {
+      session.close();
+    }
+    assert.deepEqual(CONSTANT_HEADERS, ['content-type', 'text/plain'], "the handler's header list is never changed");
+  });
+
+  it('knows the header fields HTTP/2 forbids', () => {
+    for (const name of ['Connection', 'keep-alive', 'Transfer-Encoding', 'upgrade', 'proxy-connection', 'HTTP2-Settings']) assert.equal(isConnectionSpecific(name), true, name);
+    assert.equal(isConnectionSpecific('te', 'trailers'), false);
+    assert.equal(isConnectionSpecific('te', 'gzip'), true);
+    for (const name of ['content-type', 'set-cookie', 'strict-transport-security', 'x-connection']) assert.equal(isConnectionSpecific(name), false, name);
+  });
+});
