@@ -15,7 +15,10 @@ export function nodeIsSupported(version = process.versions.node): boolean {
  * on by default (Node 23.6+, 22.18+), `--experimental-strip-types` before.
  */
 export function nodeFlagsForTypeScript(): string[] {
+  const flags = ['--experimental-strip-types', '--disable-warning=ExperimentalWarning'];
+  // Started with the flag (the CLI restarted itself with it): children need it too.
+  if (process.execArgv.includes(flags[0]!)) return flags;
   const features = process.features as { typescript?: string | false };
   if (features.typescript) return [];
-  return ['--experimental-strip-types', '--disable-warning=ExperimentalWarning'];
+  return flags;
 }

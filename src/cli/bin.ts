@@ -12,7 +12,7 @@ if (!nodeIsSupported()) {
 
 // Importing .ts files (apps, kirin.config.ts) needs type stripping; before Node 22.18 it is behind a flag: restart with it.
 const flags = nodeFlagsForTypeScript();
-if (flags.length > 0 && !process.execArgv.includes(flags[0]!)) {
+if (flags.length > 0 && !process.execArgv.includes(flags[0]!) && !(process.features as { typescript?: unknown }).typescript) {
   const args = [...flags, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)];
   const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   // Same PID (signals and systemd's LISTEN_PID keep working) where Node can exec.
