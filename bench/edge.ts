@@ -13,7 +13,8 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, tempDir } from '../test/support/kirin.ts';
+import { freePort } from '../test/support/kirin.ts';
+import { benchTempDir } from './lib/temp.ts';
 import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
 import { startCaddy } from './lib/peers/caddy.ts';
 import { startKirin } from './lib/peers/kirin.ts';
@@ -23,17 +24,19 @@ import { SERVER_CPU } from './lib/pin.ts';
 import { prereqs } from './lib/prereq.ts';
 import { describeProbe, probe, type Probe } from './lib/probe.ts';
 import { race, type Contestant, type RaceResult } from './lib/race.ts';
-import { notMeasured, Printer, ratioAtLeast, table, type BenchResult, type Target } from './lib/report.ts';
+import { notMeasured, Printer, ratioAtLeast, runsNote, table, type BenchResult, type Target } from './lib/report.ts';
 import type { Server } from './lib/server.ts';
 
 const BENCH = 'edge';
 const FILES = { '1 KiB': { name: '1k.html', bytes: 1024 }, '100 KiB': { name: '100k.html', bytes: 100 * 1024 } } as const;
 type FileSize = keyof typeof FILES;
+const GROUPS = ['static 1 KiB', 'static 100 KiB', 'proxy'] as const;
+type Group = (typeof GROUPS)[number];
 
 export async function run(options: BenchOptions, out = new Printer()): Promise<BenchResult> {
   prereqs(['wrk', 'taskset', 'nginx', 'caddy']);
   out.line(`## edge: static files and reverse proxy — servers on CPU ${SERVER_CPU} (1 worker each; proxies share it with their node:http upstream), wrk -t1 -c50 on CPU 0, ${options.rounds} × ${options.durationS} s (median)`);
-  const dir = tempDir('kirin-bench-edge-');
+  const dir = benchTempDir('kirin-bench-edge-');
   // nginx's worker may run as another user: the files must be readable by anyone.
   chmodSync(dir, 0o755);
   const publicDir = join(dir, 'public');
@@ -65,17 +68,29 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
     await addChecked({ name: 'nginx proxy', server: nginx, port: ports.nginxProxy, path: '', pids: [upstream.pid] }, isHello, contestants, missing, out);
     await addChecked({ name: 'caddy proxy', server: caddy, port: ports.caddyProxy, path: '', pids: [upstream.pid] }, isHello, contestants, missing, out);
 
-    const results = await race(contestants, options, out);
+    // One race per kind of request, each around nginx: every other server runs between two nginx runs.
+    const results = new Map<string, RaceResult>();
+    for (const group of GROUPS) {
+      const members = contestants.filter((c) => groupOf(c.name) === group);
+      if (members.length === 0) continue;
+      out.line(`${group}:`);
+      const baseline = members.some((c) => c.name === `nginx ${group}`) ? `nginx ${group}` : undefined;
+      for (const [name, result] of await race(members, options, out, baseline)) results.set(name, result);
+    }
     out.line();
+    out.line('req/s: median of the clean runs; × nginx: median of each run ÷ the nginx runs just before and after it;');
+    out.line('req/CPU-s: req/s ÷ CPU used by the server (and, for proxies, the upstream)');
     out.line(
       table(
-        ['server (1 core)', 'req/s', 'p99 ms', '× nginx', '× caddy', 'failed'],
+        ['server (1 core)', 'req/s', 'p99 ms', '× nginx', '× caddy', 'req/CPU-s', 'failed', 'runs'],
         contestants.map((c) => {
           const r = results.get(c.name)!;
-          const group = c.name.replace(/^(kirin|nginx|caddy) /, '');
-          const nginx = results.get(`nginx ${group}`)?.requestsPerSec;
-          const caddy = results.get(`caddy ${group}`)?.requestsPerSec;
-          return [c.name, r.requestsPerSec, r.p99Ms.toFixed(2), nginx ? (r.requestsPerSec / nginx).toFixed(2) : '', caddy ? (r.requestsPerSec / caddy).toFixed(2) : '', r.failures];
+          const group = groupOf(c.name);
+          const versus = (peer: string) => {
+            const other = results.get(`${peer} ${group}`);
+            return other ? relative(r, other).toFixed(2) : '';
+          };
+          return [c.name, r.requestsPerSec, r.p99Ms.toFixed(2), versus('nginx'), versus('caddy'), r.requestsPerCpuSecond, r.failures, runsNote(r)];
         }),
       ),
     );
@@ -155,8 +170,19 @@ function compare(results: Map<string, RaceResult>, missing: Map<string, string>,
     const kirin = results.get(`kirin ${group}`);
     const other = results.get(`${peer} ${group}`);
     if (!kirin || !other) return notMeasured(BENCH, name, `>= ${min}× ${peer}`, missing.get(`kirin ${group}`) ?? missing.get(`${peer} ${group}`) ?? 'no result');
-    return ratioAtLeast(BENCH, name, kirin.requestsPerSec, other.requestsPerSec, min, peer);
+    return ratioAtLeast(BENCH, name, relative(kirin, other), 1, min, peer);
   });
+}
+
+/** a ÷ b: through their paired ratios to the group's baseline when there is one, else their medians. */
+function relative(a: RaceResult, b: RaceResult): number {
+  if (a.ratio !== null && b.ratio !== null) return b.ratio > 0 ? a.ratio / b.ratio : 0;
+  return b.requestsPerSec > 0 ? a.requestsPerSec / b.requestsPerSec : 0;
+}
+
+/** "kirin static 1 KiB" → "static 1 KiB"; "node upstream, direct" → "proxy". */
+function groupOf(name: string): Group {
+  return name.startsWith('node upstream') ? 'proxy' : (name.replace(/^(kirin|nginx|caddy) /, '') as Group);
 }
 
 if (import.meta.main) {

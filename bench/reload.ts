@@ -9,7 +9,7 @@
  *
  * and, for comparison, PM2 cluster mode's `pm2 reload` under the same load.
  * Every Kirin scenario must end with 0 failed requests. Not pinned: this measures
- * correctness, not speed. Usage: node bench/reload.ts [--duration S]
+ * correctness, not speed. Usage: node bench/reload.ts
  */
 import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
 import { freePort } from '../test/support/kirin.ts';
@@ -26,16 +26,17 @@ const CONCURRENCY = 20;
 const RELOADS = 10;
 const RELOAD_INTERVAL_MS = 1000;
 const MAX_REQUESTS = 1000;
+const RECYCLING_SECONDS = 10;
 const BODY = 'Hello, world!';
 
-export async function run(options: BenchOptions, out = new Printer()): Promise<BenchResult> {
+export async function run(_options: BenchOptions, out = new Printer()): Promise<BenchResult> {
   prereqs([]);
   out.line(`## reload: Kirin, 2 workers, ${CONCURRENCY} concurrent clients, every failure counted (non-2xx, reset, refused, timeout)`);
   const targets: Target[] = [];
   for (const connection of ['keep-alive', 'close'] as const) {
     targets.push(await reloadsUnderLoad(connection, out));
   }
-  targets.push(await recyclingUnderLoad(Math.max(10, options.durationS * 2), out));
+  targets.push(await recyclingUnderLoad(RECYCLING_SECONDS, out));
   out.line('for comparison (no target): PM2 cluster mode, 2 instances of raw node:http, the same load and `pm2 reload` instead of HUP');
   for (const connection of ['keep-alive', 'close'] as const) await pm2ReloadsUnderLoad(connection, out);
   return { name: BENCH, targets, text: out.text };

@@ -1,9 +1,10 @@
 /**
  * Options every bench understands, from the command line:
- *   --duration S   seconds of measured load per run (default 5)
- *   --warmup S     seconds of unmeasured load before each run (default 2)
- *   --rounds N     runs per server, interleaved; the median counts (default 3)
- *   --quick        --duration 2 --warmup 1 --rounds 1 (to check a bench works, not for numbers)
+ *   --duration S   seconds of measured load per run (default 3)
+ *   --warmup S     seconds of unmeasured load before each run (default 1)
+ *   --rounds N     runs per server, interleaved; the median counts (default 5)
+ *   --patience S   longest wait for a quiet machine before each run (default 30)
+ *   --quick        --duration 2 --warmup 1 --rounds 1 --patience 5 (checks a bench works; not for numbers)
  */
 import { parseArgs } from 'node:util';
 
@@ -11,6 +12,7 @@ export interface BenchOptions {
   durationS: number;
   warmupS: number;
   rounds: number;
+  patienceS: number;
 }
 
 export function parseBenchOptions(argv: string[]): { options: BenchOptions; positionals: string[] } {
@@ -21,15 +23,18 @@ export function parseBenchOptions(argv: string[]): { options: BenchOptions; posi
       duration: { type: 'string' },
       warmup: { type: 'string' },
       rounds: { type: 'string' },
+      patience: { type: 'string' },
       quick: { type: 'boolean' },
     },
   });
   const quick = values.quick === true;
   return {
     options: {
-      durationS: number('--duration', values.duration, quick ? 2 : 5),
-      warmupS: number('--warmup', values.warmup, quick ? 1 : 2),
-      rounds: number('--rounds', values.rounds, quick ? 1 : 3),
+      // Many short interleaved runs: the host's noise comes in bursts, and a median of 5 outvotes one.
+      durationS: number('--duration', values.duration, quick ? 2 : 3),
+      warmupS: number('--warmup', values.warmup, 1),
+      rounds: number('--rounds', values.rounds, quick ? 1 : 5),
+      patienceS: number('--patience', values.patience, quick ? 5 : 30),
     },
     positionals,
   };

@@ -1,13 +1,13 @@
 /**
- * Runs wrk against several servers in interleaved rounds (A B C, B C A, …)
- * so a slow minute of the machine hits every server alike, and keeps the
- * median of each. Servers stay up for the whole race; each run is preceded
+ * Runs wrk against several servers in interleaved rounds (A B C, B C A, …, or
+ * around a baseline: B A B C B) so a slow minute of the machine hits every
+ * server alike, and keeps the median of each. Servers stay up for the whole race; each run is preceded
  * by an unmeasured warm-up so the JIT and caches are hot.
  *
  * Other programs on the machine are not pinned and can steal the cores: each
  * run waits for a quiet second first, a run during which they still used more
  * than MAX_OTHER_LOAD is repeated (up to ATTEMPTS times, keeping the least
- * disturbed), and the table says how much was left.
+ * disturbed), and the medians leave disturbed runs out when there are clean ones.
  */
 import { cores, otherLoad, sampleCpu, treeLoad, waitForQuiet } from './cpu.ts';
 import type { BenchOptions } from './options.ts';
@@ -17,8 +17,6 @@ import { runWrk, wrkFailures, type WrkResult } from './wrk.ts';
 /** CPU (in cores) other programs may use during a run before it is repeated. */
 export const MAX_OTHER_LOAD = 0.1;
 const ATTEMPTS = 3;
-/** How long to wait for the machine to calm down before a run. */
-const QUIET_WAIT_MS = 60_000;
 
 export interface Contestant {
   name: string;
@@ -41,46 +39,91 @@ export interface MeasuredRun extends WrkResult {
 export interface RaceResult {
   name: string;
   runs: MeasuredRun[];
+  /** Median over the undisturbed runs (over all runs when every one was disturbed). */
   requestsPerSec: number;
   p99Ms: number;
+  /** Median of req/s ÷ the server's CPU use over all runs: its efficiency, which other programs disturb far less. */
+  requestsPerCpuSecond: number;
+  /**
+   * With a baseline: the median over rounds of this server's req/s ÷ the mean of the
+   * baseline's runs just before and just after it (1 for the baseline itself).
+   */
+  ratio: number | null;
+  /** Runs the medians are taken from: the undisturbed ones, or all. */
+  counted: number;
+  /** True when every run was disturbed and the medians include them. */
+  disturbed: boolean;
   /** Socket errors and non-2xx/3xx over every measured run. */
   failures: number;
-  /** The most CPU other programs took in any kept run, in cores. */
-  worstOtherLoad: number;
 }
 
-export async function race(contestants: Contestant[], options: BenchOptions, out: Printer): Promise<Map<string, RaceResult>> {
+/**
+ * Races the contestants. With `baseline` (a contestant's name), each round runs
+ * B X1 B X2 … B: every other server is measured between two baseline runs, and
+ * its ratio to their mean is immune to the slow drifts of a shared machine that
+ * move all figures by up to 40% (the noise that comes from outside the VM and
+ * shows in no CPU counter).
+ */
+export async function race(contestants: Contestant[], options: BenchOptions, out: Printer, baseline?: string): Promise<Map<string, RaceResult>> {
   const runs = new Map<string, MeasuredRun[]>(contestants.map((c) => [c.name, []]));
+  const ratios = new Map<string, { ratio: number; clean: boolean }[]>(contestants.map((c) => [c.name, []]));
+  const base = baseline === undefined ? null : contestants.find((c) => c.name === baseline);
+  if (baseline !== undefined && !base) throw new Error(`race: no contestant named "${baseline}" to be the baseline`);
+  const others = contestants.filter((c) => c !== base);
+  const run = async (contestant: Contestant, round: number): Promise<MeasuredRun> => {
+    const result = await measure(contestant, options);
+    runs.get(contestant.name)!.push(result);
+    const failed = wrkFailures(result);
+    out.line(
+      `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  cpu: server ${result.serverLoad.toFixed(2)} wrk ${result.wrkLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${isClean(result) ? '' : ' (disturbed)'}${failed ? `  ${failed} FAILED` : ''}`,
+    );
+    return result;
+  };
   for (let round = 0; round < options.rounds; round++) {
-    const order = contestants.map((_, i) => contestants[(i + round) % contestants.length]!);
+    const order = others.map((_, i) => others[(i + round) % others.length]!);
+    if (!base) {
+      for (const contestant of order) await run(contestant, round);
+      continue;
+    }
+    let before = await run(base, round);
     for (const contestant of order) {
-      const result = await measure(contestant, options);
-      runs.get(contestant.name)!.push(result);
-      const failed = wrkFailures(result);
-      out.line(
-        `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  cpu: server ${result.serverLoad.toFixed(2)} wrk ${result.wrkLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${result.otherLoad > MAX_OTHER_LOAD ? ' (disturbed)' : ''}${failed ? `  ${failed} FAILED` : ''}`,
-      );
+      const measured = await run(contestant, round);
+      const after = await run(base, round);
+      const reference = (before.requestsPerSec + after.requestsPerSec) / 2;
+      ratios.get(contestant.name)!.push({ ratio: reference > 0 ? measured.requestsPerSec / reference : 0, clean: isClean(before) && isClean(measured) && isClean(after) });
+      before = after;
     }
   }
   const results = new Map<string, RaceResult>();
   for (const [name, list] of runs) {
+    const clean = list.filter(isClean);
+    const counted = clean.length > 0 ? clean : list;
+    const paired = ratios.get(name)!;
+    const cleanPaired = paired.filter((p) => p.clean);
     results.set(name, {
       name,
       runs: list,
-      requestsPerSec: median(list.map((r) => r.requestsPerSec)),
-      p99Ms: median(list.map((r) => r.p99Ms)),
+      requestsPerSec: median(counted.map((r) => r.requestsPerSec)),
+      p99Ms: median(counted.map((r) => r.p99Ms)),
+      requestsPerCpuSecond: median(list.map((r) => (r.serverLoad > 0 ? r.requestsPerSec / r.serverLoad : 0))),
+      ratio: !base ? null : name === base.name ? 1 : median((cleanPaired.length > 0 ? cleanPaired : paired).map((p) => p.ratio)),
+      counted: counted.length,
+      disturbed: clean.length === 0,
       failures: list.reduce((sum, r) => sum + wrkFailures(r), 0),
-      worstOtherLoad: Math.max(...list.map((r) => r.otherLoad)),
     });
   }
   return results;
+}
+
+function isClean(run: MeasuredRun): boolean {
+  return run.otherLoad <= MAX_OTHER_LOAD;
 }
 
 /** One measured run after a warm-up, repeated while other programs disturb it. */
 async function measure(contestant: Contestant, options: BenchOptions): Promise<MeasuredRun> {
   let best: MeasuredRun | null = null;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    await waitForQuiet(QUIET_WAIT_MS, MAX_OTHER_LOAD);
+    await waitForQuiet(options.patienceS * 1000, MAX_OTHER_LOAD);
     await runWrk({ url: contestant.url, durationS: options.warmupS, headers: contestant.headers });
     const before = sampleCpu(contestant.pids);
     const result = await runWrk({ url: contestant.url, durationS: options.durationS, headers: contestant.headers });

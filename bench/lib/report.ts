@@ -48,6 +48,11 @@ export function notMeasured(bench: string, name: string, required: string, why: 
   return { bench, name, measured: `not measured: ${why}`, required, pass: false };
 }
 
+/** "3/3 runs", or "0/3 runs, DISTURBED" when the median had to include disturbed runs. */
+export function runsNote(result: { counted: number; runs: unknown[]; disturbed: boolean }): string {
+  return result.disturbed ? `0/${result.runs.length} clean, DISTURBED` : `${result.counted}/${result.runs.length} clean`;
+}
+
 /** Aligns rows under headers; numbers right-aligned. */
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((row) => row.map((c) => (typeof c === 'number' ? fmt(c) : c)))];

@@ -18,7 +18,7 @@ import { httpsSiteMiddleware } from '../tls/site-middleware.ts';
 export async function compileMiddleware(site: SitePlan, plan: MiddlewarePlan, env: CompileEnv): Promise<Middleware[] | null> {
   const chain: Middleware[] = [];
   // TLS sites first: redirect plain HTTP before anything asks for a password over it; add HSTS (tls/site-middleware.ts).
-  const https = httpsSiteMiddleware(site, plan);
+  const https = httpsSiteMiddleware(site, plan, env.plan);
   if (https) chain.push(https);
   if (plan.allow || plan.deny) chain.push(ipFilter(plan.allow, plan.deny));
   if (plan.rateLimit) chain.push((await import('./rate-limit.ts')).rateLimit(plan.rateLimit, env));

@@ -23,11 +23,19 @@ export class ContextRegistry {
     if (this.#byId.delete(id)) this.#reindex();
   }
 
-  /** Replaces everything (a snapshot from the master). */
-  reset(certificates: WorkerCertificate[]): void {
+  /** Replaces everything (a snapshot from the master); returns the ones that could not be loaded, with why. */
+  reset(certificates: WorkerCertificate[]): { id: string; error: Error }[] {
     this.#byId.clear();
-    for (const certificate of certificates) this.#byId.set(certificate.id, entry(certificate));
+    const failed: { id: string; error: Error }[] = [];
+    for (const certificate of certificates) {
+      try {
+        this.#byId.set(certificate.id, entry(certificate));
+      } catch (error) {
+        failed.push({ id: certificate.id, error: error as Error });
+      }
+    }
     this.#reindex();
+    return failed;
   }
 
   lookup(servername: string): SecureContext | undefined {

@@ -12,12 +12,19 @@ import { createPrivateKey, randomBytes, X509Certificate as NodeX509 } from 'node
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { renewalTime } from './cert-info.ts';
 import { ensurePrivateDir, writePrivateFile } from './private-files.ts';
 
 const subtle = globalThis.crypto.subtle;
-x509.cryptoProvider.set(globalThis.crypto);
+
+/** Loaded on first use: a master without local sites (or `kirin certs`) never pays for it. */
+let x509: typeof X509;
+async function loadX509(): Promise<void> {
+  if (x509) return;
+  x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(globalThis.crypto);
+}
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -30,7 +37,7 @@ export const LEAF_LIFETIME_MS = 90 * DAY;
 const BACKDATE_MS = 60 * 60_000;
 
 interface Authority {
-  cert: x509.X509Certificate;
+  cert: X509.X509Certificate;
   pem: string;
   key: CryptoKey;
 }
@@ -94,6 +101,7 @@ export class LocalCa {
   }
 
   async #load(): Promise<Authority> {
+    await loadX509();
     ensurePrivateDir(this.#storageRoot, this.dir);
     const root = (await this.#read('root')) ?? (await this.#createRoot());
     this.#rootPem = root.pem;
@@ -153,7 +161,7 @@ export class LocalCa {
   }
 
   /** A certificate for `publicKey` signed by `issuer`, never outliving it, with key identifiers that link the chain. */
-  async #sign(subject: string, issuer: Authority, lifetimeMs: number, publicKey: CryptoKey, extensions: x509.Extension[]): Promise<x509.X509Certificate> {
+  async #sign(subject: string, issuer: Authority, lifetimeMs: number, publicKey: CryptoKey, extensions: X509.Extension[]): Promise<X509.X509Certificate> {
     const now = this.#now();
     return x509.X509CertificateGenerator.create({
       serialNumber: serial(),
@@ -168,7 +176,7 @@ export class LocalCa {
     });
   }
 
-  async #save(name: 'root' | 'intermediate', cert: x509.X509Certificate, key: CryptoKey): Promise<Authority> {
+  async #save(name: 'root' | 'intermediate', cert: X509.X509Certificate, key: CryptoKey): Promise<Authority> {
     const pem = cert.toString('pem');
     // Key first: a certificate on disk always has its key.
     writePrivateFile(join(this.dir, `${name}.key`), await exportKey(key));

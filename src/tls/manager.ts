@@ -104,9 +104,13 @@ export class CertificateManager {
         managed = { ...want, current: null, failures: 0, nextAttemptAt: this.#now(), lastError: null, running: null };
         this.#managed.set(want.id, managed);
         await this.#load(managed);
+      } else if (managed.mode === 'files') {
+        // A reload is how new files are taken in: read them again.
+        managed.names = want.names;
+        this.#loadFiles(managed);
       } else if (managed.names.join() !== want.names.join()) {
         managed.names = want.names;
-        if (managed.mode !== 'files' && !this.#covers(managed.current, managed.names)) managed.nextAttemptAt = this.#now();
+        if (!this.#covers(managed.current, managed.names)) managed.nextAttemptAt = this.#now();
         this.#publish(managed);
       }
       if (managed.mode === 'local' && managed.running === null && this.#now() >= managed.nextAttemptAt) local.push(managed);
@@ -318,7 +322,13 @@ export class CertificateManager {
         { names: managed.names, failures: managed.failures, retryInMs: delay, error: managed.lastError },
         `could not ${renewing ? 'renew' : 'obtain'} the certificate for ${managed.names.join(', ')}${managed.mode === 'auto' ? ` from the ACME CA ${caName(this.#tls)}` : ''} (attempt ${managed.failures}): ${managed.lastError}; retrying in ${formatDelay(delay)}${renewing ? ', the current certificate stays in use' : ''}`,
       );
-      this.#options.host.emit('certificate-failed', { names: managed.names, error: managed.lastError, failures: managed.failures, retryAt: managed.nextAttemptAt });
+      this.#options.host.emit('certificate-failed', {
+        names: managed.names,
+        error: managed.lastError,
+        failures: managed.failures,
+        retryAt: managed.nextAttemptAt,
+        notAfter: managed.current?.meta.notAfter ?? null,
+      });
     } finally {
       lock.release();
     }
@@ -346,6 +356,8 @@ export class CertificateManager {
 /** One certificate per site that has TLS: its names, minus what this mode cannot cover. */
 export function wantedCertificates(plan: ServePlan, logger: Logger): WantedCertificate[] {
   const out: WantedCertificate[] = [];
+  // Nothing would serve them (systemd passed only plain sockets).
+  if (plan.listen.https.length === 0) return out;
   for (const site of plan.sites) {
     if (site.tls.mode === 'off') continue;
     let names = site.hosts.filter((h) => h !== '*');

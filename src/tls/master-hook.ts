@@ -8,11 +8,12 @@
  * before the first worker is ready (no network), ACME orders start once the
  * workers serve (they answer the challenges), each in the background.
  */
+import type { TlsPlan } from '../config/plan.ts';
 import type { Master } from '../master/master.ts';
-import { AcmeIssuer } from './acme.ts';
+import type { Logger } from '../observe/log.ts';
 import { ChallengeBoard } from './challenge-board.ts';
 import { LocalCa } from './local-ca.ts';
-import { CertificateManager } from './manager.ts';
+import { CertificateManager, type AcmeOrderer } from './manager.ts';
 import { TLS_MESSAGES, type TlsSnapshot } from './messages.ts';
 import { scheduleSettingsFromEnv } from './schedule.ts';
 import { CertificateStore } from './store.ts';
@@ -34,7 +35,7 @@ export function attachCertificates(master: Master): CertificateManager {
     host: { logger, push: (type, payload) => master.broadcast(type, payload), emit: (event, payload) => master.emit(event, payload) },
     store,
     localCa: new LocalCa(storage),
-    acme: (tls) => new AcmeIssuer({ directory: tls.acmeDirectory, email: tls.email, caBundle: tls.caBundle }, store, logger),
+    acme: (tls) => lazyAcme(tls, store, logger),
     responder: board,
     schedule: scheduleSettingsFromEnv(process.env),
   });
@@ -71,4 +72,15 @@ export function attachCertificates(master: Master): CertificateManager {
     if (manager.busy) setTimeout(() => process.exit(), ABANDON_ORDER_MS).unref();
   });
   return manager;
+}
+
+/** acme-client (with axios and node-forge) is loaded by the first order: a master with no ACME site never loads it. */
+function lazyAcme(tls: TlsPlan, store: CertificateStore, logger: Logger): AcmeOrderer {
+  let issuer: Promise<AcmeOrderer> | null = null;
+  return {
+    async issue(names, challenges, responder) {
+      issuer ??= import('./acme.ts').then(({ AcmeIssuer }) => new AcmeIssuer({ directory: tls.acmeDirectory, email: tls.email, caBundle: tls.caBundle }, store, logger));
+      return (await issuer).issue(names, challenges, responder);
+    },
+  };
 }

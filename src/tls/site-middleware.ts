@@ -11,14 +11,15 @@
  * TLS is judged by the connection (`ctx.secure`), or by X-Forwarded-Proto only
  * when a trusted proxy sent it (`ctx.scheme`), never by a client's say-so.
  */
-import type { HeadersPlan, MiddlewarePlan, SitePlan } from '../config/plan.ts';
+import type { HeadersPlan, MiddlewarePlan, ServePlan, SitePlan } from '../config/plan.ts';
 import type { Middleware, Next, RequestContext } from '../worker/context.ts';
 import { sendError } from '../worker/error-response.ts';
 import { HSTS, kHsts, type HstsResponse } from './responses.ts';
 import { ACME_CHALLENGE_PREFIX, workerTls, type WorkerTls } from './worker-tls.ts';
 
-export function httpsSiteMiddleware(site: SitePlan, route: MiddlewarePlan | null, tls: WorkerTls = workerTls): Middleware | null {
-  if (site.tls.mode === 'off') return null;
+export function httpsSiteMiddleware(site: SitePlan, route: MiddlewarePlan | null, plan: ServePlan, tls: WorkerTls = workerTls): Middleware | null {
+  // Without an https listener (systemd passed only plain sockets) there is nothing to redirect to.
+  if (site.tls.mode === 'off' || plan.listen.https.length === 0) return null;
   const hsts = site.hstsSeconds > 0 ? `max-age=${site.hstsSeconds}` : null;
   // Header rules that set or remove it apply when the head is written: give them a header to work on.
   const rulesTouchHsts = touchesHsts(site.headers) || touchesHsts(route?.headers ?? null);

@@ -43,7 +43,15 @@ export class WorkerTls {
   attach(worker: WorkerServices, pipeline: Pipeline): Promise<void> {
     pipeline.beforeRoute = this.answerHttpChallenge;
     if (this.#attached) return this.#attached;
-    worker.onPush(TLS_MESSAGES.certificate, (payload) => this.certificates.set(payload as WorkerCertificate));
+    worker.onPush(TLS_MESSAGES.certificate, (payload) => {
+      const certificate = payload as WorkerCertificate;
+      try {
+        this.certificates.set(certificate);
+      } catch (error) {
+        // The master checks every pair before sending it; this worker keeps serving what it had.
+        worker.logger.error({ err: error, names: certificate.names }, `could not load the certificate for ${certificate.names.join(', ')}`);
+      }
+    });
     worker.onPush(TLS_MESSAGES.certificateRemoved, (payload) => this.certificates.delete((payload as { id: string }).id));
     worker.onPush(TLS_MESSAGES.challenges, (payload) => {
       this.#applyChallenges(payload as ChallengeState);
@@ -52,7 +60,7 @@ export class WorkerTls {
     worker.onPush(TLS_MESSAGES.ticketKeys, (payload) => this.#setTicketKeys(Buffer.from((payload as { keys: string }).keys, 'base64')));
     // Pushes that arrive before the answer are older than it (one ordered channel): the snapshot replaces them.
     this.#attached = worker.ask<TlsSnapshot>(TLS_MESSAGES.snapshot, {}).then((snapshot) => {
-      this.certificates.reset(snapshot.certificates);
+      for (const { id, error } of this.certificates.reset(snapshot.certificates)) worker.logger.error({ err: error, id }, `could not load the certificate for ${id}`);
       this.#applyChallenges(snapshot.challenges);
       this.#setTicketKeys(Buffer.from(snapshot.ticketKeys, 'base64'));
       this.#isReady = true;

@@ -96,6 +96,11 @@ describe('automatic HTTPS with an ACME CA (Pebble)', () => {
     const redirect = await request(`http://127.0.0.1:${httpPort}/x`, { headers: { host: WWW } });
     assert.equal(redirect.status, 308);
     assert.equal(redirect.headers.location, `https://${WWW}:${tlsPort}/x`);
+    // `kirin certs renew NAME` renews now and says so; the next handshake gets the new certificate.
+    const before = (await tlsHandshake(tlsPort, WWW)).cert.serialNumber;
+    const renewed = await run(process.execPath, [KIRIN_BIN, 'certs', 'renew', WWW, '--config', 'kirin.config.json'], { cwd: project });
+    assert.match(renewed.stdout, /^renewed: shop\.kirin-test\.org, www\.shop\.kirin-test\.org from Pebble Intermediate CA/);
+    assert.notEqual((await tlsHandshake(tlsPort, WWW)).cert.serialNumber, before);
   });
 
   it('obtains a certificate by TLS-ALPN-01 when Kirin has no plain HTTP listener', async () => {

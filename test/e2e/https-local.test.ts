@@ -249,13 +249,14 @@ describe('HTTPS with the local CA', () => {
     assert.notEqual(after.headers['x-worker-pid'], oldPid);
   });
 
-  it('finishes an HTTP/2 request in flight when its worker drains (GOAWAY, then close)', async () => {
+  it('finishes HTTP/2 and HTTP/1.1 requests in flight when their worker drains (GOAWAY, then close)', async () => {
     const session = h2Session(httpsPort, 'app.localhost', readFileSync(root));
     const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
     try {
       const first = await h2Get(session, '/pid');
-      // Longer than a reload takes: the request is still running when its worker is told to drain.
+      // Longer than a reload takes: the requests are still running when their worker is told to drain.
       const slow = h2Get(session, '/slow?ms=4000');
+      const slowH1 = tlsRequest({ port: httpsPort, host: 'app.localhost', path: '/slow?ms=4000', ca: readFileSync(root) });
       kirin.signal('SIGHUP');
       await kirin.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('reloaded: generation 3'), 30_000, 'the second reload');
       await goaway;
@@ -263,6 +264,9 @@ describe('HTTPS with the local CA', () => {
       assert.equal(res.status, 200);
       assert.equal(res.body, 'hello /slow over https:');
       assert.equal(res.headers['x-worker-pid'], first.headers['x-worker-pid']);
+      const h1 = await slowH1;
+      assert.equal(h1.status, 200);
+      assert.equal(h1.body, 'hello /slow over https:');
     } finally {
       session.close();
     }

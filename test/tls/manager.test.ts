@@ -151,6 +151,25 @@ describe('certificate manager', () => {
     await assert.rejects(manager.renew('files.example.com'), /comes from files; replace them and run kirin reload/);
   });
 
+  it('reads certificate files again on reload (how new files are taken in)', async () => {
+    const dir = freshDir();
+    const ca = new LocalCa(dir);
+    const write = async () => {
+      const leaf = await ca.issue(['files.example.com']);
+      writeFileSync(join(dir, 'c.pem'), leaf.certPem);
+      writeFileSync(join(dir, 'k.pem'), leaf.keyPem);
+      return describeCertificate(leaf.certPem).serial;
+    };
+    await write();
+    const sites = { 'files.example.com': { tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') }, '/': { respond: 'x' } } };
+    const { manager, pushes, plan, storage } = setup(sites);
+    await manager.reconcile(plan);
+    const second = await write();
+    await manager.reconcile(planFor(storage, sites));
+    assert.equal(describeCertificate(manager.snapshot()[0]!.certPem).serial, second);
+    assert.equal(describeCertificate(pushes.at(-1)!.payload.certPem).serial, second);
+  });
+
   it('reports certificate files that do not belong together', async () => {
     const dir = freshDir();
     const ca = new LocalCa(dir);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { SitePlan } from '../../src/config/plan.ts';
+import type { ServePlan, SitePlan } from '../../src/config/plan.ts';
 import { LocalCa } from '../../src/tls/local-ca.ts';
 import type { WorkerCertificate } from '../../src/tls/messages.ts';
 import { httpsSiteMiddleware } from '../../src/tls/site-middleware.ts';
@@ -9,6 +9,8 @@ import { WorkerTls } from '../../src/tls/worker-tls.ts';
 import type { Middleware, RequestContext, WorkerServices } from '../../src/worker/context.ts';
 import type { Pipeline } from '../../src/worker/pipeline.ts';
 import { tempDir } from '../support/kirin.ts';
+
+const PLAN = { listen: { http: [], https: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }] } } as unknown as ServePlan;
 
 interface Captured {
   status: number;
@@ -65,24 +67,25 @@ async function runOnce(middleware: Middleware, request: { secure?: boolean; sche
 }
 
 describe('https site middleware', () => {
-  it('does nothing for sites without TLS', () => {
-    assert.equal(httpsSiteMiddleware(site('off'), null), null);
+  it('does nothing for sites without TLS, or without an https listener to send them to', () => {
+    assert.equal(httpsSiteMiddleware(site('off'), null, PLAN), null);
+    assert.equal(httpsSiteMiddleware(site('auto'), null, { listen: { http: [], https: [] } } as unknown as ServePlan), null);
   });
 
   it('adds HSTS over TLS and when a trusted proxy says the client used https', async () => {
-    const middleware = httpsSiteMiddleware(site('auto', 300), null, await readyTls(['shop.example.com']))!;
+    const middleware = httpsSiteMiddleware(site('auto', 300), null, PLAN, await readyTls(['shop.example.com']))!;
     const secure = await runOnce(middleware, { secure: true });
     assert.equal(secure.nextCalled, true);
     assert.equal(secure.headers['strict-transport-security'], 'max-age=300');
     const proxied = await runOnce(middleware, { scheme: 'https' });
     assert.equal(proxied.nextCalled, true);
     assert.equal(proxied.headers['strict-transport-security'], 'max-age=300');
-    const off = await runOnce(httpsSiteMiddleware(site('auto', 0), null, await readyTls(['shop.example.com']))!, { secure: true });
+    const off = await runOnce(httpsSiteMiddleware(site('auto', 0), null, PLAN, await readyTls(['shop.example.com']))!, { secure: true });
     assert.equal(off.headers['strict-transport-security'], undefined);
   });
 
   it('redirects plain HTTP with 308 to the https port, keeping the path and query', async () => {
-    const middleware = httpsSiteMiddleware(site('auto'), null, await readyTls(['shop.example.com']))!;
+    const middleware = httpsSiteMiddleware(site('auto'), null, PLAN, await readyTls(['shop.example.com']))!;
     const res = await runOnce(middleware, { path: '/a%20b/c', query: '?x=1' });
     assert.equal(res.status, 308);
     assert.equal(res.headers.location, 'https://shop.example.com:8443/a%20b/c?x=1');
@@ -91,7 +94,7 @@ describe('https site middleware', () => {
   });
 
   it('answers 503 "on its way" over HTTP while the certificate is missing', async () => {
-    const middleware = httpsSiteMiddleware(site('auto'), null, await readyTls([]))!;
+    const middleware = httpsSiteMiddleware(site('auto'), null, PLAN, await readyTls([]))!;
     const res = await runOnce(middleware, {});
     assert.equal(res.status, 503);
     assert.match(res.body, /the HTTPS certificate for shop\.example\.com is on its way/);
@@ -99,7 +102,7 @@ describe('https site middleware', () => {
   });
 
   it('answers known ACME tokens and passes unknown challenge paths on, never redirecting them', async () => {
-    const middleware = httpsSiteMiddleware(site('auto'), null, await readyTls([]))!;
+    const middleware = httpsSiteMiddleware(site('auto'), null, PLAN, await readyTls([]))!;
     const known = await runOnce(middleware, { path: '/.well-known/acme-challenge/tok' });
     assert.equal(known.status, 200);
     assert.equal(known.body, 'tok.thumb');
@@ -110,7 +113,7 @@ describe('https site middleware', () => {
 
   it('waits for the master’s snapshot before deciding (a worker’s first requests)', async () => {
     const tls = new WorkerTls();
-    const middleware = httpsSiteMiddleware(site('auto'), null, tls)!;
+    const middleware = httpsSiteMiddleware(site('auto'), null, PLAN, tls)!;
     let answer!: (value: unknown) => void;
     const worker = { logger: pino({ level: 'silent' }), ask: () => new Promise((resolve) => (answer = resolve)), onPush: () => {}, notify: () => {} } as unknown as WorkerServices;
     const attached = tls.attach(worker, {} as Pipeline);

@@ -5,14 +5,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../../../test/support/kirin.ts';
+import { benchTempDir } from '../temp.ts';
 import { launch } from '../process.ts';
 import { waitForPort } from '../ready.ts';
 import { serverOf, type Server } from '../server.ts';
 import { isStatic, type EdgeSite } from './edge-site.ts';
 
 export async function startCaddy(sites: EdgeSite[], cpu: number | null): Promise<Server> {
-  const dir = tempDir('kirin-bench-caddy-');
+  const dir = benchTempDir('kirin-bench-caddy-');
   const caddyfile = join(dir, 'Caddyfile');
   writeFileSync(caddyfile, caddyConf(sites));
   const proc = launch({
@@ -44,7 +44,6 @@ function caddyConf(sites: EdgeSite[]): string {
 {
 	admin off
 	auto_https off
-	persist_config off
 	log {
 		level WARN
 	}

@@ -4,7 +4,7 @@
  * master prints its ready line (every worker is up) and the port accepts.
  */
 import { join } from 'node:path';
-import { tempDir } from '../../../test/support/kirin.ts';
+import { benchTempDir } from '../temp.ts';
 import { KIRIN_BIN, NODE } from '../paths.ts';
 import { launch } from '../process.ts';
 import { waitForPort } from '../ready.ts';
@@ -26,7 +26,7 @@ export interface KirinOptions {
 }
 
 export async function startKirin(options: KirinOptions): Promise<Server> {
-  const stateDir = join(tempDir('kirin-bench-state-'), 'state');
+  const stateDir = join(benchTempDir('kirin-bench-state-'), 'state');
   const args = [KIRIN_BIN, 'serve'];
   if (options.app) args.push(options.app);
   if (options.config) args.push('--config', options.config);

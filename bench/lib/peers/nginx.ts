@@ -7,14 +7,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../../../test/support/kirin.ts';
+import { benchTempDir } from '../temp.ts';
 import { launch } from '../process.ts';
 import { waitForPort } from '../ready.ts';
 import { serverOf, type Server } from '../server.ts';
 import { isStatic, type EdgeSite } from './edge-site.ts';
 
 export async function startNginx(sites: EdgeSite[], cpu: number | null): Promise<Server> {
-  const dir = tempDir('kirin-bench-nginx-');
+  const dir = benchTempDir('kirin-bench-nginx-');
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, nginxConf(dir, sites));
   const proc = launch({ name: 'nginx', command: 'nginx', args: ['-p', dir, '-c', conf, '-e', 'stderr'], cpu });

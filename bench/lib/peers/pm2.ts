@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { tempDir } from '../../../test/support/kirin.ts';
+import { benchTempDir } from '../temp.ts';
 import { NODE, app, npmBin } from '../paths.ts';
 import { pinned } from '../pin.ts';
 import { waitForHttp } from '../ready.ts';
@@ -22,7 +22,7 @@ export interface Pm2Cluster {
 }
 
 export async function startPm2Cluster(options: { script: string; instances: number; port: number; cpu: number | null }): Promise<Pm2Cluster> {
-  const home = tempDir('kirin-bench-pm2-');
+  const home = benchTempDir('kirin-bench-pm2-');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PM2_HOME: home,
