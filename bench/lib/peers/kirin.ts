@@ -23,6 +23,8 @@ export interface KirinOptions {
   /** More `serve` flags, e.g. ['--max-requests', '1000']. */
   extraArgs?: string[];
   cwd?: string;
+  /** More environment variables (NODE_OPTIONS for profiling …). */
+  env?: Record<string, string>;
 }
 
 export async function startKirin(options: KirinOptions): Promise<Server> {
@@ -37,7 +39,7 @@ export async function startKirin(options: KirinOptions): Promise<Server> {
     '--state-dir', stateDir,
     ...(options.extraArgs ?? []),
   );
-  const proc = launch({ name: options.name, command: NODE, args, cpu: options.cpu, cwd: options.cwd, env: { NODE_ENV: 'production' } });
+  const proc = launch({ name: options.name, command: NODE, args, cpu: options.cpu, cwd: options.cwd, env: { NODE_ENV: 'production', ...options.env } });
   await proc.waitForLine((line) => line.includes('"msg":"ready:'), 30_000, 'the ready line');
   await waitForPort('127.0.0.1', options.port, 5_000, proc);
   return serverOf(proc, `http://127.0.0.1:${options.port}/`);
