@@ -13,7 +13,8 @@
  *   answers 500 over HTTP/2. Over HTTP/2 they are dropped, as a proxy between
  *   the two would.
  */
-import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
+import { KirinServerResponse } from '../worker/outgoing.ts';
 import { Http2ServerResponse } from 'node:http2';
 
 export const HSTS = 'strict-transport-security';
@@ -28,7 +29,7 @@ export interface HstsResponse {
 type HeadersArgument = OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined;
 
 /** HTTP/1.1 over TLS. */
-export class TlsResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> implements HstsResponse {
+export class TlsResponse extends KirinServerResponse implements HstsResponse {
   /** null on the prototype (below): no per-response field to set up for the responses that never get it. */
   declare [kHsts]: string | null;
 

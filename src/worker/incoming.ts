@@ -5,6 +5,7 @@
  * would otherwise go to building a header object nobody reads.
  */
 import { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { setForwardedHeaders } from './client.ts';
 import type { RequestContext } from './context.ts';
 
@@ -18,6 +19,11 @@ export class KirinIncomingMessage extends IncomingMessage {
   declare [kBodyLimit]: number | undefined;
   declare [kBodyBytes]: number;
   declare [kOverLimit]: (() => void) | undefined;
+
+  // Spelled out: the implicit derived constructor spreads its arguments on every request.
+  constructor(socket: Socket) {
+    super(socket);
+  }
 
   /**
    * Node's parser pushes each body chunk here. A body without a declared length

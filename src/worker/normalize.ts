@@ -33,6 +33,16 @@ for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-
  * (a string) why the target is refused with 400.
  */
 export function normalizeTarget(target: string): NormalizeResult {
+  const out: NormalizedTarget = { path: '', encodedPath: '', query: '' };
+  const refused = normalizeTargetInto(target, out);
+  return refused ?? out;
+}
+
+/**
+ * The same, writing into `out` (the request path reuses one object); returns
+ * the reason for a 400, or null when `out` holds the result.
+ */
+export function normalizeTargetInto(target: string, out: NormalizedTarget): string | null {
   if (target.charCodeAt(0) !== 47 /* / */) {
     return target === '*' ? 'asterisk-form is only for OPTIONS' : 'request target must start with "/"';
   }
@@ -61,9 +71,17 @@ export function normalizeTarget(target: string): NormalizeResult {
   if (query.includes('#')) return 'fragment in request target';
   if (clean) {
     const path = queryStart === target.length ? target : target.slice(0, queryStart);
-    return { path, encodedPath: path, query };
+    out.path = path;
+    out.encodedPath = path;
+    out.query = query;
+    return null;
   }
-  return normalizeSlow(target.slice(0, queryStart), query);
+  const slow = normalizeSlow(target.slice(0, queryStart), query);
+  if (typeof slow === 'string') return slow;
+  out.path = slow.path;
+  out.encodedPath = slow.encodedPath;
+  out.query = slow.query;
+  return null;
 }
 
 function normalizeSlow(raw: string, query: string): NormalizeResult {

@@ -18,11 +18,12 @@ import { RequestContext, type CompiledRoute, type CompiledSite, type NodeRequest
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
-import { normalizeTarget } from './normalize.ts';
+import { normalizeTargetInto, type NormalizedTarget } from './normalize.ts';
+import { whenResponseCloses } from './outgoing.ts';
 
 export interface RequestObserver {
   /** Called once per request when its response is done (or the client left); ctx is null for refused requests. */
-  done(ctx: RequestContext | null, status: number, durationMs: number, bytes: number): void;
+  done(ctx: RequestContext | null, status: number, durationMs: number): void;
 }
 
 const kCtx = Symbol('kirin.ctx');
@@ -48,6 +49,7 @@ export class Pipeline {
   current: RequestContext | null = null;
   /** Scratch space for the request head (one request at a time runs synchronously). */
   readonly #head: RequestHead = { host: undefined, hostRepeated: false, contentLength: undefined, chunked: false };
+  readonly #target: NormalizedTarget = { path: '', encodedPath: '', query: '' };
   /**
    * Runs before site routing; true when it answered the request. The TLS
    * runtime sets it to answer ACME HTTP-01 challenges on every listener,
@@ -72,14 +74,14 @@ export class Pipeline {
     this.#logger = options.logger;
     this.#accessLog = options.accessLog;
     this.#observer = options.observer;
-    const pipeline = this;
-    // One listener function for every response (no closure per request); the state rides on the response.
-    this.#onResponseClose = function (this: NodeResponse) {
-      pipeline.#responseClosed(this as WatchedResponse);
-    };
+    this.#onResponseClose = (res: NodeResponse) => this.#responseClosed(res as WatchedResponse);
   }
 
-  readonly #onResponseClose: (this: NodeResponse) => void;
+  /** One function for every response (no closure per request); the state rides on the response. */
+  readonly #onResponseClose: (res: NodeResponse) => void;
+  /** The last Host seen and what it parsed to: a connection sends the same one again and again. */
+  #lastAuthority = '';
+  #lastHost: string | null = null;
 
   setAccessLog(log: AccessLog | null): void {
     this.#accessLog = log;
@@ -90,7 +92,8 @@ export class Pipeline {
     const start = performance.now();
     if (this.draining && 'shouldKeepAlive' in res) res.shouldKeepAlive = false;
     const observed = this.#accessLog !== null || this.#observer !== null;
-    const bytesBefore = observed ? (req.socket?.bytesWritten ?? 0) : 0;
+    // Counting bytes reads the socket's write queue: only the access log needs it.
+    const bytesBefore = this.#accessLog !== null ? (req.socket?.bytesWritten ?? 0) : 0;
     const ctx = this.#route(req, res, start);
     if (observed) this.#watch(req, res, start, ctx, bytesBefore);
     if (ctx === null) return;
@@ -114,7 +117,7 @@ export class Pipeline {
     // A hand-made response does not close its connection when done (the server only does that for its own): a refusal must.
     res.once('finish', () => socket.end());
     const start = performance.now();
-    const bytesBefore = (socket as Socket).bytesWritten ?? 0;
+    const bytesBefore = this.#accessLog !== null ? ((socket as Socket).bytesWritten ?? 0) : 0;
     const ctx = this.#route(req, res, start);
     if (this.#accessLog !== null || this.#observer !== null) this.#watch(req, res, start, ctx, bytesBefore);
     if (ctx === null) return;
@@ -164,7 +167,13 @@ export class Pipeline {
       sendError(res, 400, 'missing Host header');
       return null;
     }
-    const host = parseHost(authority);
+    let host: string | null;
+    if (authority === this.#lastAuthority) host = this.#lastHost;
+    else {
+      host = parseHost(authority);
+      this.#lastAuthority = authority;
+      this.#lastHost = host;
+    }
     if (host === null) {
       sendError(res, 400, 'malformed Host header');
       return null;
@@ -174,9 +183,10 @@ export class Pipeline {
       sendError(res, 421, `no site here answers for ${host}`, { close: true });
       return null;
     }
-    const target = normalizeTarget(req.url ?? '');
-    if (typeof target === 'string') {
-      sendError(res, 400, target);
+    const target = this.#target;
+    const refused = normalizeTargetInto(req.url ?? '', target);
+    if (refused !== null) {
+      sendError(res, 400, refused);
       return null;
     }
     const route = site.onlyRoute ?? matchRoute(site.routes, target.path);
@@ -215,7 +225,7 @@ export class Pipeline {
     watched[kCtx] = ctx;
     watched[kStart] = start;
     watched[kBytes] = bytesBefore;
-    res.on('close', this.#onResponseClose);
+    whenResponseCloses(res, this.#onResponseClose);
   }
 
   #responseClosed(res: WatchedResponse): void {
@@ -223,8 +233,8 @@ export class Pipeline {
     const req = res.req as NodeRequest;
     const status = res.writableFinished ? res.statusCode : 499;
     const durationMs = performance.now() - res[kStart];
-    const bytes = Math.max(0, (req.socket?.bytesWritten ?? 0) - res[kBytes]);
     if (this.#accessLog !== null) {
+      const bytes = Math.max(0, (req.socket?.bytesWritten ?? 0) - res[kBytes]);
       this.#accessLog.record({
         client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
         method: req.method ?? '',
@@ -237,7 +247,7 @@ export class Pipeline {
         site: ctx === null ? '' : ctx.site.plan.key,
       });
     }
-    if (this.#observer !== null) this.#observer.done(ctx, status, durationMs, bytes);
+    if (this.#observer !== null) this.#observer.done(ctx, status, durationMs);
   }
 
   #fail(ctx: RequestContext, error: unknown): void {

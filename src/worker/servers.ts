@@ -3,13 +3,14 @@
  * systemd passed): every worker of every generation accepts from the same
  * sockets, so a worker that stops accepting leaves nothing queued behind.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LimitsPlan } from '../config/plan.ts';
 import type { ListenerFd } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
 import { writeRawError } from './error-response.ts';
 import { KirinIncomingMessage } from './incoming.ts';
+import { KirinServerResponse } from './outgoing.ts';
 import type { Pipeline } from './pipeline.ts';
 
 export interface SecureServerFactory {
@@ -33,6 +34,8 @@ export function http1Options(limits: LimitsPlan) {
     connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headerTimeoutMs / 4))),
     requireHostHeader: true,
     IncomingMessage: KirinIncomingMessage,
+    // The response class's type is tied to http's own request class; the runtime pairing is what matters.
+    ServerResponse: KirinServerResponse as unknown as typeof ServerResponse<KirinIncomingMessage>,
   };
 }
 

@@ -20,9 +20,23 @@ export function writeResponse(response: Response, res: NodeResponse): void | Pro
   return writeNative(native, res);
 }
 
+/** `content-type: text/plain` plus a content-length, per length: the head of `new Response('text')`, built once. */
+const plainTextHeads: (string[] | undefined)[] = [];
+
+function plainTextHead(length: number): string[] {
+  if (length >= 4096) return ['content-type', TEXT_PLAIN, 'content-length', String(length)];
+  return (plainTextHeads[length] ??= ['content-type', TEXT_PLAIN, 'content-length', String(length)]);
+}
+
 function writeFast(parts: FastParts, res: NodeResponse): void {
   const { status, body } = parts;
   const headers = parts.headers;
+  if (headers === undefined && typeof body === 'string' && parts.statusText === undefined && status !== 204 && status !== 304) {
+    // The commonest response of all: a string and nothing else.
+    res.writeHead(status, plainTextHead(Buffer.byteLength(body)) as never);
+    res.end(body);
+    return;
+  }
   const flat: string[] = [];
   let hasType = false;
   let hasLength = false;
