@@ -20,6 +20,7 @@ import { writeRawError } from '../worker/error-response.ts';
 import { answerClientError, http1Options } from '../worker/servers.ts';
 import { Http2Response, TlsResponse } from './responses.ts';
 import { ACME_TLS_ALPN, SECURE_CONTEXT_OPTIONS } from './profile.ts';
+import { KirinHttp2ServerRequest } from '../worker/incoming.ts';
 import { TICKET_ROTATION_MS } from './ticket-keys.ts';
 import { workerTls } from './worker-tls.ts';
 
@@ -36,6 +37,8 @@ export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeli
       ...SECURE_CONTEXT_OPTIONS,
       allowHTTP1: true,
       Http2ServerResponse: Http2Response,
+      // Kirin's forwarding headers are applied when the app first reads them (worker/incoming.ts).
+      Http2ServerRequest: KirinHttp2ServerRequest,
       // TLS handshakes are held to the same clock as request heads (slowloris over TLS).
       handshakeTimeout: limits.headerTimeoutMs,
       // Tickets live as long as the key that seals them.

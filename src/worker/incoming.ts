@@ -5,6 +5,7 @@
  * would otherwise go to building a header object nobody reads.
  */
 import { IncomingMessage } from 'node:http';
+import { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import { setForwardedHeaders } from './client.ts';
 import type { RequestContext } from './context.ts';
@@ -52,14 +53,22 @@ export function limitChunkedBody(req: KirinIncomingMessage, limit: number, onOve
   req[kOverLimit] = onOverLimit;
 }
 
-const base = Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers');
-const lazy = base?.get !== undefined && base.set !== undefined;
+/** The HTTP/2 request object of Kirin's TLS listeners: the same lazy forwarding view. */
+export class KirinHttp2ServerRequest extends Http2ServerRequest {
+  declare [kForward]: RequestContext | undefined;
+}
 
-if (lazy) {
-  Object.defineProperty(KirinIncomingMessage.prototype, 'headers', {
+type Forwardable = { [kForward]: RequestContext | undefined };
+
+/** Replaces a prototype's `headers` getter with one that applies Kirin's forwarding headers on first read. */
+function makeForwardingLazy(target: object, base: PropertyDescriptor | undefined): boolean {
+  if (base?.get === undefined) return false;
+  const get = base.get;
+  const set = base.set;
+  Object.defineProperty(target, 'headers', {
     configurable: true,
-    get(this: KirinIncomingMessage) {
-      const headers = base.get!.call(this);
+    get(this: Forwardable) {
+      const headers = get.call(this);
       const ctx = this[kForward];
       if (ctx !== undefined) {
         // Cleared first: resolving the client reads the original headers through this getter.
@@ -68,17 +77,21 @@ if (lazy) {
       }
       return headers;
     },
-    set(this: KirinIncomingMessage, value: unknown) {
-      base.set!.call(this, value);
+    set: set === undefined ? undefined : function (this: Forwardable, value: unknown) {
+      set.call(this, value);
     },
   });
+  return true;
 }
 
-/** Makes the request carry Kirin's forwarding headers: lazily on HTTP/1.1, at once otherwise. */
+const lazyHttp1 = makeForwardingLazy(KirinIncomingMessage.prototype, Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers'));
+const lazyHttp2 = makeForwardingLazy(KirinHttp2ServerRequest.prototype, Object.getOwnPropertyDescriptor(Http2ServerRequest.prototype, 'headers'));
+
+/** Makes the request carry Kirin's forwarding headers: lazily where the request class allows, at once otherwise. */
 export function applyForwarding(ctx: RequestContext): void {
-  const req = ctx.req;
-  if (lazy && req instanceof KirinIncomingMessage) req[kForward] = ctx;
-  else setForwardedHeaders(req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
+  const req = ctx.req as unknown;
+  if ((lazyHttp1 && req instanceof KirinIncomingMessage) || (lazyHttp2 && req instanceof KirinHttp2ServerRequest)) (req as Forwardable)[kForward] = ctx;
+  else setForwardedHeaders(ctx.req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
 }
 
 export interface RequestHead {
