@@ -36,7 +36,7 @@ export async function loadVerifier(hashes: readonly string[], describe: (index: 
   hashes.forEach((hash, i) => {
     const kind = hashKind(hash);
     try {
-      if (kind === 'bcrypt') bcrypt!.parseOptions(hash);
+      if (kind === 'bcrypt') checkBcryptShape(hash);
       else if (kind === 'argon2') argon2!.parseOptions(hash);
       else throw new Error('not a bcrypt or argon2 hash');
     } catch (error) {
@@ -52,8 +52,17 @@ export async function loadVerifier(hashes: readonly string[], describe: (index: 
 export async function hashPassword(password: string, kind: HashKind): Promise<string> {
   if (kind === 'bcrypt') {
     const bcrypt = await import('@node-rs/bcrypt');
-    return bcrypt.hash(password, { cost: BCRYPT_COST });
+    // $2y$ and $2b$ name the same algorithm; $2b$ is what OpenBSD, Python and htpasswd write.
+    return (await bcrypt.hash(password, BCRYPT_COST)).replace(/^\$2y\$/, '$2b$');
   }
   const argon2 = await import('@node-rs/argon2');
   return argon2.hash(password, { ...ARGON2_OPTIONS, algorithm: ARGON2ID as never });
+}
+
+/** $2b$12$ + 22 characters of salt + 31 of hash, in bcrypt's base64 alphabet; the cost between 4 and 31. */
+function checkBcryptShape(hash: string): void {
+  const match = /^\$2[abxy]\$(\d{2})\$[./A-Za-z0-9]{53}$/.exec(hash);
+  if (!match) throw new Error('not a complete bcrypt hash');
+  const cost = Number(match[1]);
+  if (cost < 4 || cost > 31) throw new Error(`bcrypt cost ${cost} is outside 4..31`);
 }
