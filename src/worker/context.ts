@@ -66,6 +66,8 @@ export interface CompiledRoute {
   readonly chain: Middleware[] | null;
   /** stripPrefix as compiled: the number of characters to remove, or 0. */
   readonly strip: string | null;
+  /** The handler passes the request on (app, proxy): it gets Kirin's X-Forwarded-* headers. */
+  readonly forwards: boolean;
 }
 
 export interface CompiledSite {

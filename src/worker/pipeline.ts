@@ -215,7 +215,7 @@ export class Pipeline {
       const encoded = target.encodedPath.slice(cut) || '/';
       ctx.target = target.query ? encoded + target.query : encoded;
     }
-    applyForwarding(ctx);
+    if (route.forwards) applyForwarding(ctx);
     return ctx;
   }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startKirin, tempDir, ROOT } from '../support/kirin.ts';
-import { LoadGenerator } from '../support/load.ts';
+import { describeLoad, startLoad } from '../../bench/lib/load.ts';
 
 function project(): string {
   const dir = tempDir();
@@ -20,8 +20,8 @@ async function reloadsUnderLoad(keepAlive: boolean): Promise<void> {
   const dir = project();
   const kirin = await startKirin({ cwd: dir, args: ['serve', 'app.ts', '--workers', '2', '--bind', '127.0.0.1:0', '--access-log', 'off', '--state-dir', join(dir, 'state')] });
   try {
-    const load = new LoadGenerator({ url: `${kirin.url}/`, concurrency: 20, keepAlive });
-    load.start();
+    const load = startLoad({ url: `${kirin.url}/`, concurrency: 20, connection: keepAlive ? 'keep-alive' : 'close', countHeader: 'x-worker-pid' });
+    await load.waitForRequests(200);
     for (let i = 2; i <= 11; i++) {
       kirin.signal('SIGHUP');
       // The issue's schedule: ten reloads one second apart.
@@ -29,9 +29,9 @@ async function reloadsUnderLoad(keepAlive: boolean): Promise<void> {
     }
     await kirin.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('reloaded: generation 11'), 30_000, 'generation 11');
     const result = await load.stop();
-    assert.equal(result.failures, 0, `failures during reloads: ${JSON.stringify(result.errors)}`);
+    assert.equal(result.failures, 0, `failures during reloads: ${describeLoad(result)}`);
     assert.ok(result.ok > 500, `only ${result.ok} requests completed`);
-    assert.ok(Object.keys(result.pids).length >= 4, 'requests were served by several generations');
+    assert.ok(Object.keys(result.byHeader).length >= 4, 'requests were served by several generations');
   } finally {
     await kirin.stop();
   }
@@ -48,13 +48,13 @@ describe('zero-downtime reload (SIGHUP) under load', () => {
       args: ['serve', 'app.ts', '--workers', '2', '--max-requests', '1000', '--max-requests-jitter', '100', '--bind', '127.0.0.1:0', '--access-log', 'off', '--state-dir', join(dir, 'state')],
     });
     try {
-      const load = new LoadGenerator({ url: `${kirin.url}/`, concurrency: 20, keepAlive: true });
-      load.start();
+      const load = startLoad({ url: `${kirin.url}/`, concurrency: 20, countHeader: 'x-worker-pid' });
+      await load.waitForRequests(200);
       const recycled = () => kirin.lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('recycled (max-requests)')).length;
       await waitForCount(recycled, 6, 60_000);
       const result = await load.stop();
-      assert.equal(result.failures, 0, `failures while recycling: ${JSON.stringify(result.errors)}`);
-      assert.ok(Object.keys(result.pids).length >= 4, 'several worker processes served');
+      assert.equal(result.failures, 0, `failures while recycling: ${describeLoad(result)}`);
+      assert.ok(Object.keys(result.byHeader).length >= 4, 'several worker processes served');
     } finally {
       await kirin.stop();
     }

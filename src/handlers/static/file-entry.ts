@@ -17,6 +17,9 @@ export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 
 export type ContentCoding = 'br' | 'gzip';
 
+/** Files up to this size also keep a latin1 copy for single-write responses. */
+const ONE_WRITE_BYTES = 16 * 1024;
+
 export interface Variant extends Validators {
   readonly coding: ContentCoding | null;
   /** Real path, for streaming. */
@@ -27,6 +30,12 @@ export interface Variant extends Validators {
   readonly mtimeMs: number;
   /** The bytes, when the file is small enough to keep in memory. */
   readonly body: Buffer | null;
+  /**
+   * The same bytes as a latin1 string, for small files: Node then sends the
+   * head and the body in one write instead of a writev of two buffers
+   * (about 10% more 1 KiB responses per second). Latin1 maps bytes 1:1.
+   */
+  readonly bodyText: string | null;
   /** The 200 head, as flat [name, value, …] pairs. */
   readonly ok: string[];
   /** The 206 head without Content-Range and Content-Length. */
@@ -116,6 +125,7 @@ async function loadVariant(found: FoundFile, coding: ContentCoding | null, head:
     ino: stats.ino,
     mtimeMs: stats.mtimeMs,
     body,
+    bodyText: body !== null && body.length <= ONE_WRITE_BYTES ? body.toString('latin1') : null,
     etag,
     lastModified,
     modifiedMs,

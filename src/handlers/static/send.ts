@@ -94,7 +94,8 @@ function sendBytes(ctx: RequestContext, variant: Variant, status: number, head: 
   const body = variant.body;
   if (body !== null) {
     res.writeHead(status, head);
-    res.end(status === 206 ? body.subarray(start, end + 1) : body);
+    if (status === 200 && variant.bodyText !== null) res.end(variant.bodyText, 'latin1');
+    else res.end(status === 206 ? body.subarray(start, end + 1) : body);
     return;
   }
   return streamFile(ctx, variant, status, head, start, end, settings);
