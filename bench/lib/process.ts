@@ -7,6 +7,7 @@
  * (bounded) for error messages and for benches that wait on a log line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { forEachLine } from '../../src/util/lines.ts';
 import { pinned } from './pin.ts';
 
 export interface LaunchOptions {
@@ -72,18 +73,10 @@ export function launch(options: LaunchOptions): Launched {
   });
   child.on('error', () => {});
   for (const stream of [child.stdout!, child.stderr!]) {
-    let buffer = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buffer += chunk;
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) !== -1) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        lines.push(line);
-        if (lines.length > MAX_LINES) lines.splice(0, lines.length - MAX_LINES);
-        for (const waiter of waiters) if (waiter.match(line)) waiter.resolve(line);
-      }
+    forEachLine(stream, (line) => {
+      lines.push(line);
+      if (lines.length > MAX_LINES) lines.splice(0, lines.length - MAX_LINES);
+      for (const waiter of waiters) if (waiter.match(line)) waiter.resolve(line);
     });
   }
   const launched: Launched = {

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { forEachLine } from '../../src/util/lines.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const KIRIN_BIN = join(ROOT, 'dist', 'cli', 'bin.js');
@@ -96,18 +97,8 @@ export async function startKirin(options: StartOptions): Promise<KirinProcess> {
       }
     }
   };
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let buffer = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buffer += chunk;
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) !== -1) {
-        onLine(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-      }
-    });
-  }
+  for (const stream of [child.stdout!, child.stderr!]) forEachLine(stream, onLine);
+
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const kirin: KirinProcess = {
     child,
