@@ -74,8 +74,13 @@ export class WorkerHandle {
       this.exitSignal = signal;
       events.exit(this, code, signal);
     });
-    // Spawning can fail (EAGAIN, ENOMEM): the exit handler sees it as a crash.
-    this.child.on('error', () => {});
+    // Spawning can fail (EAGAIN, ENOMEM): then no 'exit' follows, so report one — the master counts a crash and backs off.
+    this.child.on('error', () => {
+      if (this.child.pid === undefined && this.state !== 'exited') {
+        this.state = 'exited';
+        events.exit(this, null, null);
+      }
+    });
     const watchdogPipe = this.child.stdio[4] as Readable | null;
     if (watchdogPipe) {
       createInterface({ input: watchdogPipe }).on('line', (line) => {

@@ -24,6 +24,11 @@ export class KirinIncomingMessage extends IncomingMessage {
   // Spelled out: the implicit derived constructor spreads its arguments on every request.
   constructor(socket: Socket) {
     super(socket);
+    // Present from birth: one shape for every request.
+    this[kForward] = undefined;
+    this[kBodyLimit] = undefined;
+    this[kBodyBytes] = 0;
+    this[kOverLimit] = undefined;
   }
 
   /**

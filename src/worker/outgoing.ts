@@ -8,14 +8,26 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { NodeResponse } from './context.ts';
 
 const kOnClose = Symbol('kirin.onClose');
+/** What the request path keeps on a response until it is over (pipeline.ts). */
+export const kWatchCtx = Symbol('kirin.ctx');
+export const kWatchStart = Symbol('kirin.start');
+export const kWatchBytes = Symbol('kirin.bytesBefore');
 
 export class KirinServerResponse extends ServerResponse {
   declare [kOnClose]: ((res: NodeResponse) => void) | undefined;
+  declare [kWatchCtx]: unknown;
+  declare [kWatchStart]: number;
+  declare [kWatchBytes]: number;
 
   // Spelled out: the implicit derived constructor spreads its arguments on every request.
   constructor(req: IncomingMessage, options?: object) {
     // @ts-expect-error node:http passes options (highWaterMark, rejectNonStandardBodyWrites) that @types/node leaves out.
     super(req, options);
+    // Present from birth, so every response has one shape (no hidden-class change per request when they are set).
+    this[kOnClose] = undefined;
+    this[kWatchCtx] = null;
+    this[kWatchStart] = 0;
+    this[kWatchBytes] = 0;
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {

@@ -19,18 +19,15 @@ import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTargetInto, type NormalizedTarget } from './normalize.ts';
-import { whenResponseCloses } from './outgoing.ts';
+import { kWatchBytes, kWatchCtx, kWatchStart, whenResponseCloses } from './outgoing.ts';
 
 export interface RequestObserver {
   /** Called once per request when its response is done (or the client left); ctx is null for refused requests. */
   done(ctx: RequestContext | null, status: number, durationMs: number): void;
 }
 
-const kCtx = Symbol('kirin.ctx');
-const kStart = Symbol('kirin.start');
-const kBytes = Symbol('kirin.bytesBefore');
 
-type WatchedResponse = NodeResponse & { [kCtx]: RequestContext | null; [kStart]: number; [kBytes]: number };
+type WatchedResponse = NodeResponse & { [kWatchCtx]: RequestContext | null; [kWatchStart]: number; [kWatchBytes]: number };
 
 export class Pipeline {
   readonly #sites: SiteMap<CompiledSite>;
@@ -222,19 +219,19 @@ export class Pipeline {
   /** Access log and metrics when the response is done. Bytes are what went out on the wire for it, head included (nginx's $bytes_sent). */
   #watch(_req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
     const watched = res as WatchedResponse;
-    watched[kCtx] = ctx;
-    watched[kStart] = start;
-    watched[kBytes] = bytesBefore;
+    watched[kWatchCtx] = ctx;
+    watched[kWatchStart] = start;
+    watched[kWatchBytes] = bytesBefore;
     whenResponseCloses(res, this.#onResponseClose);
   }
 
   #responseClosed(res: WatchedResponse): void {
-    const ctx = res[kCtx];
+    const ctx = res[kWatchCtx];
     const req = res.req as NodeRequest;
     const status = res.writableFinished ? res.statusCode : 499;
-    const durationMs = performance.now() - res[kStart];
+    const durationMs = performance.now() - res[kWatchStart];
     if (this.#accessLog !== null) {
-      const bytes = Math.max(0, (req.socket?.bytesWritten ?? 0) - res[kBytes]);
+      const bytes = Math.max(0, (req.socket?.bytesWritten ?? 0) - res[kWatchBytes]);
       this.#accessLog.record({
         client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
         method: req.method ?? '',
