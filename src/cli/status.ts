@@ -2,6 +2,7 @@
 import { sendControl } from '../master/control.ts';
 import { ExitCode } from '../errors.ts';
 import type { MasterStatus } from '../master/master.ts';
+import { formatDuration } from '../util/duration.ts';
 import { parseControlArgs } from './control-args.ts';
 
 const USAGE = `Usage: kirin status [--json] [--state-dir DIR] [--config FILE]
@@ -23,14 +24,14 @@ export async function run(argv: string[]): Promise<number> {
 
 export function formatStatus(status: MasterStatus): string {
   const lines = [
-    `Kirin master pid ${status.pid}, generation ${status.generation}, up ${duration(Date.now() - status.startedAt)}, ${status.workers.length}/${status.targetWorkers} workers`,
+    `Kirin master pid ${status.pid}, generation ${status.generation}, up ${formatDuration(Date.now() - status.startedAt)}, ${status.workers.length}/${status.targetWorkers} workers`,
     `listening: ${status.listeners.join(', ')}`,
     `config: ${status.configFile ?? '(command line)'}; reloads: ${status.reloads}`,
     '',
   ];
   const rows = [['WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RSS', 'REQUESTS', 'RESTARTS']];
   for (const w of status.workers) {
-    rows.push([String(w.index), String(w.pid), String(w.generation), w.state, duration(w.uptimeMs), `${(w.rss / 1024 / 1024).toFixed(0)} MB`, String(w.served), String(w.restarts)]);
+    rows.push([String(w.index), String(w.pid), String(w.generation), w.state, formatDuration(w.uptimeMs), `${(w.rss / 1024 / 1024).toFixed(0)} MB`, String(w.served), String(w.restarts)]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) lines.push(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
@@ -43,12 +44,3 @@ export function formatStatus(status: MasterStatus): string {
   return `${lines.join('\n')}\n`;
 }
 
-function duration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}

@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import type { ServicePlan } from '../config/plan.ts';
 import { KirinError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
+import { forEachLine } from '../util/lines.ts';
 import { commandArgv, fillPlaceholders } from './service-command.ts';
 
 export type ServiceState = 'starting' | 'running' | 'restarting' | 'stopped' | 'failed';
@@ -310,27 +311,16 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** Calls `onLine` for each line of a stream (a trailing partial line at the end too). */
+/** A service's output lines for the log: CRLF endings trimmed, blank lines left out, long lines in pieces. */
 function forwardLines(stream: Readable, onLine: (line: string) => void): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    pending += chunk;
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) !== -1) {
-      const line = pending.slice(0, newline).replace(/\r$/, '');
-      pending = pending.slice(newline + 1);
-      if (line.length > 0) onLine(line);
-    }
-    while (pending.length > MAX_LINE) {
-      onLine(pending.slice(0, MAX_LINE));
-      pending = pending.slice(MAX_LINE);
-    }
-  });
-  stream.on('end', () => {
-    if (pending.length > 0) onLine(pending);
-    pending = '';
-  });
+  forEachLine(
+    stream,
+    (line) => {
+      const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+      if (text.length > 0) onLine(text);
+    },
+    { maxLength: MAX_LINE },
+  );
 }
 
 /** True when `promise` settles within `ms`; the timer never outlives it. */

@@ -18,6 +18,7 @@ import type { AdminPlan, ListenAddress } from '../config/plan.ts';
 import { isAlive } from '../master/control.ts';
 import type { Logger } from './log.ts';
 import { isAuthorized, isLocalHost, sameSecret, sessionCookie } from './admin-auth.ts';
+import { formatDuration } from '../util/duration.ts';
 import { dashboardApp } from './dashboard/client.ts';
 import { DASHBOARD_CSS, DASHBOARD_HTML, LOGIN_HTML } from './dashboard/page.ts';
 import type { HealthAnswer } from './health.ts';
@@ -30,7 +31,7 @@ export interface AdminEndpoints {
   status(): unknown;
 }
 
-const DASHBOARD_JS = `(${dashboardApp.toString()})();\n`;
+const DASHBOARD_JS = `(${dashboardApp.toString()})(${formatDuration.toString()});\n`;
 const MAX_LOGIN_BODY = 4096;
 
 const SECURITY_HEADERS: Record<string, string> = {

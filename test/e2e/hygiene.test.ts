@@ -5,16 +5,16 @@
  * After every probe the worker still serves.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest, request } from '../support/http.ts';
-import { portOf, ROOT, startKirin, tempDir, type KirinProcess } from '../support/kirin.ts';
+import { portOf, ROOT, startKirin, tempDir, writeConfig, type KirinProcess } from '../support/kirin.ts';
 
 function configured(config: object): Promise<{ kirin: KirinProcess; port: number }> {
   const dir = tempDir();
   copyFileSync(join(ROOT, 'test/fixtures/apps/echo-request.ts'), join(dir, 'app.ts'));
-  writeFileSync(join(dir, 'kirin.config.json'), JSON.stringify({ workers: 1, listen: { http: ['127.0.0.1:0'] }, stateDir: join(dir, 'state'), ...config }));
+  writeConfig(dir, config);
   return startKirin({ cwd: dir, args: ['serve'] }).then((kirin) => ({ kirin, port: portOf(kirin.url) }));
 }
 

@@ -7,12 +7,12 @@
  * worker keeps serving.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest, request } from '../support/http.ts';
-import { portOf, ROOT, startKirin, tempDir, type KirinProcess } from '../support/kirin.ts';
+import { portOf, ROOT, startKirin, tempDir, writeConfig, type KirinProcess } from '../support/kirin.ts';
 
 const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: hostile.test\r\n\r\n';
 
@@ -51,18 +51,12 @@ describe('hostile inputs in front of a proxied upstream', () => {
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
     const dir = tempDir();
     copyFileSync(join(ROOT, 'test/fixtures/apps/pid-fetch.ts'), join(dir, 'pid.ts'));
-    writeFileSync(
-      join(dir, 'kirin.config.json'),
-      JSON.stringify({
-        workers: 1,
-        listen: { http: ['127.0.0.1:0'] },
-        stateDir: join(dir, 'state'),
-        sites: {
-          'hostile.test': { tls: 'off', '/pid': { app: './pid.ts' }, '/': { proxy: upstreamUrl } },
-          'good.test': { tls: 'off', '/': { proxy: upstreamUrl } },
-        },
-      }),
-    );
+    writeConfig(dir, {
+      sites: {
+        'hostile.test': { tls: 'off', '/pid': { app: './pid.ts' }, '/': { proxy: upstreamUrl } },
+        'good.test': { tls: 'off', '/': { proxy: upstreamUrl } },
+      },
+    });
     kirin = await startKirin({ cwd: dir, args: ['serve'] });
     port = portOf(kirin.url);
   });

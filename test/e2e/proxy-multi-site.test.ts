@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from '../support/http.ts';
-import { linkKirin, ROOT, startKirin, tempDir, type KirinProcess } from '../support/kirin.ts';
+import { linkKirin, ROOT, startKirin, tempDir, writeConfig, type KirinProcess } from '../support/kirin.ts';
 
 const EXAMPLE = join(ROOT, 'examples', 'multi-site');
 
@@ -154,21 +154,15 @@ describe('allow-lists, from loopback', () => {
   before(async () => {
     const dir = tempDir('kirin-allow-');
     copyFileSync(join(EXAMPLE, 'app.ts'), join(dir, 'app.ts'));
-    writeFileSync(
-      join(dir, 'kirin.config.json'),
-      JSON.stringify({
-        workers: 1,
-        listen: { http: ['127.0.0.1:0'] },
-        stateDir: join(dir, 'state'),
-        sites: {
-          'blog.example.test': {
-            '/admin/': { app: './app.ts', allow: ['10.0.0.0/8'] },
-            '/staff/': { app: './app.ts', allow: ['10.0.0.0/8', '127.0.0.1'] },
-            '/': { app: './app.ts' },
-          },
+    writeConfig(dir, {
+      sites: {
+        'blog.example.test': {
+          '/admin/': { app: './app.ts', allow: ['10.0.0.0/8'] },
+          '/staff/': { app: './app.ts', allow: ['10.0.0.0/8', '127.0.0.1'] },
+          '/': { app: './app.ts' },
         },
-      }),
-    );
+      },
+    });
     kirin = await startKirin({ cwd: dir, args: ['serve'] });
   });
   after(() => kirin?.stop());

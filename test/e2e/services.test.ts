@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from '../support/http.ts';
 import { status } from '../support/control.ts';
-import { startKirin, tempDir, waitFor, type KirinProcess } from '../support/kirin.ts';
+import { startKirin, tempDir, writeConfig, waitFor, type KirinProcess } from '../support/kirin.ts';
 import { isAlive } from '../support/process.ts';
 
 const SERVICE = `
@@ -106,16 +106,10 @@ describe('services (e2e)', () => {
 describe('a service that cannot start', () => {
   it('stops kirin serve with an error naming the command', async () => {
     const dir = tempDir();
-    writeFileSync(
-      join(dir, 'kirin.config.json'),
-      JSON.stringify({
-        workers: 1,
-        listen: { http: ['127.0.0.1:0'] },
-        stateDir: join(dir, 'state'),
-        services: { django: { command: 'gunicorn-is-not-installed mysite.wsgi --bind unix:{socket}' } },
-        sites: { 'shop.test': { tls: 'off', '/': { proxy: { service: 'django' } } } },
-      }),
-    );
+    writeConfig(dir, {
+      services: { django: { command: 'gunicorn-is-not-installed mysite.wsgi --bind unix:{socket}' } },
+      sites: { 'shop.test': { tls: 'off', '/': { proxy: { service: 'django' } } } },
+    });
     const kirin = await startKirin({ cwd: dir, args: ['serve'], waitReady: false });
     const { code } = await kirin.exited;
     assert.notEqual(code, 0);

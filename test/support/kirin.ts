@@ -176,6 +176,14 @@ export function writeFiles(dir: string, files: Record<string, string | Buffer>):
   }
 }
 
+/**
+ * Writes `dir/kirin.config.json` for `kirin serve` run in `dir`: one worker on a
+ * port the system picks (the ready line names it), state inside `dir`, then `config`.
+ */
+export function writeConfig(dir: string, config: object): void {
+  writeFileSync(join(dir, 'kirin.config.json'), JSON.stringify({ workers: 1, listen: { http: ['127.0.0.1:0'] }, stateDir: join(dir, 'state'), ...config }));
+}
+
 /** Makes `import … from 'kirin'` work in a temporary project folder. */
 export function linkKirin(dir: string): void {
   mkdirSync(join(dir, 'node_modules'), { recursive: true });

@@ -4,10 +4,11 @@
  * textContent, never as HTML.
  *
  * Written as one self-contained function so the type checker sees it, and the
- * admin listener serves `(${dashboardApp})()` — the compiled function's own
- * source. It must not use anything from outside its body.
+ * admin listener serves `(${dashboardApp})(${formatDuration})` — the compiled
+ * functions' own source. It must not use anything from outside its body but
+ * what it is passed.
  */
-export function dashboardApp(): void {
+export function dashboardApp(duration: (ms: number) => string): void {
   interface Point {
     t: number;
     rate: number;
@@ -68,16 +69,6 @@ export function dashboardApp(): void {
       rows.appendChild(row);
     }
     body.replaceChildren(rows);
-  }
-
-  function duration(ms: number): string {
-    const s = Math.max(0, Math.floor(ms / 1000));
-    if (s < 60) return `${s}s`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return `${m}m ${s % 60}s`;
-    const h = Math.floor(m / 60);
-    if (h < 48) return `${h}h ${m % 60}m`;
-    return `${Math.floor(h / 24)}d ${h % 24}h`;
   }
 
   function megabytes(bytes: number): string {
