@@ -18,6 +18,7 @@ export class RequestTotals {
   readonly latency = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
   latencySum = 0;
   latencyCount = 0;
+  fastLane = 0;
   readonly reloads = { ok: 0, failed: 0 };
 
   add(delta: MetricsDelta): void {
@@ -28,6 +29,7 @@ export class RequestTotals {
     for (let i = 0; i < this.latency.length; i++) this.latency[i]! += delta.latency[i] ?? 0;
     this.latencySum += delta.latencySum;
     this.latencyCount += delta.latencyCount;
+    this.fastLane += delta.fastLane;
   }
 
   get total(): number {
@@ -42,7 +44,7 @@ export function asMetricsDelta(value: unknown): MetricsDelta | null {
   if (typeof value !== 'object' || value === null) return null;
   const d = value as Partial<MetricsDelta>;
   if (!Array.isArray(d.requests) || !Array.isArray(d.latency)) return null;
-  if (typeof d.latencySum !== 'number' || typeof d.latencyCount !== 'number') return null;
+  if (typeof d.latencySum !== 'number' || typeof d.latencyCount !== 'number' || typeof d.fastLane !== 'number') return null;
   if (!d.requests.every((r) => typeof r === 'object' && r !== null && typeof r.count === 'number' && typeof r.site === 'string' && typeof r.route === 'string' && typeof r.status === 'string')) return null;
   return d as MetricsDelta;
 }
@@ -82,6 +84,7 @@ export function renderMetrics({ status, totals, upstreams, certificates, masterR
       return [{ site, route, status_class: statusClass }, count] as const;
     }),
   );
+  out.family('kirin_http_fast_lane_requests_total', 'counter', 'Of the requests answered, those the fast lane wrote as ready bytes (plain HTTP/1.1 GET or HEAD of a small static file in memory).', [[{}, totals.fastLane]]);
   out.histogram('kirin_http_request_duration_seconds', 'Time from the request head to the end of the response, all sites.', LATENCY_BUCKETS, totals.latency, totals.latencySum);
   out.family('kirin_http_requests_in_flight', 'gauge', 'Requests being handled right now, all workers (sent with each heartbeat).', [
     [{}, status.workers.reduce((n, w) => n + w.inflight, 0)],

@@ -4,7 +4,7 @@
  * worker sends the totals since the last heartbeat to the master, which adds
  * them up across workers (observe/metrics.ts).
  */
-import type { CompiledRoute, RequestContext } from '../worker/context.ts';
+import type { CompiledRoute, CompiledSite } from '../worker/context.ts';
 import type { RequestObserver } from '../worker/pipeline.ts';
 
 /** Upper bounds in seconds (Prometheus' default buckets, plus 30 s and 60 s). */
@@ -24,6 +24,8 @@ export interface MetricsDelta {
   latency: number[];
   latencySum: number;
   latencyCount: number;
+  /** Of the requests, those the fast lane answered (worker/fast-lane.ts). */
+  fastLane: number;
 }
 
 interface RouteCounts {
@@ -41,12 +43,13 @@ export class WorkerMetrics implements RequestObserver {
   #latency = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
   #latencySum = 0;
   #latencyCount = 0;
+  #fastLane = 0;
 
-  done(ctx: RequestContext | null, status: number, durationMs: number): void {
-    const key: CompiledRoute | object = ctx === null ? NO_ROUTE : ctx.route;
+  done(site: CompiledSite | null, route: CompiledRoute | null, status: number, durationMs: number): void {
+    const key: CompiledRoute | object = route ?? NO_ROUTE;
     let counts = this.#routes.get(key);
     if (counts === undefined) {
-      counts = { site: ctx === null ? '' : ctx.site.plan.key, route: ctx === null ? '' : ctx.route.prefix, byClass: [0, 0, 0, 0, 0, 0] };
+      counts = { site: site === null ? '' : site.plan.key, route: route === null ? '' : route.prefix, byClass: [0, 0, 0, 0, 0, 0] };
       this.#routes.set(key, counts);
     }
     const statusClass = (status / 100) | 0;
@@ -57,6 +60,10 @@ export class WorkerMetrics implements RequestObserver {
     this.#latency[i]!++;
     this.#latencySum += seconds;
     this.#latencyCount++;
+  }
+
+  fastLane(): void {
+    this.#fastLane++;
   }
 
   /** The counts since the last call, or undefined when nothing happened. */
@@ -70,10 +77,11 @@ export class WorkerMetrics implements RequestObserver {
         counts.byClass[c] = 0;
       }
     }
-    const delta: MetricsDelta = { requests, latency: this.#latency, latencySum: this.#latencySum, latencyCount: this.#latencyCount };
+    const delta: MetricsDelta = { requests, latency: this.#latency, latencySum: this.#latencySum, latencyCount: this.#latencyCount, fastLane: this.#fastLane };
     this.#latency = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
     this.#latencySum = 0;
     this.#latencyCount = 0;
+    this.#fastLane = 0;
     return delta;
   }
 }

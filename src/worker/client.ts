@@ -27,7 +27,12 @@ export class ClientResolver {
   }
 
   peer(req: NodeRequest): string {
-    const remote = req.socket?.remoteAddress;
+    return this.peerOf(req.socket);
+  }
+
+  /** The same for a socket (the fast lane has no request object). */
+  peerOf(socket: { remoteAddress?: string | undefined } | null | undefined): string {
+    const remote = socket?.remoteAddress;
     if (remote === undefined) return UNIX_PEER;
     return canonicalIp(remote) ?? remote;
   }
@@ -38,9 +43,13 @@ export class ClientResolver {
   }
 
   client(req: NodeRequest): string {
-    const peer = this.peer(req);
+    return this.clientFrom(this.peer(req), req.headers);
+  }
+
+  /** The client from the peer's address and the request's headers (only the forwarding ones are read). */
+  clientFrom(peer: string, headers: IncomingHttpHeaders): string {
     if (!this.#trustsAnyone || !this.#trusted.matches(peer)) return peer;
-    const hops = forwardedFor(req.headers);
+    const hops = forwardedFor(headers);
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = canonicalIp(hops[i]!);
       // An unparsable hop ends the chain we can vouch for; stop at the last good one.

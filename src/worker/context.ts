@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { HandlerPlan, RoutePlan, ServePlan, SitePlan } from '../config/plan.ts';
 import type { Logger } from '../observe/log.ts';
 import type { ClientResolver } from './client.ts';
+import type { PrebuiltResponse } from './prebuilt-response.ts';
 
 /**
  * The request and response handlers receive. Over HTTP/2 these are Node's
@@ -28,6 +29,13 @@ export interface RouteHandler {
   handle(ctx: RequestContext): void | Promise<void>;
   /** HTTP/1.1 Upgrade (WebSocket). Without it, upgrades to the route get 501. */
   upgrade?(ctx: RequestContext, socket: Duplex, head: Buffer): void;
+  /**
+   * For the fast lane (fast-lane.ts): the whole response to a plain GET or
+   * HEAD of `path` — one that depends on nothing else of the request but its
+   * Accept-Encoding — or null when the handler must see the request. A
+   * promise when it must look at the disk first. `now` is performance.now().
+   */
+  prebuilt?(path: string, acceptEncoding: string | undefined, now: number): PrebuiltResponse | null | Promise<PrebuiltResponse | null>;
   /** Called when the worker drains: stop timers, close pools. */
   close?(): void | Promise<void>;
 }

@@ -19,12 +19,36 @@ import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTargetInto, type NormalizedTarget } from './normalize.ts';
+import type { SimpleRequest } from './simple-request.ts';
 import { kWatchBytes, kWatchCtx, kWatchStart, whenResponseCloses } from './outgoing.ts';
 
 export interface RequestObserver {
-  /** Called once per request when its response is done (or the client left); ctx is null for refused requests. */
-  done(ctx: RequestContext | null, status: number, durationMs: number): void;
+  /** Called once per request when its response is done (or the client left); site and route are null for refused requests. */
+  done(site: CompiledSite | null, route: CompiledRoute | null, status: number, durationMs: number): void;
+  /** Called besides `done` for a request the fast lane answered. */
+  fastLane(): void;
 }
+
+/** Where the fast lane's request goes (reused: one request at a time runs synchronously). */
+export interface SimpleRoute {
+  /** The host name, lower case, without port. */
+  host: string;
+  site: CompiledSite;
+  route: CompiledRoute;
+  /** The decoded path the handler sees (after stripPrefix). */
+  handlerPath: string;
+}
+
+interface Refusal {
+  status: number;
+  detail: string | undefined;
+  /** Close the connection after answering. */
+  close: boolean;
+}
+
+const MALFORMED_HOST: Refusal = { status: 400, detail: 'malformed Host header', close: false };
+const NOT_FOUND: Refusal = { status: 404, detail: undefined, close: false };
+const CLOSE = { close: true };
 
 
 type WatchedResponse = NodeResponse & { [kWatchCtx]: RequestContext | null; [kWatchStart]: number; [kWatchBytes]: number };
@@ -79,6 +103,11 @@ export class Pipeline {
   /** The last Host seen and what it parsed to: a connection sends the same one again and again. */
   #lastAuthority = '';
   #lastHost: string | null = null;
+  /** What #locate found last. */
+  #host: string | null = null;
+  #site: CompiledSite | null = null;
+  #matched: CompiledRoute | null = null;
+  readonly #simple: SimpleRoute = { host: '', site: null as unknown as CompiledSite, route: null as unknown as CompiledRoute, handlerPath: '' };
 
   setAccessLog(log: AccessLog | null): void {
     this.#accessLog = log;
@@ -164,33 +193,15 @@ export class Pipeline {
       sendError(res, 400, 'missing Host header');
       return null;
     }
-    let host: string | null;
-    if (authority === this.#lastAuthority) host = this.#lastHost;
-    else {
-      host = parseHost(authority);
-      this.#lastAuthority = authority;
-      this.#lastHost = host;
-    }
-    if (host === null) {
-      sendError(res, 400, 'malformed Host header');
+    const refusal = this.#locate(authority, req.url ?? '');
+    if (refusal !== null) {
+      sendError(res, refusal.status, refusal.detail, refusal.close ? CLOSE : undefined);
       return null;
     }
-    const site = this.#onlySite ?? this.#sites.match(host);
-    if (site === null) {
-      sendError(res, 421, `no site here answers for ${host}`, { close: true });
-      return null;
-    }
+    const host = this.#host!;
+    const site = this.#site!;
+    const route = this.#matched!;
     const target = this.#target;
-    const refused = normalizeTargetInto(req.url ?? '', target);
-    if (refused !== null) {
-      sendError(res, 400, refused);
-      return null;
-    }
-    const route = site.onlyRoute ?? matchRoute(site.routes, target.path);
-    if (route === null) {
-      sendError(res, 404);
-      return null;
-    }
     if (req.rawHeaders.length > this.#limits.maxHeaders * 2) {
       sendError(res, 431, `more than ${this.#limits.maxHeaders} header fields`);
       return null;
@@ -214,6 +225,77 @@ export class Pipeline {
     }
     if (route.forwards) applyForwarding(ctx);
     return ctx;
+  }
+
+  /**
+   * Host → site, target → normalized path → route: into #host, #site, #target
+   * and #matched. Returns why the request is refused, or null.
+   */
+  #locate(authority: string, url: string): Refusal | null {
+    let host: string | null;
+    if (authority === this.#lastAuthority) host = this.#lastHost;
+    else {
+      host = parseHost(authority);
+      this.#lastAuthority = authority;
+      this.#lastHost = host;
+    }
+    if (host === null) return MALFORMED_HOST;
+    const site = this.#onlySite ?? this.#sites.match(host);
+    if (site === null) return { status: 421, detail: `no site here answers for ${host}`, close: true };
+    const target = this.#target;
+    const refused = normalizeTargetInto(url, target);
+    if (refused !== null) return { status: 400, detail: refused, close: false };
+    const route = site.onlyRoute ?? matchRoute(site.routes, target.path);
+    if (route === null) return NOT_FOUND;
+    this.#host = host;
+    this.#site = site;
+    this.#matched = route;
+    return null;
+  }
+
+  /**
+   * For the fast lane (fast-lane.ts): the route a plain GET or HEAD for `url`
+   * on `authority` reaches when nothing on the way would look at the request
+   * — no middleware, no forwarding — and the path its handler sees. Null when
+   * the request must take the full path (which may refuse it).
+   */
+  simpleRoute(authority: string, url: string): SimpleRoute | null {
+    if (this.draining) return null;
+    // The TLS runtime answers ACME HTTP-01 challenges under /.well-known/ before routing.
+    if (this.beforeRoute !== null && url.startsWith('/.well-known/')) return null;
+    if (this.#locate(authority, url) !== null) return null;
+    const route = this.#matched!;
+    if (route.chain !== null || route.forwards) return null;
+    const simple = this.#simple;
+    simple.host = this.#host!;
+    simple.site = this.#site!;
+    simple.route = route;
+    simple.handlerPath = route.strip === null ? this.#target.path : this.#target.path.slice(route.strip.length) || '/';
+    return simple;
+  }
+
+  /** The fast lane answered `request` with `bytes` bytes (a 200): count, log and meter it as the full path would. */
+  servedSimple(socket: Socket, request: SimpleRequest, simple: SimpleRoute, bytes: number, start: number): void {
+    this.served++;
+    const durationMs = performance.now() - start;
+    if (this.#accessLog !== null) {
+      const peer = this.#resolver.peerOf(socket);
+      this.#accessLog.record({
+        client: request.forwardedFor === undefined ? peer : this.#resolver.clientFrom(peer, { 'x-forwarded-for': request.forwardedFor }),
+        method: request.method,
+        host: simple.host,
+        path: request.target,
+        status: 200,
+        bytes,
+        durationMs,
+        userAgent: request.userAgent,
+        site: simple.site.plan.key,
+      });
+    }
+    if (this.#observer !== null) {
+      this.#observer.done(simple.site, simple.route, 200, durationMs);
+      this.#observer.fastLane();
+    }
   }
 
   /** Access log and metrics when the response is done. Bytes are what went out on the wire for it, head included (nginx's $bytes_sent). */
@@ -244,7 +326,7 @@ export class Pipeline {
         site: ctx === null ? '' : ctx.site.plan.key,
       });
     }
-    if (this.#observer !== null) this.#observer.done(ctx, status, durationMs);
+    if (this.#observer !== null) this.#observer.done(ctx === null ? null : ctx.site, ctx === null ? null : ctx.route, status, durationMs);
   }
 
   #fail(ctx: RequestContext, error: unknown): void {

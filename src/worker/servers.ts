@@ -9,6 +9,7 @@ import type { LimitsPlan } from '../config/plan.ts';
 import type { ListenerFd } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
 import { writeRawError } from './error-response.ts';
+import { installFastLane } from './fast-lane.ts';
 import { KirinIncomingMessage } from './incoming.ts';
 import { KirinServerResponse } from './outgoing.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -41,6 +42,7 @@ export function http1Options(limits: LimitsPlan) {
 
 export function createHttpServer(pipeline: Pipeline, limits: LimitsPlan, logger: Logger): Server {
   const server = createServer(http1Options(limits), pipeline.onRequest);
+  installFastLane(server, pipeline, limits);
   // Node stops counting past maxHeadersCount; one more than the limit lets the pipeline see the excess and answer 431.
   server.maxHeadersCount = limits.maxHeaders + 1;
   server.on('upgrade', pipeline.onUpgrade);

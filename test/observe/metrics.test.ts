@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { MasterStatus } from '../../src/master/master.ts';
 import { RequestTotals, asMetricsDelta, renderMetrics } from '../../src/observe/metrics.ts';
 import { LATENCY_BUCKETS, WorkerMetrics } from '../../src/observe/worker-metrics.ts';
-import type { RequestContext } from '../../src/worker/context.ts';
+import type { CompiledRoute, CompiledSite } from '../../src/worker/context.ts';
 import { parsePrometheus, valueOf } from '../support/prometheus.ts';
 
 function status(overrides: Partial<MasterStatus> = {}): MasterStatus {
@@ -29,24 +29,24 @@ function status(overrides: Partial<MasterStatus> = {}): MasterStatus {
   };
 }
 
-/** A request context as WorkerMetrics reads it: one route object per route. */
-const routes = new Map<string, unknown>();
-function ctx(site: string, route: string): RequestContext {
+/** A site and route as WorkerMetrics reads them: one route object per route. */
+const routes = new Map<string, [CompiledSite, CompiledRoute]>();
+function at(site: string, route: string): [CompiledSite, CompiledRoute] {
   const key = `${site} ${route}`;
-  if (!routes.has(key)) routes.set(key, { site: { plan: { key: site } }, route: { prefix: route } });
-  const r = routes.get(key) as { site: unknown; route: unknown };
-  return { site: r.site, route: r.route } as unknown as RequestContext;
+  if (!routes.has(key)) routes.set(key, [{ plan: { key: site } } as unknown as CompiledSite, { prefix: route } as unknown as CompiledRoute]);
+  return routes.get(key)!;
 }
 
 /** Two workers' heartbeats, made by the real worker-side counter. */
 function workerDeltas() {
   const a = new WorkerMetrics();
-  a.done(ctx('a.test', '/'), 200, 3);
-  a.done(ctx('a.test', '/'), 204, 7);
-  a.done(ctx('a.test', '/api/'), 503, 40);
+  a.done(...at('a.test', '/'), 200, 3);
+  a.done(...at('a.test', '/'), 204, 7);
+  a.done(...at('a.test', '/api/'), 503, 40);
   const b = new WorkerMetrics();
-  b.done(ctx('a.test', '/'), 200, 2000);
-  b.done(null, 421, 0.1);
+  b.done(...at('a.test', '/'), 200, 2000);
+  b.fastLane();
+  b.done(null, null, 421, 0.1);
   return [a.drain()!, b.drain()!];
 }
 
@@ -74,6 +74,7 @@ describe('metrics aggregation', () => {
     assert.equal(valueOf(m, 'kirin_http_requests_total', { site: 'a.test', route: '/', status_class: '2xx' }), 3);
     assert.equal(valueOf(m, 'kirin_http_requests_total', { site: 'a.test', route: '/api/', status_class: '5xx' }), 1);
     assert.equal(valueOf(m, 'kirin_http_requests_total', { site: '', route: '', status_class: '4xx' }), 1, 'refused before a site matched (421)');
+    assert.equal(valueOf(m, 'kirin_http_fast_lane_requests_total'), 1);
     assert.equal(m.get('kirin_http_requests_total')!.metrics.length, 3);
 
     const latency = m.get('kirin_http_request_duration_seconds')!.metrics[0]!;
@@ -117,10 +118,10 @@ describe('metrics aggregation', () => {
   it('keeps counting across heartbeats (counters never go back)', () => {
     const totals = new RequestTotals();
     const w = new WorkerMetrics();
-    w.done(ctx('s', '/'), 200, 1);
+    w.done(...at('s', '/'), 200, 1);
     totals.add(w.drain()!);
-    w.done(ctx('s', '/'), 200, 1);
-    w.done(ctx('s', '/'), 200, 1);
+    w.done(...at('s', '/'), 200, 1);
+    w.done(...at('s', '/'), 200, 1);
     totals.add(w.drain()!);
     assert.equal(w.drain(), undefined, 'an idle worker sends no delta');
     assert.equal(totals.requests.get('s\u0000/\u00002xx'), 3);
@@ -129,8 +130,10 @@ describe('metrics aggregation', () => {
 
   it('refuses a heartbeat payload that is not a delta', () => {
     assert.equal(asMetricsDelta(null), null);
-    assert.equal(asMetricsDelta({ requests: [], latency: 'x', latencySum: 0, latencyCount: 0 }), null);
-    assert.equal(asMetricsDelta({ requests: [], latency: [], latencySum: '1', latencyCount: 0 }), null);
-    assert.equal(asMetricsDelta({ requests: [{ site: 's', route: '/', status: '2xx', count: '1' }], latency: [], latencySum: 0, latencyCount: 0 }), null);
+    assert.equal(asMetricsDelta({ requests: [], latency: 'x', latencySum: 0, latencyCount: 0, fastLane: 0 }), null);
+    assert.equal(asMetricsDelta({ requests: [], latency: [], latencySum: '1', latencyCount: 0, fastLane: 0 }), null);
+    assert.equal(asMetricsDelta({ requests: [{ site: 's', route: '/', status: '2xx', count: '1' }], latency: [], latencySum: 0, latencyCount: 0, fastLane: 0 }), null);
+    assert.equal(asMetricsDelta({ requests: [], latency: [], latencySum: 0, latencyCount: 0 }), null, 'no fast-lane count');
+    assert.notEqual(asMetricsDelta({ requests: [], latency: [], latencySum: 0, latencyCount: 0, fastLane: 0 }), null);
   });
 });

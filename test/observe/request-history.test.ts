@@ -5,7 +5,7 @@ import { WorkerMetrics } from '../../src/observe/worker-metrics.ts';
 
 function delta(statuses: number[], ms: number) {
   const w = new WorkerMetrics();
-  for (const status of statuses) w.done(null, status, ms);
+  for (const status of statuses) w.done(null, null, status, ms);
   return w.drain()!;
 }
 

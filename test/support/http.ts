@@ -107,3 +107,107 @@ export function rawRequest(port: number, data: string | Buffer | (string | Buffe
     });
   });
 }
+
+/** One response read off a raw connection. */
+export interface WireResponse {
+  status: number;
+  /** The head as sent, status line and fields (without the blank line). */
+  head: string;
+  /** Field names in lower case → value (the last one wins). */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/**
+ * A keep-alive connection written to byte by byte: requests go out exactly as
+ * given (one write each), responses are read back one by one (framed by
+ * Content-Length; HEAD responses have no body).
+ */
+export class RawConnection {
+  readonly #socket: import('node:net').Socket;
+  #buffer = Buffer.alloc(0);
+  #wake: (() => void) | null = null;
+  #ended = false;
+  /** Resolves when the server closes the connection. */
+  readonly closed: Promise<void>;
+
+  private constructor(socket: import('node:net').Socket) {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      this.#wake?.();
+    });
+    this.closed = new Promise((resolve) => {
+      socket.on('close', () => {
+        this.#ended = true;
+        this.#wake?.();
+        resolve();
+      });
+    });
+    socket.on('error', () => {});
+  }
+
+  static open(port: number, host = '127.0.0.1'): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port, noDelay: true });
+      socket.once('connect', () => resolve(new RawConnection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  write(data: string | Buffer): void {
+    this.#socket.write(data);
+  }
+
+  /** Half-closes: the client sends nothing more. */
+  end(): void {
+    this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  /** The next response; `head`: it answers a HEAD request (no body follows). */
+  async read(options: { head?: boolean; timeoutMs?: number } = {}): Promise<WireResponse> {
+    const deadline = Date.now() + (options.timeoutMs ?? 5000);
+    for (;;) {
+      const parsed = this.#take(options.head === true);
+      if (parsed) return parsed;
+      if (this.#ended) throw new Error(`the server closed the connection; unread: ${JSON.stringify(this.#buffer.toString('latin1').slice(0, 200))}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no complete response in time; unread: ${JSON.stringify(this.#buffer.toString('latin1').slice(0, 200))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          this.#wake = null;
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Sends `request` and reads its response. */
+  async exchange(request: string, options: { head?: boolean } = {}): Promise<WireResponse> {
+    this.write(request);
+    return this.read({ head: options.head ?? request.startsWith('HEAD ') });
+  }
+
+  #take(isHead: boolean): WireResponse | null {
+    const end = this.#buffer.indexOf('\r\n\r\n');
+    if (end === -1) return null;
+    const head = this.#buffer.subarray(0, end).toString('latin1');
+    const headers: Record<string, string> = {};
+    for (const line of head.split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+    const length = isHead || status === 304 || status === 204 ? 0 : Number(headers['content-length'] ?? 0);
+    if (this.#buffer.length < end + 4 + length) return null;
+    const body = this.#buffer.subarray(end + 4, end + 4 + length);
+    this.#buffer = this.#buffer.subarray(end + 4 + length);
+    return { status, head, headers, body: Buffer.from(body) };
+  }
+}

@@ -7,6 +7,7 @@
 import type { Stats } from 'node:fs';
 import { hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { PrebuiltResponse } from '../../worker/prebuilt-response.ts';
 import type { Validators } from './conditional.ts';
 import { looksHashed } from './hashed-name.ts';
 import { contentTypeFor } from './mime.ts';
@@ -17,7 +18,7 @@ export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 
 export type ContentCoding = 'br' | 'gzip';
 
-/** Files up to this size also keep a latin1 copy for single-write responses. */
+/** Files up to this size also keep a latin1 copy for single-write responses, and their whole response for the fast lane. */
 const ONE_WRITE_BYTES = 16 * 1024;
 
 export interface Variant extends Validators {
@@ -38,6 +39,8 @@ export interface Variant extends Validators {
   readonly bodyText: string | null;
   /** The 200 head, as flat [name, value, …] pairs. */
   readonly ok: string[];
+  /** The whole 200 response as bytes for the worker's fast lane, for files up to ONE_WRITE_BYTES in memory. */
+  readonly prebuilt: PrebuiltResponse | null;
   /** The 206 head without Content-Range and Content-Length. */
   readonly partial: string[];
   /** The 304 head. */
@@ -80,9 +83,18 @@ export async function loadEntry(resolved: ResolvedFile, settings: EntrySettings)
   const identity = await loadVariant(resolved.identity, null, head, settings.smallFileBytes);
   const br = resolved.br === null ? null : await loadVariant(resolved.br, 'br', head, settings.smallFileBytes);
   const gzip = resolved.gzip === null ? null : await loadVariant(resolved.gzip, 'gzip', head, settings.smallFileBytes);
-  const bytes = (identity.body?.length ?? 0) + (br?.body?.length ?? 0) + (gzip?.body?.length ?? 0);
+  const bytes = heldBytes(identity) + (br === null ? 0 : heldBytes(br)) + (gzip === null ? 0 : heldBytes(gzip));
   return { identity, br, gzip, fingerprint: fingerprintOf(resolved), bytes };
 }
+
+/** What a variant keeps in memory: its bytes, their latin1 copy and the fast lane's response (head and body, built on first use). */
+function heldBytes(variant: Variant): number {
+  const body = variant.body?.length ?? 0;
+  return variant.bodyText === null ? body : 3 * body + HEAD_BYTES;
+}
+
+/** About what a response head takes. */
+const HEAD_BYTES = 512;
 
 interface HeadSettings {
   type: string;
@@ -118,6 +130,8 @@ async function loadVariant(found: FoundFile, coding: ContentCoding | null, head:
   const notModified = ['last-modified', lastModified, 'etag', etag];
   if (head.cacheControl !== '') notModified.push('cache-control', head.cacheControl);
   if (head.varies) notModified.push('vary', 'accept-encoding');
+  const ok = [...common, 'content-length', String(size)];
+  const oneWrite = body !== null && body.length <= ONE_WRITE_BYTES ? body : null;
   return {
     coding,
     path: found.path,
@@ -125,11 +139,12 @@ async function loadVariant(found: FoundFile, coding: ContentCoding | null, head:
     ino: stats.ino,
     mtimeMs: stats.mtimeMs,
     body,
-    bodyText: body !== null && body.length <= ONE_WRITE_BYTES ? body.toString('latin1') : null,
+    bodyText: oneWrite === null ? null : oneWrite.toString('latin1'),
     etag,
     lastModified,
     modifiedMs,
-    ok: [...common, 'content-length', String(size)],
+    ok,
+    prebuilt: oneWrite === null ? null : new PrebuiltResponse(200, ok, oneWrite),
     partial: common,
     notModified,
   };

@@ -1,0 +1,157 @@
+/**
+ * Recognizes the plainest HTTP/1.1 request there is — one complete
+ * `GET`/`HEAD` head with no body, no conditions and no upgrade, alone in the
+ * bytes that arrived — so the fast lane (fast-lane.ts) can answer it without
+ * node:http's request and response objects.
+ *
+ * This is a recognizer, not a parser: it never refuses anything. Whatever it
+ * does not positively recognize — a malformed line, a header it does not know
+ * how to honour, two requests in one read, half a request — makes it return
+ * false, and the bytes go to node:http's own parser (llhttp), which answers
+ * exactly as it would have without the fast lane (400, 431, 413 …). So it is
+ * strict where llhttp is lenient: HTTP/1.1 only, CRLF line ends only, no
+ * obs-fold, token header names, visible ASCII in the target.
+ */
+
+/** The parts of a recognized request the fast lane needs. Reused between requests (one object per worker). */
+export interface SimpleRequest {
+  method: 'GET' | 'HEAD';
+  /** The request target as sent (origin-form: starts with '/'). */
+  target: string;
+  /** The one Host header's value. */
+  host: string;
+  acceptEncoding: string | undefined;
+  userAgent: string | undefined;
+  /** X-Forwarded-For, for the access log behind trusted proxies. */
+  forwardedFor: string | undefined;
+}
+
+export function emptySimpleRequest(): SimpleRequest {
+  return { method: 'GET', target: '', host: '', acceptEncoding: undefined, userAgent: undefined, forwardedFor: undefined };
+}
+
+/** tchar (RFC 9110 §5.6.2), for header names. */
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
+/**
+ * What a header does to the fast lane. Headers not listed are carried by the
+ * request but change nothing about a static answer (Accept, Cookie, Referer …).
+ */
+const HOST = 1;
+const ACCEPT_ENCODING = 2;
+const USER_AGENT = 3;
+const FORWARDED_FOR = 4;
+const CONNECTION = 5;
+/** The answer depends on it (conditions, ranges), or the request has a body, or it asks for another protocol: node:http's path. */
+const NOT_SIMPLE = 6;
+
+const EFFECTS = new Map<string, number>([
+  ['host', HOST],
+  ['accept-encoding', ACCEPT_ENCODING],
+  ['user-agent', USER_AGENT],
+  ['x-forwarded-for', FORWARDED_FOR],
+  ['connection', CONNECTION],
+  ['content-length', NOT_SIMPLE],
+  ['transfer-encoding', NOT_SIMPLE],
+  ['upgrade', NOT_SIMPLE],
+  ['expect', NOT_SIMPLE],
+  ['range', NOT_SIMPLE],
+  ['if-range', NOT_SIMPLE],
+  ['if-match', NOT_SIMPLE],
+  ['if-none-match', NOT_SIMPLE],
+  ['if-modified-since', NOT_SIMPLE],
+  ['if-unmodified-since', NOT_SIMPLE],
+  // A trusted proxy may name another site or client with these; the full path knows how to weigh them.
+  ['x-forwarded-host', NOT_SIMPLE],
+  ['forwarded', NOT_SIMPLE],
+]);
+
+const VERSION = ' HTTP/1.1\r\n';
+
+/**
+ * True when `text` (the bytes of one read, as latin1) is exactly one simple
+ * request with at most `maxHeaders` header fields; its parts are then in `into`.
+ */
+export function recognizeSimpleRequest(text: string, maxHeaders: number, into: SimpleRequest): boolean {
+  const end = text.length - 4;
+  // Exactly one head, ending where the read ends: no body, no second (pipelined) request, nothing missing.
+  if (end < 0 || text.indexOf('\r\n\r\n') !== end) return false;
+  let pos: number;
+  if (text.startsWith('GET /')) {
+    into.method = 'GET';
+    pos = 4;
+  } else if (text.startsWith('HEAD /')) {
+    into.method = 'HEAD';
+    pos = 5;
+  } else return false;
+  const space = text.indexOf(' ', pos);
+  if (space === -1) return false;
+  for (let i = pos; i < space; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  if (!text.startsWith(VERSION, space)) return false;
+  into.target = text.slice(pos, space);
+  into.acceptEncoding = undefined;
+  into.userAgent = undefined;
+  into.forwardedFor = undefined;
+  let host: string | undefined;
+  let fields = 0;
+  pos = space + VERSION.length;
+  // Each field line: name ":" OWS value OWS CRLF. `end + 2` is where the empty line starts.
+  while (pos < end + 2) {
+    if (++fields > maxHeaders) return false;
+    const lineEnd = text.indexOf('\r\n', pos);
+    const colon = text.indexOf(':', pos);
+    if (colon === -1 || colon > lineEnd || colon === pos) return false;
+    for (let i = pos; i < colon; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128 || TOKEN[c] === 0) return false;
+    }
+    let start = colon + 1;
+    let stop = lineEnd;
+    while (start < stop && isBlank(text.charCodeAt(start))) start++;
+    while (stop > start && isBlank(text.charCodeAt(stop - 1))) stop--;
+    for (let i = start; i < stop; i++) {
+      const c = text.charCodeAt(i);
+      // field-vchar, SP, HTAB (obs-text included); a lone CR or LF, NUL or DEL is not.
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+    }
+    const effect = EFFECTS.get(text.slice(pos, colon).toLowerCase());
+    if (effect !== undefined) {
+      const value = text.slice(start, stop);
+      switch (effect) {
+        case HOST:
+          if (host !== undefined) return false;
+          host = value;
+          break;
+        case ACCEPT_ENCODING:
+          // Several Accept-Encoding lines combine; the full path does that.
+          if (into.acceptEncoding !== undefined) return false;
+          into.acceptEncoding = value;
+          break;
+        case USER_AGENT:
+          into.userAgent = value;
+          break;
+        case FORWARDED_FOR:
+          if (into.forwardedFor !== undefined) return false;
+          into.forwardedFor = value;
+          break;
+        case CONNECTION:
+          if (value.toLowerCase() !== 'keep-alive') return false;
+          break;
+        default:
+          return false;
+      }
+    }
+    pos = lineEnd + 2;
+  }
+  if (host === undefined) return false;
+  into.host = host;
+  return true;
+}
+
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
