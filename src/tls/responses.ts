@@ -1,5 +1,5 @@
 /**
- * The response objects of the https listeners, for HTTP/1.1 and HTTP/2. Two
+ * The response objects of the https listeners, for HTTP/1.1 and HTTP/2. Three
  * things differ from node:http's:
  *
  * - Strict-Transport-Security. The site middleware marks the response
@@ -12,10 +12,16 @@
  *   `Keep-Alive`, `Upgrade` … — so an app that sets one works over HTTP/1.1 and
  *   answers 500 over HTTP/2. Over HTTP/2 they are dropped, as a proxy between
  *   the two would.
+ * - A flat header list given to the HTTP/2 writeHead is set field by field.
+ *   Node's compatibility writeHead removes each listed name, then appends it
+ *   (which validates it and calls setHeader, which validates it again): three
+ *   passes over every field of every response, where one does when no name
+ *   repeats in the list.
  */
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
-import { KirinServerResponse } from '../worker/outgoing.ts';
-import { Http2ServerResponse } from 'node:http2';
+import { Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
+import { initResponseHooks, KirinServerResponse, kOnClose, kWatchBytes, kWatchCtx, kWatchStart, runCloseHook } from '../worker/outgoing.ts';
+import type { NodeResponse } from '../worker/context.ts';
 
 export const HSTS = 'strict-transport-security';
 /** The Strict-Transport-Security value this response gets, set by the site middleware. */
@@ -30,8 +36,14 @@ type HeadersArgument = OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined;
 
 /** HTTP/1.1 over TLS. */
 export class TlsResponse extends KirinServerResponse implements HstsResponse {
-  /** null on the prototype (below): no per-response field to set up for the responses that never get it. */
   declare [kHsts]: string | null;
+
+  // Spelled out: the implicit derived constructor spreads its arguments on every response.
+  constructor(req: ConstructorParameters<typeof KirinServerResponse>[0], options?: object) {
+    super(req, options);
+    // Present from birth: the site middleware sets it on every response of an HSTS site, and a field added later changes the object's shape.
+    this[kHsts] = null;
+  }
 
   override writeHead(statusCode: number, reason?: unknown, headers?: unknown): this {
     if (typeof reason !== 'string') {
@@ -49,6 +61,26 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse {
   declare [kHsts]: string | null;
   /** The handler set Strict-Transport-Security itself (its value wins). */
   declare [kOwnHsts]: boolean;
+  declare [kOnClose]: ((res: NodeResponse) => void) | undefined;
+  declare [kWatchCtx]: unknown;
+  declare [kWatchStart]: number;
+  declare [kWatchBytes]: number;
+
+  // Spelled out: the implicit derived constructor spreads its arguments on every response.
+  constructor(stream: ServerHttp2Stream) {
+    super(stream);
+    // Present from birth, as on HTTP/1.1 (worker/outgoing.ts): the site middleware and the request path's
+    // metrics set these on most responses, and each field added later would change the object's shape.
+    this[kHsts] = null;
+    this[kOwnHsts] = false;
+    initResponseHooks(this);
+  }
+
+  /** The request path's close hook without a 'close' listener per response, as on HTTP/1.1. */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'close') runCloseHook(this);
+    return (super.emit as (event: string | symbol, ...args: unknown[]) => boolean)(event, ...args);
+  }
 
   override setHeader(name: string, value: number | string | readonly string[]): void {
     if (isConnectionSpecific(name, value)) return;
@@ -67,6 +99,14 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse {
       headers = reason;
       reason = undefined;
     }
+    const stream = this.stream;
+    // Not when Node's writeHead would do nothing (the stream is gone) or throw (the head is out): it decides those.
+    if (isFlatList(headers) && !stream.headersSent && !stream.destroyed && !stream.closed && !repeatsName(headers)) {
+      this.#setEach(headers);
+      // No header argument: Node's writeHead then only sends the head.
+      const write = super.writeHead as (status: number, reason?: string) => this;
+      return reason === undefined ? write.call(this, statusCode) : write.call(this, statusCode, reason as string);
+    }
     if (headers !== undefined && headers !== null) headers = withoutConnectionSpecific(headers as OutgoingHttpHeaders | OutgoingHttpHeader[]);
     const hsts = this[kHsts];
     // Node's compatibility writeHead merges a header list into the headers set so far anyway: no need to copy the list.
@@ -74,6 +114,54 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse {
     const write = super.writeHead as (status: number, ...rest: unknown[]) => this;
     return reason === undefined ? write.call(this, statusCode, headers) : write.call(this, statusCode, reason, headers);
   }
+
+  /**
+   * A flat list without repeated names, as setHeader calls: what Node's writeHead
+   * ends with for such a list (each listed field replaces one set before), in
+   * one pass. Connection-specific fields are dropped; Strict-Transport-Security
+   * joins unless the handler set or listed its own.
+   */
+  #setEach(headers: readonly OutgoingHttpHeader[]): void {
+    let ownHsts = this[kOwnHsts];
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string;
+      const value = headers[i + 1]!;
+      if (isConnectionSpecific(name, value)) continue;
+      if (isHsts(name)) ownHsts = true;
+      super.setHeader(name, value);
+    }
+    const hsts = this[kHsts];
+    if (hsts !== null && !ownHsts) super.setHeader(HSTS, hsts);
+  }
+}
+
+/** Longer lists go Node's way: the check for repeated names below is quadratic. */
+const MAX_SET_EACH = 32;
+
+/**
+ * A flat [name, value, …] list of names as they will be stored (strings, no
+ * surrounding whitespace for Node to trim), short enough to check for repeats.
+ * Anything else (pairs, odd lengths, odd names) goes Node's way, errors included.
+ */
+function isFlatList(headers: unknown): headers is readonly OutgoingHttpHeader[] {
+  if (!Array.isArray(headers) || headers.length % 2 !== 0 || headers.length > MAX_SET_EACH) return false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name: unknown = headers[i];
+    if (typeof name !== 'string' || name.length === 0 || name.charCodeAt(0) <= 32 || name.charCodeAt(name.length - 1) <= 32) return false;
+  }
+  return true;
+}
+
+/** True when a flat list names a field twice (set-cookie …): Node's writeHead keeps every value, so it goes that way. */
+function repeatsName(headers: readonly OutgoingHttpHeader[]): boolean {
+  for (let i = 2; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    for (let j = 0; j < i; j += 2) {
+      const other = headers[j] as string;
+      if (name.length === other.length && (name === other || name.toLowerCase() === other.toLowerCase())) return true;
+    }
+  }
+  return false;
 }
 
 /** The headers with Strict-Transport-Security added, unless the handler set its own. Never changes the caller's list. */
@@ -158,7 +246,3 @@ function withoutConnectionSpecific(headers: OutgoingHttpHeaders | OutgoingHttpHe
   return copy ?? headers;
 }
 
-// Defaults on the prototypes: most responses never set them.
-(TlsResponse.prototype as HstsResponse)[kHsts] = null;
-(Http2Response.prototype as HstsResponse)[kHsts] = null;
-(Http2Response.prototype as unknown as Record<symbol, boolean>)[kOwnHsts] = false;

@@ -14,9 +14,9 @@ import type { Server, Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { ServePlan } from '../config/plan.ts';
 import type { ListenerFd } from '../ipc.ts';
-import type { WorkerServices } from '../worker/context.ts';
+import type { NodeResponse, WorkerServices } from '../worker/context.ts';
 import type { Pipeline } from '../worker/pipeline.ts';
-import { writeRawError } from '../worker/error-response.ts';
+import { sendError, writeRawError } from '../worker/error-response.ts';
 import { answerClientError, http1Options } from '../worker/servers.ts';
 import { Http2Response, TlsResponse } from './responses.ts';
 import { ACME_TLS_ALPN, SECURE_CONTEXT_OPTIONS } from './profile.ts';
@@ -61,8 +61,12 @@ export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeli
   ) as SecureServer;
   (server as unknown as { maxHeadersCount: number }).maxHeadersCount = limits.maxHeaders + 1;
   server.on('upgrade', pipeline.onUpgrade as (req: IncomingMessage, socket: Socket, head: Buffer) => void);
-  // Kirin is not a forward proxy (as on the plain listener, servers.ts).
-  server.on('connect', (_req: unknown, socket: Socket) => writeRawError(socket, 405, 'CONNECT is not supported'));
+  // Kirin is not a forward proxy (as on the plain listener, servers.ts). HTTP/1.1 hands over the socket;
+  // HTTP/2 a response on the CONNECT stream, which must not carry an HTTP/1.1 status line as its body.
+  server.on('connect', (_req: unknown, socket: Socket | Http2Response) => {
+    if (socket instanceof Http2Response) sendError(socket as unknown as NodeResponse, 405, 'CONNECT is not supported');
+    else writeRawError(socket, 405, 'CONNECT is not supported');
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
     // HTTP/1.1 parse errors get their 4xx; TLS handshake failures (scanners, wrong names) just end.
     if (error.code?.startsWith('HPE_') || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerClientError(error, socket, worker.logger);

@@ -5,7 +5,8 @@
  * would otherwise go to building a header object nobody reads.
  */
 import { IncomingMessage } from 'node:http';
-import { Http2ServerRequest } from 'node:http2';
+import { Http2ServerRequest, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { ReadableOptions } from 'node:stream';
 import type { Socket } from 'node:net';
 import { setForwardedHeaders } from './client.ts';
 import type { RequestContext } from './context.ts';
@@ -61,6 +62,12 @@ export function limitChunkedBody(req: KirinIncomingMessage, limit: number, onOve
 /** The HTTP/2 request object of Kirin's TLS listeners: the same lazy forwarding view. */
 export class KirinHttp2ServerRequest extends Http2ServerRequest {
   declare [kForward]: RequestContext | undefined;
+
+  // Spelled out: the implicit derived constructor spreads its arguments on every request.
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, options: ReadableOptions, rawHeaders: readonly string[]) {
+    super(stream, headers, options, rawHeaders);
+    this[kForward] = undefined;
+  }
 }
 
 type Forwardable = { [kForward]: RequestContext | undefined };

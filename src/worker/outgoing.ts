@@ -7,7 +7,7 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { NodeResponse } from './context.ts';
 
-const kOnClose = Symbol('kirin.onClose');
+export const kOnClose = Symbol('kirin.onClose');
 /** What the request path keeps on a response until it is over (pipeline.ts). */
 export const kWatchCtx = Symbol('kirin.ctx');
 export const kWatchStart = Symbol('kirin.start');
@@ -23,27 +23,42 @@ export class KirinServerResponse extends ServerResponse {
   constructor(req: IncomingMessage, options?: object) {
     // @ts-expect-error node:http passes options (highWaterMark, rejectNonStandardBodyWrites) that @types/node leaves out.
     super(req, options);
-    // Present from birth, so every response has one shape (no hidden-class change per request when they are set).
-    this[kOnClose] = undefined;
-    this[kWatchCtx] = null;
-    this[kWatchStart] = 0;
-    this[kWatchBytes] = 0;
+    initResponseHooks(this);
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'close') {
-      const onClose = this[kOnClose];
-      if (onClose !== undefined) {
-        this[kOnClose] = undefined;
-        onClose(this as NodeResponse);
-      }
-    }
+    if (event === 'close') runCloseHook(this);
     return (super.emit as (event: string | symbol, ...args: unknown[]) => boolean)(event, ...args);
   }
 }
 
-/** Calls `onClose(res)` once when the response is over; other response classes (HTTP/2) get a listener. */
+/** What the request path keeps on a response of Kirin's classes (this one, and HTTP/2's in tls/responses.ts). */
+export interface ResponseHooks {
+  [kOnClose]: ((res: NodeResponse) => void) | undefined;
+  [kWatchCtx]: unknown;
+  [kWatchStart]: number;
+  [kWatchBytes]: number;
+}
+
+/** Sets the hooks' fields in the constructor: present from birth, every response has one shape (no hidden-class change per request when they are set). */
+export function initResponseHooks(res: ResponseHooks): void {
+  res[kOnClose] = undefined;
+  res[kWatchCtx] = null;
+  res[kWatchStart] = 0;
+  res[kWatchBytes] = 0;
+}
+
+/** A response class with the close hook (this one, and HTTP/2's in tls/responses.ts) calls this from its emit('close'). */
+export function runCloseHook(res: ResponseHooks): void {
+  const onClose = res[kOnClose];
+  if (onClose !== undefined) {
+    res[kOnClose] = undefined;
+    onClose(res as unknown as NodeResponse);
+  }
+}
+
+/** Calls `onClose(res)` once when the response is over; response classes without the hook get a listener. */
 export function whenResponseCloses(res: NodeResponse, onClose: (res: NodeResponse) => void): void {
-  if (res instanceof KirinServerResponse) res[kOnClose] = onClose;
+  if (kOnClose in res) (res as unknown as KirinServerResponse)[kOnClose] = onClose;
   else res.once('close', () => onClose(res));
 }

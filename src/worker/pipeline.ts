@@ -215,7 +215,11 @@ export class Pipeline {
     if (head.chunked && declaredLength === undefined) {
       limitChunkedBody(req as KirinIncomingMessage, maxBody, () => sendError(res, 413, `the request body is larger than ${maxBody} bytes`));
     }
-    const secure = (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
+    // HTTP/2: the session knows; the compatibility request's socket is a Proxy made on first read.
+    const secure =
+      req instanceof KirinIncomingMessage
+        ? (req.socket as { encrypted?: boolean } | null)?.encrypted === true
+        : (req as unknown as { stream: { session?: { encrypted?: boolean } } }).stream.session?.encrypted === true;
     const ctx = new RequestContext(req, res, method, target.path, target.encodedPath, target.query, host, authority, site, route, secure, this.#resolver, start);
     if (route.strip !== null) {
       const cut = route.strip.length;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createSecureServer } from 'node:http2';
+import { get as httpsGet } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { LocalCa } from '../../src/tls/local-ca.ts';
@@ -30,10 +31,35 @@ function handler(req: { url?: string }, res: TlsResponse | Http2Response): void 
       res.setHeader('strict-transport-security', 'max-age=7');
       res.writeHead(200, CONSTANT_HEADERS);
       break;
+    case '/repeated':
+      res.writeHead(200, ['set-cookie', 'a=1', 'content-type', 'text/plain', 'Set-Cookie', 'b=2']);
+      break;
+    case '/replaces':
+      res.setHeader('content-type', 'text/html');
+      res.setHeader('x-kept', 'yes');
+      res.writeHead(200, ['Content-Type', 'text/plain', 'x-listed', 'yes']);
+      break;
+    case '/date':
+      res.writeHead(200, ['date', 'Thu, 01 Jan 2026 00:00:00 GMT', 'content-type', 'text/plain']);
+      break;
+    case '/hop-by-hop':
+      res.writeHead(200, ['Connection', 'close', 'content-type', 'text/plain', 'transfer-encoding', 'chunked']);
+      break;
     default:
       res.statusCode = 200;
   }
   res.end('ok');
+}
+
+/** The head of an HTTP/1.1 response, with repeated fields as lists (tlsRequest keeps the last). */
+function tlsRequestHeaders(port: number, ca: string, path: string): Promise<Record<string, string | string[]>> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet({ host: '127.0.0.1', port, path, servername: 'r.localhost', headers: { host: 'r.localhost' }, ca, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.headers as Record<string, string | string[]>));
+    });
+    req.on('error', reject);
+  });
 }
 
 describe('https responses', () => {
@@ -69,6 +95,33 @@ describe('https responses', () => {
       session.close();
     }
     assert.deepEqual(CONSTANT_HEADERS, ['content-type', 'text/plain'], "the handler's header list is never changed");
+  });
+
+  it('applies a header list as node:http does: listed fields replace set ones, repeated names keep every value', async () => {
+    const session = h2Session(port, 'r.localhost', root);
+    try {
+      const repeated = await h2Get(session, '/repeated');
+      assert.deepEqual(repeated.headers['set-cookie'], ['a=1', 'b=2']);
+      assert.equal(repeated.headers['content-type'], 'text/plain');
+      assert.equal(repeated.headers['strict-transport-security'], 'max-age=60');
+      assert.deepEqual((await tlsRequestHeaders(port, root, '/repeated'))['set-cookie'], ['a=1', 'b=2'], 'as over HTTP/1.1');
+
+      const replaces = await h2Get(session, '/replaces');
+      assert.equal(replaces.headers['content-type'], 'text/plain');
+      assert.equal(replaces.headers['x-kept'], 'yes');
+      assert.equal(replaces.headers['x-listed'], 'yes');
+      assert.equal(replaces.headers['strict-transport-security'], 'max-age=60');
+
+      assert.equal((await h2Get(session, '/date')).headers.date, 'Thu, 01 Jan 2026 00:00:00 GMT', 'a listed Date is sent as is, not replaced');
+
+      const hop = await h2Get(session, '/hop-by-hop');
+      assert.equal(hop.status, 200);
+      assert.equal(hop.body, 'ok');
+      assert.equal(hop.headers['content-type'], 'text/plain');
+      for (const name of ['connection', 'transfer-encoding']) assert.equal(hop.headers[name], undefined, name);
+    } finally {
+      session.close();
+    }
   });
 
   it('knows the header fields HTTP/2 forbids', () => {

@@ -92,6 +92,26 @@ describe('https listener (worker side)', () => {
     assert.equal(h1.headers['x-kept'], 'yes');
   });
 
+  it('refuses CONNECT over HTTP/2 with a 405, as over HTTP/1.1', async () => {
+    const session = h2Session(port, 'a.localhost', root);
+    try {
+      const stream = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' });
+      const [status, body] = await new Promise<[number, string]>((resolve, reject) => {
+        let code = 0;
+        let text = '';
+        stream.setEncoding('utf8');
+        stream.on('response', (headers) => (code = Number(headers[':status'])));
+        stream.on('data', (chunk: string) => (text += chunk));
+        stream.on('end', () => resolve([code, text]));
+        stream.on('error', reject);
+      });
+      assert.equal(status, 405);
+      assert.equal(body, '405 Method Not Allowed: CONNECT is not supported\n');
+    } finally {
+      session.close();
+    }
+  });
+
   it('adds, replaces and removes certificates for new handshakes; open connections keep going', async () => {
     await assert.rejects(tlsHandshake(port, 'b.localhost'), /alert|handshake failure/i);
     push(TLS_MESSAGES.certificate, cert('b.localhost', await ca.issue(['b.localhost'])));
