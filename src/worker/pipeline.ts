@@ -222,9 +222,8 @@ export class Pipeline {
         : (req as unknown as { stream: { session?: { encrypted?: boolean } } }).stream.session?.encrypted === true;
     const ctx = new RequestContext(req, res, method, target.path, target.encodedPath, target.query, host, authority, site, route, secure, this.#resolver, start);
     if (route.strip !== null) {
-      const cut = route.strip.length;
-      ctx.handlerPath = target.path.slice(cut) || '/';
-      const encoded = target.encodedPath.slice(cut) || '/';
+      ctx.handlerPath = afterStrip(route, target.path);
+      const encoded = afterStrip(route, target.encodedPath);
       ctx.target = target.query ? encoded + target.query : encoded;
     }
     if (route.forwards) applyForwarding(ctx);
@@ -274,7 +273,7 @@ export class Pipeline {
     simple.host = this.#host!;
     simple.site = this.#site!;
     simple.route = route;
-    simple.handlerPath = route.strip === null ? this.#target.path : this.#target.path.slice(route.strip.length) || '/';
+    simple.handlerPath = afterStrip(route, this.#target.path);
     return simple;
   }
 
@@ -337,6 +336,11 @@ export class Pipeline {
     this.#logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'request failed; answered 500');
     sendError(ctx.res, 500);
   }
+}
+
+/** A path as the route's handler sees it: without the prefix stripPrefix removes ('/' when nothing is left). */
+function afterStrip(route: CompiledRoute, path: string): string {
+  return route.strip === null ? path : path.slice(route.strip.length) || '/';
 }
 
 /** Longest prefix first; a prefix matches itself and what lies below it; ASCII case is ignored so '/ADMIN' meets '/admin' guards. */

@@ -26,11 +26,6 @@ export class PrebuiltResponse {
     this.#body = body;
   }
 
-  /** Bytes held besides the body (the built response, once used). */
-  get extraBytes(): number {
-    return (this.#full?.length ?? 0) + (this.#headOnly?.length ?? 0);
-  }
-
   /**
    * The response for `date` (an HTTP-date) with the `connection` fields
    * ("Connection: keep-alive\r\n…") — without the body for HEAD.

@@ -67,6 +67,8 @@ const EFFECTS = new Map<string, number>([
   ['forwarded', NOT_SIMPLE],
 ]);
 
+const EFFECT_NAME_LENGTHS = new Set([...EFFECTS.keys()].map((name) => name.length));
+
 const VERSION = ' HTTP/1.1\r\n';
 
 /**
@@ -118,7 +120,8 @@ export function recognizeSimpleRequest(text: string, maxHeaders: number, into: S
       // field-vchar, SP, HTAB (obs-text included); a lone CR or LF, NUL or DEL is not.
       if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
     }
-    const effect = EFFECTS.get(text.slice(pos, colon).toLowerCase());
+    // Most fields (Accept, Cookie, Sec-Fetch-*) are none of those named above: their length says so without a lower-cased copy.
+    const effect = EFFECT_NAME_LENGTHS.has(colon - pos) ? EFFECTS.get(text.slice(pos, colon).toLowerCase()) : undefined;
     if (effect !== undefined) {
       const value = text.slice(start, stop);
       switch (effect) {
