@@ -61,8 +61,13 @@ export class ClientResolver {
   }
 
   scheme(req: NodeRequest, secure: boolean): 'http' | 'https' {
-    if (this.#trustsAnyone && this.#trusted.matches(this.peer(req))) {
-      const proto = lastValue(req.headers['x-forwarded-proto']) ?? forwardedParam(req.headers.forwarded, 'proto');
+    return this.schemeFrom(this.peer(req), req.headers, secure);
+  }
+
+  /** The scheme from the peer's address and the request's headers (only the forwarding ones are read). */
+  schemeFrom(peer: string, headers: IncomingHttpHeaders, secure: boolean): 'http' | 'https' {
+    if (this.#trustsAnyone && this.#trusted.matches(peer)) {
+      const proto = lastValue(headers['x-forwarded-proto']) ?? forwardedParam(headers.forwarded, 'proto');
       if (proto !== undefined) return proto.toLowerCase() === 'https' ? 'https' : 'http';
     }
     return secure ? 'https' : 'http';

@@ -9,7 +9,10 @@ import type { Duplex } from 'node:stream';
 import type { HandlerPlan, RoutePlan, ServePlan, SitePlan } from '../config/plan.ts';
 import type { Logger } from '../observe/log.ts';
 import type { ClientResolver } from './client.ts';
+import type { Socket } from 'node:net';
+import type { SimpleRoute } from './pipeline.ts';
 import type { PrebuiltResponse } from './prebuilt-response.ts';
+import type { SimpleRequest } from './simple-request.ts';
 
 /**
  * The request and response handlers receive. Over HTTP/2 these are Node's
@@ -36,8 +39,36 @@ export interface RouteHandler {
    * promise when it must look at the disk first. `now` is performance.now().
    */
   prebuilt?(path: string, acceptEncoding: string | undefined, now: number): PrebuiltResponse | null | Promise<PrebuiltResponse | null>;
+  /**
+   * For the fast lane: passes a plain GET or HEAD on itself (the proxy's
+   * relay, handlers/proxy/relay.ts). False when it does not take this one;
+   * once it returns true, it ends the exchange with exactly one call of
+   * `done` or `handBack`.
+   */
+  relay?(exchange: LaneExchange): boolean;
   /** Called when the worker drains: stop timers, close pools. */
   close?(): void | Promise<void>;
+}
+
+/** A plain request the fast lane lets a handler pass on (RouteHandler.relay). One at a time per connection. */
+export interface LaneExchange {
+  /** The client's connection. Kirin reads nothing more from it until the exchange ends. */
+  readonly socket: Socket;
+  /** The request and where it goes: read them before `relay` returns (their objects serve the next request). */
+  readonly request: SimpleRequest;
+  readonly route: SimpleRoute;
+  /** The client's address as Kirin resolves it (behind trusted proxies, from X-Forwarded-For). */
+  clientIp(): string;
+  /** Kirin's X-Forwarded-For/Proto/Host for this request, as field lines. */
+  forwardingFields(): string;
+  /** What node:http adds to a keep-alive response head: Date (when the head has none), Connection, Keep-Alive. */
+  responseFields(withDate: boolean): string;
+  /** The response is written in full (`bytes` bytes on the wire) or was cut: count and log it, then read on. */
+  done(status: number, bytes: number): void;
+  /** Nothing was written: the full path takes this request, and the connection from here on. */
+  handBack(): void;
+  /** Set by the handler while the exchange runs: called if the client's connection closes first. */
+  onAbort: (() => void) | null;
 }
 
 /** What the worker process offers to the parts it hosts (TLS, metrics …). */

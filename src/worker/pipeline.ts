@@ -37,6 +37,8 @@ export interface SimpleRoute {
   route: CompiledRoute;
   /** The decoded path the handler sees (after stripPrefix). */
   handlerPath: string;
+  /** For a route that forwards (proxy): the encoded path after stripPrefix, then the query, as on the full path; else ''. */
+  target: string;
 }
 
 interface Refusal {
@@ -107,7 +109,7 @@ export class Pipeline {
   #host: string | null = null;
   #site: CompiledSite | null = null;
   #matched: CompiledRoute | null = null;
-  readonly #simple: SimpleRoute = { host: '', site: null as unknown as CompiledSite, route: null as unknown as CompiledRoute, handlerPath: '' };
+  readonly #simple: SimpleRoute = { host: '', site: null as unknown as CompiledSite, route: null as unknown as CompiledRoute, handlerPath: '', target: '' };
 
   setAccessLog(log: AccessLog | null): void {
     this.#accessLog = log;
@@ -258,9 +260,10 @@ export class Pipeline {
 
   /**
    * For the fast lane (fast-lane.ts): the route a plain GET or HEAD for `url`
-   * on `authority` reaches when nothing on the way would look at the request
-   * — no middleware, no forwarding — and the path its handler sees. Null when
-   * the request must take the full path (which may refuse it).
+   * on `authority` reaches when no middleware would look at the request, and
+   * the path its handler sees. Null when the request must take the full path
+   * (which may refuse it). A route that forwards gets its X-Forwarded-* fields
+   * from the handler that takes the request (`forwardingFields`).
    */
   simpleRoute(authority: string, url: string): SimpleRoute | null {
     if (this.draining) return null;
@@ -268,27 +271,40 @@ export class Pipeline {
     if (this.beforeRoute !== null && url.startsWith('/.well-known/')) return null;
     if (this.#locate(authority, url) !== null) return null;
     const route = this.#matched!;
-    if (route.chain !== null || route.forwards) return null;
+    if (route.chain !== null) return null;
     const simple = this.#simple;
+    const target = this.#target;
     simple.host = this.#host!;
     simple.site = this.#site!;
     simple.route = route;
-    simple.handlerPath = afterStrip(route, this.#target.path);
+    simple.handlerPath = afterStrip(route, target.path);
+    simple.target = route.forwards ? afterStrip(route, target.encodedPath) + target.query : '';
     return simple;
   }
 
-  /** The fast lane answered `request` with `bytes` bytes (a 200): count, log and meter it as the full path would. */
-  servedSimple(socket: Socket, request: SimpleRequest, simple: SimpleRoute, bytes: number, start: number): void {
+  /** The client of a fast-lane request, as the full path resolves it. */
+  simpleClient(socket: Socket, request: SimpleRequest): string {
+    const peer = this.#resolver.peerOf(socket);
+    return request.forwardedFor === undefined ? peer : this.#resolver.clientFrom(peer, { 'x-forwarded-for': request.forwardedFor });
+  }
+
+  /** Kirin's X-Forwarded-* view of a fast-lane request as field lines: what applyForwarding sets on the full path. */
+  forwardingFields(socket: Socket, request: SimpleRequest, client: string): string {
+    const scheme = request.forwardedProto === undefined ? 'http' : this.#resolver.schemeFrom(this.#resolver.peerOf(socket), { 'x-forwarded-proto': request.forwardedProto }, false);
+    return `x-forwarded-for: ${client}\r\nx-forwarded-proto: ${scheme}\r\nx-forwarded-host: ${request.host}\r\n`;
+  }
+
+  /** The fast lane answered `request` with `bytes` bytes: count, log and meter it as the full path would. */
+  servedSimple(socket: Socket, request: SimpleRequest, simple: SimpleRoute, status: number, bytes: number, start: number): void {
     this.served++;
     const durationMs = performance.now() - start;
     if (this.#accessLog !== null) {
-      const peer = this.#resolver.peerOf(socket);
       this.#accessLog.record({
-        client: request.forwardedFor === undefined ? peer : this.#resolver.clientFrom(peer, { 'x-forwarded-for': request.forwardedFor }),
+        client: this.simpleClient(socket, request),
         method: request.method,
         host: simple.host,
         path: request.target,
-        status: 200,
+        status,
         bytes,
         durationMs,
         userAgent: request.userAgent,
@@ -296,7 +312,7 @@ export class Pipeline {
       });
     }
     if (this.#observer !== null) {
-      this.#observer.done(simple.site, simple.route, 200, durationMs);
+      this.#observer.done(simple.site, simple.route, status, durationMs);
       this.#observer.fastLane();
     }
   }

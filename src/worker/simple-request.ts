@@ -13,6 +13,8 @@
  * obs-fold, token header names, visible ASCII in the target.
  */
 
+import { readFieldLine, type FieldSpan } from './field-line.ts';
+
 /** The parts of a recognized request the fast lane needs. Reused between requests (one object per worker). */
 export interface SimpleRequest {
   method: 'GET' | 'HEAD';
@@ -24,15 +26,37 @@ export interface SimpleRequest {
   userAgent: string | undefined;
   /** X-Forwarded-For, for the access log behind trusted proxies. */
   forwardedFor: string | undefined;
+  /** X-Forwarded-Proto, which a trusted proxy may send. */
+  forwardedProto: string | undefined;
+  /** The whole head as latin1 text, for a relay that forwards its field lines (proxy/relay.ts). */
+  head: string;
+  /** Where the field lines start in `head`; they end where the final CRLF starts (`head.length - 2`). */
+  fieldsStart: number;
+  /** The Host line in `head`: [start, end), CRLF included. */
+  hostLine: [number, number];
+  /**
+   * The field lines a forwarder leaves out, as [start, end) pairs in `head`
+   * (CRLF included), in order: hop-by-hop fields and the X-Forwarded-For/Proto
+   * it states itself. Valid until the next request is recognized.
+   */
+  dropped: number[];
 }
 
 export function emptySimpleRequest(): SimpleRequest {
-  return { method: 'GET', target: '', host: '', acceptEncoding: undefined, userAgent: undefined, forwardedFor: undefined };
+  return {
+    method: 'GET',
+    target: '',
+    host: '',
+    acceptEncoding: undefined,
+    userAgent: undefined,
+    forwardedFor: undefined,
+    forwardedProto: undefined,
+    head: '',
+    fieldsStart: 0,
+    hostLine: [0, 0],
+    dropped: [],
+  };
 }
-
-/** tchar (RFC 9110 §5.6.2), for header names. */
-const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
 
 /**
  * What a header does to the fast lane. Headers not listed are carried by the
@@ -43,8 +67,11 @@ const ACCEPT_ENCODING = 2;
 const USER_AGENT = 3;
 const FORWARDED_FOR = 4;
 const CONNECTION = 5;
+const FORWARDED_PROTO = 6;
+/** Describes the client's connection to Kirin, not the request: a forwarder drops it (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = 7;
 /** The answer depends on it (conditions, ranges), or the request has a body, or it asks for another protocol: node:http's path. */
-const NOT_SIMPLE = 6;
+const NOT_SIMPLE = 8;
 
 const EFFECTS = new Map<string, number>([
   ['host', HOST],
@@ -52,6 +79,14 @@ const EFFECTS = new Map<string, number>([
   ['user-agent', USER_AGENT],
   ['x-forwarded-for', FORWARDED_FOR],
   ['connection', CONNECTION],
+  ['x-forwarded-proto', FORWARDED_PROTO],
+  ['keep-alive', HOP_BY_HOP],
+  ['proxy-connection', HOP_BY_HOP],
+  ['te', HOP_BY_HOP],
+  ['trailer', HOP_BY_HOP],
+  ['proxy-authorization', HOP_BY_HOP],
+  ['proxy-authenticate', HOP_BY_HOP],
+  ['http2-settings', HOP_BY_HOP],
   ['content-length', NOT_SIMPLE],
   ['transfer-encoding', NOT_SIMPLE],
   ['upgrade', NOT_SIMPLE],
@@ -98,36 +133,28 @@ export function recognizeSimpleRequest(text: string, maxHeaders: number, into: S
   into.acceptEncoding = undefined;
   into.userAgent = undefined;
   into.forwardedFor = undefined;
+  into.forwardedProto = undefined;
+  const dropped = into.dropped;
+  dropped.length = 0;
+  const span = SPAN;
   let host: string | undefined;
   let fields = 0;
   pos = space + VERSION.length;
-  // Each field line: name ":" OWS value OWS CRLF. `end + 2` is where the empty line starts.
+  into.fieldsStart = pos;
+  // `end + 2` is where the empty line starts.
   while (pos < end + 2) {
-    if (++fields > maxHeaders) return false;
-    const lineEnd = text.indexOf('\r\n', pos);
-    const colon = text.indexOf(':', pos);
-    if (colon === -1 || colon > lineEnd || colon === pos) return false;
-    for (let i = pos; i < colon; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 128 || TOKEN[c] === 0) return false;
-    }
-    let start = colon + 1;
-    let stop = lineEnd;
-    while (start < stop && isBlank(text.charCodeAt(start))) start++;
-    while (stop > start && isBlank(text.charCodeAt(stop - 1))) stop--;
-    for (let i = start; i < stop; i++) {
-      const c = text.charCodeAt(i);
-      // field-vchar, SP, HTAB (obs-text included); a lone CR or LF, NUL or DEL is not.
-      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
-    }
+    if (++fields > maxHeaders || !readFieldLine(text, pos, span)) return false;
+    const { colon, lineEnd } = span;
     // Most fields (Accept, Cookie, Sec-Fetch-*) are none of those named above: their length says so without a lower-cased copy.
     const effect = EFFECT_NAME_LENGTHS.has(colon - pos) ? EFFECTS.get(text.slice(pos, colon).toLowerCase()) : undefined;
     if (effect !== undefined) {
-      const value = text.slice(start, stop);
+      const value = text.slice(span.start, span.stop);
       switch (effect) {
         case HOST:
           if (host !== undefined) return false;
           host = value;
+          into.hostLine[0] = pos;
+          into.hostLine[1] = lineEnd + 2;
           break;
         case ACCEPT_ENCODING:
           // Several Accept-Encoding lines combine; the full path does that.
@@ -140,9 +167,19 @@ export function recognizeSimpleRequest(text: string, maxHeaders: number, into: S
         case FORWARDED_FOR:
           if (into.forwardedFor !== undefined) return false;
           into.forwardedFor = value;
+          dropped.push(pos, lineEnd + 2);
+          break;
+        case FORWARDED_PROTO:
+          if (into.forwardedProto !== undefined) return false;
+          into.forwardedProto = value;
+          dropped.push(pos, lineEnd + 2);
           break;
         case CONNECTION:
           if (value.toLowerCase() !== 'keep-alive') return false;
+          dropped.push(pos, lineEnd + 2);
+          break;
+        case HOP_BY_HOP:
+          dropped.push(pos, lineEnd + 2);
           break;
         default:
           return false;
@@ -152,9 +189,9 @@ export function recognizeSimpleRequest(text: string, maxHeaders: number, into: S
   }
   if (host === undefined) return false;
   into.host = host;
+  into.head = text;
   return true;
 }
 
-function isBlank(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}
+/** Scratch space for the field line being read (one request is recognized at a time). */
+const SPAN: FieldSpan = { colon: 0, start: 0, stop: 0, lineEnd: 0 };

@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync } from 'node:zlib';
@@ -34,6 +35,7 @@ describe('the fast lane', () => {
   let admin: string;
   let port: number;
   let dir: string;
+  let upstream: Server;
 
   const laneCount = async () => (await metric(admin, 'kirin_http_fast_lane_requests_total')) ?? 0;
   const routeCount = async (route: string) => (await metric(admin, 'kirin_http_requests_total', { site: 'localhost, 127.0.0.1', route, status_class: '2xx' })) ?? 0;
@@ -47,6 +49,8 @@ describe('the fast lane', () => {
 
   before(async () => {
     dir = tempDir('kirin-fast-lane-');
+    upstream = createServer((req, res) => res.writeHead(201, { 'content-type': 'text/plain' }).end(`upstream saw ${req.url}`));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     writeFiles(dir, {
       'kirin.config.json': JSON.stringify({
         admin: { listen: '127.0.0.1:0' },
@@ -56,6 +60,7 @@ describe('the fast lane', () => {
           'localhost, 127.0.0.1': {
             '/': { static: './root' },
             '/private/': { static: './root', headers: { response: { set: { 'x-frame-options': 'DENY' } } } },
+            '/proxied/': { proxy: `http://127.0.0.1:${(upstream.address() as { port: number }).port}` },
           },
         },
       }),
@@ -69,7 +74,11 @@ describe('the fast lane', () => {
     ({ kirin, admin } = await startWithAdmin(dir, 1));
     port = portOf(kirin.url);
   });
-  after(() => kirin?.stop());
+  after(async () => {
+    await kirin?.stop();
+    upstream?.closeAllConnections();
+    upstream?.close();
+  });
 
   it('answers plain GET and HEAD byte for byte as the full path does', async () => {
     const cases = [get('/1k.html'), `HEAD /1k.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, get('/style.css', 'Accept-Encoding: gzip, br\r\n'), get('/style.css')];
@@ -176,6 +185,26 @@ describe('the fast lane', () => {
     );
     assert.equal(typeof line.duration_ms, 'number');
     assert.equal(await laneShare('/', before, 1), 1);
+  });
+
+  it('relays plain requests to a proxy route, logged and metered as the full path does', async () => {
+    const before = await counts('/proxied');
+    const connection = await RawConnection.open(port);
+    const res = await connection.exchange(get('/proxied/a?b=1'));
+    // The upstream answers chunked (writeHead before end): the wire carries the chunk framing too.
+    const bytes = res.head.length + 4 + (res.wire ?? res.body).length;
+    connection.destroy();
+    assert.equal(res.status, 201);
+    assert.equal(res.body.toString(), 'upstream saw /proxied/a?b=1');
+    const line = await waitFor(
+      () => {
+        const lines = readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean);
+        return lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.path === '/proxied/a?b=1');
+      },
+      { what: 'the access log line' },
+    );
+    assert.deepEqual({ status: line.status, bytes: line.bytes, method: line.method, client: line.client }, { status: 201, bytes, method: 'GET', client: '127.0.0.1' });
+    assert.equal(await laneShare('/proxied', before, 1), 1);
   });
 
   it('keeps a connection in the lane while a file changes, and serves the new bytes within about a second', async () => {

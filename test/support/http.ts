@@ -116,12 +116,14 @@ export interface WireResponse {
   /** Field names in lower case → value (the last one wins). */
   headers: Record<string, string>;
   body: Buffer;
+  /** For a chunked response: the body as it came on the wire. */
+  wire?: Buffer;
 }
 
 /**
  * A keep-alive connection written to byte by byte: requests go out exactly as
  * given (one write each), responses are read back one by one (framed by
- * Content-Length; HEAD responses have no body).
+ * Content-Length or chunked; HEAD responses have no body).
  */
 export class RawConnection {
   readonly #socket: import('node:net').Socket;
@@ -204,10 +206,33 @@ export class RawConnection {
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+    if (!isHead && status !== 304 && status !== 204 && headers['transfer-encoding'] === 'chunked') return this.#takeChunked(end + 4, status, head, headers);
     const length = isHead || status === 304 || status === 204 ? 0 : Number(headers['content-length'] ?? 0);
     if (this.#buffer.length < end + 4 + length) return null;
     const body = this.#buffer.subarray(end + 4, end + 4 + length);
     this.#buffer = this.#buffer.subarray(end + 4 + length);
     return { status, head, headers, body: Buffer.from(body) };
+  }
+
+  /** A chunked body: `body` is decoded, `wire` the bytes as sent (chunk framing included). */
+  #takeChunked(start: number, status: number, head: string, headers: Record<string, string>): WireResponse | null {
+    const buffer = this.#buffer;
+    const parts: Buffer[] = [];
+    let pos = start;
+    for (;;) {
+      const lineEnd = buffer.indexOf('\r\n', pos);
+      if (lineEnd === -1) return null;
+      const size = parseInt(buffer.subarray(pos, lineEnd).toString('latin1'), 16);
+      if (size === 0) {
+        // No trailers expected: the last chunk's line, then the final CRLF.
+        if (buffer.length < lineEnd + 4) return null;
+        const end = lineEnd + 4;
+        this.#buffer = buffer.subarray(end);
+        return { status, head, headers, body: Buffer.concat(parts), wire: Buffer.from(buffer.subarray(start, end)) };
+      }
+      if (buffer.length < lineEnd + 2 + size + 2) return null;
+      parts.push(buffer.subarray(lineEnd + 2, lineEnd + 2 + size));
+      pos = lineEnd + 2 + size + 2;
+    }
   }
 }

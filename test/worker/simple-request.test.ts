@@ -15,9 +15,37 @@ function recognize(text: string, maxHeaders = MAX_HEADERS) {
 
 describe('recognizeSimpleRequest', () => {
   it('takes a plain GET or HEAD and keeps what the lane needs', () => {
-    const get = recognize('GET /a/b.css?v=1 HTTP/1.1\r\nHost: example.test:8080\r\nUser-Agent: curl/8\r\nAccept: */*\r\nAccept-Encoding: gzip, br\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n');
-    assert.deepEqual(get, { method: 'GET', target: '/a/b.css?v=1', host: 'example.test:8080', acceptEncoding: 'gzip, br', userAgent: 'curl/8', forwardedFor: '203.0.113.9' });
-    assert.deepEqual(recognize('HEAD / HTTP/1.1\r\nhost: a\r\n\r\n'), { method: 'HEAD', target: '/', host: 'a', acceptEncoding: undefined, userAgent: undefined, forwardedFor: undefined });
+    const text = 'GET /a/b.css?v=1 HTTP/1.1\r\nHost: example.test:8080\r\nUser-Agent: curl/8\r\nAccept: */*\r\nAccept-Encoding: gzip, br\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n';
+    const get = recognize(text);
+    assert.deepEqual(
+      { ...get, head: undefined, fieldsStart: undefined, hostLine: undefined, dropped: undefined },
+      { method: 'GET', target: '/a/b.css?v=1', host: 'example.test:8080', acceptEncoding: 'gzip, br', userAgent: 'curl/8', forwardedFor: '203.0.113.9', forwardedProto: undefined, head: undefined, fieldsStart: undefined, hostLine: undefined, dropped: undefined },
+    );
+    const head = recognize('HEAD / HTTP/1.1\r\nhost: a\r\n\r\n');
+    assert.equal(head?.method, 'HEAD');
+    assert.equal(head?.host, 'a');
+  });
+
+  it('marks the lines a forwarder leaves out: hop-by-hop fields and the X-Forwarded-* it states itself', () => {
+    const text =
+      'GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nAccept: */*\r\nTE: trailers\r\nX-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: https\r\n' +
+      'Proxy-Authorization: Basic eA==\r\nKeep-Alive: timeout=5\r\nCookie: c=1\r\n\r\n';
+    const into = recognize(text)!;
+    assert.equal(into.head, text);
+    assert.equal(text.slice(into.fieldsStart, text.indexOf('\r\n', into.fieldsStart)), 'Host: a');
+    assert.equal(text.slice(...into.hostLine), 'Host: a\r\n');
+    assert.equal(into.forwardedProto, 'https');
+    const dropped: string[] = [];
+    for (let i = 0; i < into.dropped.length; i += 2) dropped.push(text.slice(into.dropped[i], into.dropped[i + 1]));
+    assert.deepEqual(dropped, [
+      'Connection: keep-alive\r\n',
+      'TE: trailers\r\n',
+      'X-Forwarded-For: 192.0.2.1\r\n',
+      'X-Forwarded-Proto: https\r\n',
+      'Proxy-Authorization: Basic eA==\r\n',
+      'Keep-Alive: timeout=5\r\n',
+    ]);
+    assert.equal(recognize('GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Proto: http\r\n\r\n'), null, 'two X-Forwarded-Proto: the full path weighs them');
   });
 
   it('reads header names in any case and trims optional whitespace', () => {

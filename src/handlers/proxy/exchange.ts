@@ -27,12 +27,15 @@ export interface ProxyRuntime {
   /** A usable target not in `exclude`, or null. */
   pick(clientIp: string, exclude: readonly Target[] | null): Target | null;
   succeeded(target: Target): void;
-  failed(target: Target, kind: FailureKind, error: unknown, ctx: RequestContext): void;
+  failed(target: Target, kind: FailureKind, error: unknown, request: FailedRequest): void;
   /** Answers when no target is usable at all. */
   noTarget(ctx: RequestContext): void;
   /** A WebSocket tunnel is open (closed on drain). */
   tunnelOpened(client: Duplex, upstream: Duplex): void;
 }
+
+/** What a failure's log line names of the request. */
+export type FailedRequest = Pick<RequestContext, 'method' | 'target'>;
 
 export interface TunnelRequest {
   socket: Duplex;

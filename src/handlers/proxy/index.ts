@@ -12,10 +12,10 @@
 import type { Duplex } from 'node:stream';
 import type { ProxyHandlerPlan } from '../../config/plan.ts';
 import type { Logger } from '../../observe/log.ts';
-import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
+import type { CompileEnv, LaneExchange, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { sendError } from '../../worker/error-response.ts';
 import { createBalancer, type Balancer } from './balancer.ts';
-import { Exchange, type ProxyRuntime } from './exchange.ts';
+import { Exchange, type FailedRequest, type ProxyRuntime } from './exchange.ts';
 import { HealthChecker } from './health-check.ts';
 import { endToEndHeaders } from './hop-by-hop.ts';
 import { hasNoBody } from './request-body.ts';
@@ -66,7 +66,7 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
       urls = [url];
       this.serviceWaitMs = Math.min(service.readyTimeoutMs, SERVICE_WAIT_CAP_MS);
     }
-    this.#targets = urls.map((url) => new Target(parseUpstreamAddress(url), { connectTimeoutMs: plan.connectTimeoutMs }));
+    this.#targets = urls.map((url) => new Target(parseUpstreamAddress(url), { connectTimeoutMs: plan.connectTimeoutMs, responseTimeoutMs: plan.responseTimeoutMs }));
     this.#only = this.#targets.length === 1 ? this.#targets[0]! : null;
     this.#balancer = createBalancer<Target>(plan.lb);
     this.#health = plan.health ? new HealthChecker(this.#targets, plan.health, (t) => this.#checkHost(t), (t, ok, detail) => this.#checked(t, ok, detail)) : null;
@@ -107,11 +107,55 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
     new Exchange(this, ctx, this.#upstreamHeaders(ctx), false, { socket, head }).start();
   }
 
+  /**
+   * The fast lane's plain GET or HEAD, relayed over a raw connection (relay.ts)
+   * when its target is in good standing; else the full path takes it.
+   */
+  relay(exchange: LaneExchange): boolean {
+    // After a failure the full path's retries, balancing and error pages take over, until the failing target answers well again.
+    for (const target of this.#targets) if (target.fails > 0) return false;
+    const target = this.pick(this.plan.lb === 'ip_hash' ? exchange.clientIp() : '', null);
+    if (target === null || target.relay === null) return false;
+    const method = exchange.request.method;
+    const path = exchange.route.target;
+    target.active++;
+    target.relay.send(exchange, this.#relayedHead(exchange, target), method === 'HEAD', (failure, error) => {
+      target.active--;
+      if (failure !== null) this.failed(target, failure, error, { method, target: path });
+    });
+    return true;
+  }
+
+  /** The request head for the upstream: the client's field lines minus those the full path drops, Host per `preserveHost`, Kirin's X-Forwarded-*. */
+  #relayedHead(exchange: LaneExchange, target: Target): string {
+    const request = exchange.request;
+    const head = request.head;
+    let text = `${request.method} ${exchange.route.target} HTTP/1.1\r\n`;
+    const dropped = request.dropped;
+    let pos = request.fieldsStart;
+    if (!this.plan.preserveHost) {
+      text += `host: ${target.address.host}\r\n`;
+      // The Host line is one more to leave out, in its place among the others.
+      const [start, end] = request.hostLine;
+      let at = 0;
+      while (at < dropped.length && dropped[at]! < start) at += 2;
+      dropped.splice(at, 0, start, end);
+    }
+    for (let i = 0; i < dropped.length; i += 2) {
+      text += head.slice(pos, dropped[i]);
+      pos = dropped[i + 1]!;
+    }
+    return `${text}${head.slice(pos, head.length - 2)}${exchange.forwardingFields()}\r\n`;
+  }
+
   /** On drain, after the last request: nothing in flight is left to wait for but health checks. */
   close(): void {
     this.#health?.stop();
     for (const tunnel of this.#tunnels) tunnel.destroy();
-    for (const target of this.#targets) void target.pool.destroy().catch(() => {});
+    for (const target of this.#targets) {
+      void target.pool.destroy().catch(() => {});
+      target.relay?.close();
+    }
   }
 
   /** The request headers for the upstream: end-to-end ones (Kirin's X-Forwarded-* included) and the right Host. */
@@ -148,8 +192,8 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
     }
   }
 
-  failed(target: Target, kind: FailureKind, error: unknown, ctx: RequestContext): void {
-    this.#logFailure(target, kind, error, ctx);
+  failed(target: Target, kind: FailureKind, error: unknown, request: FailedRequest): void {
+    this.#logFailure(target, kind, error, request);
     if (!isTargetFailure(kind)) return;
     target.fails++;
     if (target.fails >= this.plan.maxFails && target.downUntil <= Date.now()) {
@@ -218,7 +262,7 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
     return target.address.host;
   }
 
-  #logFailure(target: Target, kind: FailureKind, error: unknown, ctx: RequestContext): void {
+  #logFailure(target: Target, kind: FailureKind, error: unknown, ctx: FailedRequest): void {
     const now = Date.now();
     const last = this.#lastErrorLog.get(target);
     if (last !== undefined && now - last.at < ERROR_LOG_INTERVAL_MS) {

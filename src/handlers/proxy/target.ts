@@ -7,15 +7,19 @@
  * target back early and a failing one keeps it out however requests fare.
  */
 import { Pool } from 'undici';
+import { RelayPool } from './relay.ts';
 import type { UpstreamAddress } from './upstream-address.ts';
 
 export interface PoolOptions {
   connectTimeoutMs: number;
+  responseTimeoutMs: number;
 }
 
 export class Target {
   readonly address: UpstreamAddress;
   readonly pool: Pool;
+  /** The fast lane's raw connections (relay.ts); null for an https upstream, which only the full path reaches. */
+  readonly relay: RelayPool | null;
   /** For balancers that need a stable identity (ip_hash). */
   readonly key: string;
   /** Requests in flight from this worker (least_conn). */
@@ -41,6 +45,7 @@ export class Target {
       keepAliveTimeout: 4_000,
       pipelining: 1,
     });
+    this.relay = address.socketPath !== null || address.origin.startsWith('http:') ? new RelayPool(address, options) : null;
   }
 
   /** Usable for a new request right now. */

@@ -4,7 +4,8 @@
  * on loopback, plus small upstream servers that record what reaches them.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { after } from 'node:test';
 import { pino } from 'pino';
 import { normalizeConfig } from '../../../src/config/normalize.ts';
 import type { ServePlan } from '../../../src/config/plan.ts';
@@ -24,6 +25,8 @@ export interface Edge {
   plan: ServePlan;
   pipeline: Pipeline;
   notifications: Notification[];
+  /** Requests the fast lane answered (relayed, for a proxy route). */
+  laneAnswers(): number;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,7 @@ export async function startEdge(config: Record<string, unknown>, options: { cwd?
   options.prepare?.(plan);
   const logger = pino({ level: process.env.KIRIN_TEST_LOG ? 'debug' : 'silent' });
   const notifications: Notification[] = [];
+  let laneAnswers = 0;
   const compiled: CompiledPlan = await compilePlan(
     plan,
     logger,
@@ -49,7 +53,7 @@ export async function startEdge(config: Record<string, unknown>, options: { cwd?
     limits: plan.limits,
     logger,
     accessLog: null,
-    observer: null,
+    observer: { done() {}, fastLane: () => laneAnswers++ },
   });
   const server = createHttpServer(pipeline, plan.limits, logger);
   await listen(server);
@@ -60,6 +64,7 @@ export async function startEdge(config: Record<string, unknown>, options: { cwd?
     plan,
     pipeline,
     notifications,
+    laneAnswers: () => laneAnswers,
     async close() {
       await Promise.all(compiled.handlers.map((h) => h.close?.()));
       server.closeAllConnections();
@@ -117,6 +122,40 @@ export async function startUpstream(handler: UpstreamHandler = (_req, res) => re
   };
 }
 
+export interface RawUpstream {
+  url: string;
+  port: number;
+  server: NetServer;
+  /** Connections accepted so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/** A TCP server on 127.0.0.1 that hands each connection to `onConnection` (an upstream that misbehaves on purpose). */
+export async function startRawUpstream(onConnection: (socket: Socket) => void): Promise<RawUpstream> {
+  let count = 0;
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    count++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    server,
+    connections: () => count,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 function listen(server: Server, where: number | string = 0): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -153,4 +192,23 @@ export function postSlowly(url: string, host: string, chunks = 50, chunkSize = 3
     };
     pump();
   });
+}
+
+/** For a test file: servers started through these are closed after its last test; `cleanup` takes more steps. */
+export function testServers() {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  after(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+  const track = <T extends { close(): Promise<void> | void }>(server: T): T => {
+    cleanup.push(() => server.close());
+    return server;
+  };
+  return {
+    cleanup,
+    upstream: async (...args: Parameters<typeof startUpstream>): Promise<Upstream> => track(await startUpstream(...args)),
+    /** A TCP server that accepts and does `onConnection`; counts connections. */
+    rawUpstream: async (onConnection: (socket: Socket) => void): Promise<RawUpstream> => track(await startRawUpstream(onConnection)),
+    edge: async (config: Record<string, unknown>): Promise<Edge> => track(await startEdge(config)),
+  };
 }

@@ -5,51 +5,16 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { rawRequest, request } from '../../support/http.ts';
 import { tempDir, waitFor } from '../../support/kirin.ts';
-import { postSlowly, startEdge, startUpstream, type Edge, type Upstream } from './harness.ts';
+import { postSlowly, startEdge, testServers } from './harness.ts';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
-
-async function upstream(...args: Parameters<typeof startUpstream>): Promise<Upstream> {
-  const u = await startUpstream(...args);
-  cleanup.push(() => u.close());
-  return u;
-}
-
-async function edge(config: Record<string, unknown>): Promise<Edge> {
-  const e = await startEdge(config);
-  cleanup.push(() => e.close());
-  return e;
-}
-
-/** A TCP server that accepts and does `onConnection`; counts connections. */
-async function rawServer(onConnection: (socket: Socket) => void): Promise<{ url: string; port: number; connections: () => number; server: NetServer }> {
-  let count = 0;
-  const sockets = new Set<Socket>();
-  const server = createNetServer((socket) => {
-    count++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    onConnection(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  cleanup.push(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { url: `http://127.0.0.1:${port}`, port, connections: () => count, server };
-}
+const { cleanup, upstream, rawUpstream: rawServer, edge } = testServers();
 
 /** A loopback port with nothing listening (connect is refused). */
 async function deadUrl(): Promise<string> {
