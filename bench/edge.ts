@@ -23,7 +23,7 @@ import { startRawNode } from './lib/peers/node-servers.ts';
 import { SERVER_CPU } from './lib/pin.ts';
 import { prereqs } from './lib/prereq.ts';
 import { describeProbe, probe, type Probe } from './lib/probe.ts';
-import { race, type Contestant, type RaceResult } from './lib/race.ts';
+import { race, relative, type Contestant, type RaceResult } from './lib/race.ts';
 import { notMeasured, Printer, ratioAtLeast, runsNote, table, type BenchResult, type Target } from './lib/report.ts';
 import type { Server } from './lib/server.ts';
 
@@ -172,12 +172,6 @@ function compare(results: Map<string, RaceResult>, missing: Map<string, string>,
     if (!kirin || !other) return notMeasured(BENCH, name, `>= ${min}× ${peer}`, missing.get(`kirin ${group}`) ?? missing.get(`${peer} ${group}`) ?? 'no result');
     return ratioAtLeast(BENCH, name, relative(kirin, other), 1, min, peer);
   });
-}
-
-/** a ÷ b: through their paired ratios to the group's baseline when there is one, else their medians. */
-function relative(a: RaceResult, b: RaceResult): number {
-  if (a.ratio !== null && b.ratio !== null) return b.ratio > 0 ? a.ratio / b.ratio : 0;
-  return b.requestsPerSec > 0 ? a.requestsPerSec / b.requestsPerSec : 0;
 }
 
 /** "kirin static 1 KiB" → "static 1 KiB"; "node upstream, direct" → "proxy". */

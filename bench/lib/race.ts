@@ -115,6 +115,12 @@ export async function race(contestants: Contestant[], options: BenchOptions, out
   return results;
 }
 
+/** a ÷ b: through their paired ratios to the race's baseline when it had one, else their medians. */
+export function relative(a: RaceResult, b: RaceResult): number {
+  if (a.ratio !== null && b.ratio !== null) return b.ratio > 0 ? a.ratio / b.ratio : 0;
+  return b.requestsPerSec > 0 ? a.requestsPerSec / b.requestsPerSec : 0;
+}
+
 function isClean(run: MeasuredRun): boolean {
   return run.otherLoad <= MAX_OTHER_LOAD;
 }

@@ -75,7 +75,10 @@ export class RelayPool {
 
   /** Sends `request` (a whole head) for `exchange` on an idle connection, or a new one. */
   send(exchange: LaneExchange, request: string, headOnly: boolean, finished: RelayFinished): void {
-    const connection = this.#idle.pop() ?? this.#open();
+    let connection = this.#idle.pop();
+    // One the idle sweep or the upstream just closed has not reported its 'close' yet.
+    while (connection !== undefined && connection.destroyed) connection = this.#idle.pop();
+    connection ??= this.#open();
     connection.start(exchange, request, headOnly, finished, performance.now() + this.#options.responseTimeoutMs);
   }
 
@@ -176,6 +179,10 @@ class UpstreamConnection {
 
   destroy(): void {
     this.#socket.destroy();
+  }
+
+  get destroyed(): boolean {
+    return this.#socket.destroyed;
   }
 
   checkDeadline(now: number): void {
@@ -305,6 +312,7 @@ class UpstreamConnection {
   /** The response is whole. `excess`: the upstream sent more than it announced, so its connection is not reused. */
   #complete(exchange: LaneExchange, excess: boolean): void {
     const reuse = this.#head.keepAlive && !excess;
+    exchange.socket.off('drain', this.#onClientDrain);
     this.#finish(null);
     this.#reused = true;
     if (reuse) {
