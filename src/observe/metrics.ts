@@ -84,7 +84,7 @@ export function renderMetrics({ status, totals, upstreams, certificates, masterR
       return [{ site, route, status_class: statusClass }, count] as const;
     }),
   );
-  out.family('kirin_http_fast_lane_requests_total', 'counter', 'Of the requests answered, those the fast lane wrote as ready bytes (plain HTTP/1.1 GET or HEAD of a small static file in memory).', [[{}, totals.fastLane]]);
+  out.family('kirin_http_fast_lane_requests_total', 'counter', 'Of the requests answered, those the fast lane took: plain HTTP/1.1 GET or HEAD of a small static file in memory (ready bytes), or to a proxy route (relayed).', [[{}, totals.fastLane]]);
   out.histogram('kirin_http_request_duration_seconds', 'Time from the request head to the end of the response, all sites.', LATENCY_BUCKETS, totals.latency, totals.latencySum);
   out.family('kirin_http_requests_in_flight', 'gauge', 'Requests being handled right now, all workers (sent with each heartbeat).', [
     [{}, status.workers.reduce((n, w) => n + w.inflight, 0)],
