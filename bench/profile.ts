@@ -4,21 +4,27 @@
  * functions and files with the most self time. For deciding what to optimize,
  * not a bench (profiling slows everything down a little).
  *
- *   node bench/profile.ts fetch|node|static|proxy|raw [--duration S] [--top N]
+ *   node bench/profile.ts fetch|node|static|proxy|raw|tls|tls-raw [--duration S] [--top N]
  *
  * fetch/node: the hello app as a fetch handler / Node listener; static: a 1 KiB
  * file; proxy: to a raw node:http upstream (on CPU 0, so only Kirin is
  * profiled on CPU 1); raw: the raw node:http ceiling, for comparison.
+ * tls: the hello fetch handler over HTTPS as bench/tls.ts runs it (keep-alive
+ * HTTP/1.1); tls-raw: its ceiling, raw node:https.
  */
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../test/support/kirin.ts';
-import { app, ROOT } from './lib/paths.ts';
+import { app, KIRIN_BIN, NODE, ROOT } from './lib/paths.ts';
 import { startKirin } from './lib/peers/kirin.ts';
 import { startRawNode } from './lib/peers/node-servers.ts';
 import { LOAD_CPU, SERVER_CPU } from './lib/pin.ts';
+import { launch } from './lib/process.ts';
+import { waitForPort } from './lib/ready.ts';
+import { serverOf } from './lib/server.ts';
+import { makeCertificate, TLS_NAME, writeKirinTlsConfig } from './lib/tls-site.ts';
 import { prereqs } from './lib/prereq.ts';
 import { descendants } from './lib/rss.ts';
 import { table } from './lib/report.ts';
@@ -26,7 +32,7 @@ import type { Server } from './lib/server.ts';
 import { benchTempDir } from './lib/temp.ts';
 import { runWrk } from './lib/wrk.ts';
 
-const TARGETS = ['fetch', 'node', 'static', 'proxy', 'raw'] as const;
+const TARGETS = ['fetch', 'node', 'static', 'proxy', 'raw', 'tls', 'tls-raw'] as const;
 type Target = (typeof TARGETS)[number];
 
 interface ProfileNode {
@@ -54,7 +60,7 @@ async function main(): Promise<void> {
   try {
     const server = await start(target, dir, env, started);
     await runWrk({ url: `${server.url}${target === 'static' ? '1k.html' : ''}`, durationS: 1 });
-    const workers = target === 'raw' ? [server.pid] : descendants(server.pid);
+    const workers = target === 'raw' || target === 'tls-raw' ? [server.pid] : descendants(server.pid);
     const result = await runWrk({ url: `${server.url}${target === 'static' ? '1k.html' : ''}`, durationS: Number(values.duration) });
     console.log(`${target}: ${Math.round(result.requestsPerSec)} req/s under the profiler (p99 ${result.p99Ms.toFixed(2)} ms)`);
     for (const s of started.splice(0).reverse()) await s.stop();
@@ -76,6 +82,11 @@ async function start(target: Target, dir: string, env: Record<string, string>, s
     started.push(server);
     return server;
   }
+  if (target === 'tls' || target === 'tls-raw') {
+    const server = await startTls(target, dir, port, env);
+    started.push(server);
+    return server;
+  }
   let config: string | undefined;
   let appPath: string | undefined;
   if (target === 'fetch' || target === 'node') appPath = app(target === 'fetch' ? 'hello-fetch.ts' : 'hello-node.ts');
@@ -93,6 +104,21 @@ async function start(target: Target, dir: string, env: Record<string, string>, s
   const server = await startKirin({ name: `kirin ${target}`, app: appPath, config, port, workers: 1, accessLog: 'off', cpu: SERVER_CPU, env, extraArgs: ['--timeout', '0'] });
   started.push(server);
   return server;
+}
+
+/** Kirin's https listener with the hello fetch handler, or raw node:https, with bench/tls.ts's certificate. */
+async function startTls(target: 'tls' | 'tls-raw', dir: string, port: number, env: Record<string, string>): Promise<Server> {
+  const { cert, key } = await makeCertificate(dir);
+  const url = `https://${TLS_NAME}:${port}/`;
+  if (target === 'tls-raw') {
+    const proc = launch({ name: 'raw node:https', command: NODE, args: [app('raw-https.ts')], cpu: SERVER_CPU, env: { PORT: String(port), HOST: '127.0.0.1', CERT: cert, KEY: key, NODE_ENV: 'production', ...env } });
+    await waitForPort('127.0.0.1', port, 15_000, proc);
+    return serverOf(proc, url);
+  }
+  const config = writeKirinTlsConfig(dir, port, cert, key, app('hello-fetch.ts'));
+  const proc = launch({ name: 'kirin tls', command: NODE, args: [KIRIN_BIN, 'serve', '--config', config], cpu: SERVER_CPU, env: { NODE_ENV: 'production', ...env } });
+  await proc.waitForLine((line) => line.includes('"msg":"ready:'), 30_000, 'the ready line');
+  return serverOf(proc, url);
 }
 
 /** Prints the functions and the files with the most self time. */

@@ -8,13 +8,18 @@
  * miss or a syscall costs more than its count says — so this complements the
  * benches, it does not replace them.
  *
- *   node bench/experiments/instructions.ts [raw|hono|fetch|node|static|h2-raw|h2|h2-node ...] [--requests N] [--warmup N] [--dumps DIR]
+ *   node bench/experiments/instructions.ts [raw|hono|fetch|node|static|tls-raw|tls|tls-node|h2-raw|h2|h2-node ...] [--requests N] [--warmup N] [--dumps DIR]
  *
  * Targets over HTTP/1.1 (h2load --h1, 10 keep-alive connections, plain TCP):
  *   raw      bench/apps/raw-node.ts, the ceiling the others are compared to
  *   hono     @hono/node-server
  *   fetch    Kirin, the hello fetch handler; node: the hello Node listener
  *   static   Kirin, a 1 KiB file
+ * Targets over HTTP/1.1 with TLS (h2load --h1, 10 keep-alive connections), with
+ * bench/tls.ts's ECDSA P-256 certificate for localhost:
+ *   tls-raw  bench/apps/raw-https.ts (node:https, HSTS included), the ceiling
+ *   tls      Kirin as bench/tls.ts runs it: the hello fetch handler on an https listener
+ *   tls-node the same with the hello Node listener
  * Targets over HTTP/2 (h2load -c 50 -m 10 over TLS, as bench/tls.ts loads them,
  * with its ECDSA P-256 certificate for localhost):
  *   h2-raw   bench/apps/raw-http2.ts (node:http2's compatibility API), the ceiling
@@ -62,13 +67,17 @@ import { descendants } from '../lib/rss.ts';
 import { benchTempDir } from '../lib/temp.ts';
 import { makeCertificate, TLS_NAME, writeKirinTlsConfig } from '../lib/tls-site.ts';
 
-const TARGETS = ['raw', 'hono', 'fetch', 'node', 'static', 'h2-raw', 'h2', 'h2-node'] as const;
+const TARGETS = ['raw', 'hono', 'fetch', 'node', 'static', 'tls-raw', 'tls', 'tls-node', 'h2-raw', 'h2', 'h2-node'] as const;
 type Target = (typeof TARGETS)[number];
-/** Targets loaded over HTTP/2 with TLS; the others over HTTP/1.1 in the clear. */
+/** Targets loaded over HTTP/2 with TLS; the others over HTTP/1.1. */
 const HTTP2: readonly Target[] = ['h2-raw', 'h2', 'h2-node'];
+/** Targets loaded over HTTP/1.1 with TLS. */
+const HTTPS1: readonly Target[] = ['tls-raw', 'tls', 'tls-node'];
 const WARMUP = { http1: 10_000, http2: 40_000 };
 /** The ceiling each target is compared to: a bare Node server on the same protocol. */
-const baseline = (target: Target): Target => (HTTP2.includes(target) ? 'h2-raw' : 'raw');
+const baseline = (target: Target): Target => (HTTP2.includes(target) ? 'h2-raw' : HTTPS1.includes(target) ? 'tls-raw' : 'raw');
+type Protocol = 'http1' | 'https1' | 'http2';
+const protocolOf = (target: Target): Protocol => (HTTP2.includes(target) ? 'http2' : HTTPS1.includes(target) ? 'https1' : 'http1');
 const CPU = 0;
 
 const STARTUP_MS = 180_000;
@@ -122,7 +131,7 @@ async function main(): Promise<void> {
       ]),
     ),
   );
-  console.log('× raw: against raw node:http, or raw node:http2 for the h2 targets.');
+  console.log('× raw: against raw node:http, raw node:https for the tls targets, raw node:http2 for the h2 targets.');
 }
 
 function count(n: number): string {
@@ -146,15 +155,15 @@ async function measure(target: Target, requests: number, warmup: number, dumps: 
     await waitForPort('127.0.0.1', port, STARTUP_MS, server);
     // Kirin's master opens the port before its worker can answer (over TLS: before the worker has the certificate).
     if (isKirin(target)) await server.waitForLine((line) => line.includes('"msg":"ready:'), STARTUP_MS, 'the ready line');
-    const http2 = HTTP2.includes(target);
-    const url = http2 ? `https://${TLS_NAME}:${port}${path}` : `http://127.0.0.1:${port}${path}`;
-    load(url, warmup, http2);
+    const protocol = protocolOf(target);
+    const url = protocol === 'http1' ? `http://127.0.0.1:${port}${path}` : `https://${TLS_NAME}:${port}${path}`;
+    load(url, warmup, protocol);
     const pid = servingPid(target, server);
     // Kirin's master is counted apart: it shares the server's core in the benches (bench/lib/pin.ts).
     const master = pid === server.pid ? null : server.pid;
     const counted = master === null ? [pid] : [pid, master];
     for (const p of counted) control('-z', p, dir);
-    const answered = load(url, requests, http2);
+    const answered = load(url, requests, protocol);
     for (const p of counted) control('-d', p, dir);
     const dump = await finishedDump(out, pid);
     return {
@@ -189,22 +198,25 @@ async function command(target: Target, dir: string, port: number): Promise<{ arg
       writeFileSync(config, JSON.stringify({ sites: { '*': { '/': { static: join(dir, 'public') } } } }));
       return { args: kirin(['--config', config]), path: '/1k.html' };
     }
+    case 'tls-raw':
     case 'h2-raw': {
       const { cert, key } = await makeCertificate(dir);
-      return { args: [app('raw-http2.ts')], path: '/', env: { CERT: cert, KEY: key } };
+      return { args: [app(target === 'tls-raw' ? 'raw-https.ts' : 'raw-http2.ts')], path: '/', env: { CERT: cert, KEY: key } };
     }
+    case 'tls':
+    case 'tls-node':
     case 'h2':
     case 'h2-node': {
       const { cert, key } = await makeCertificate(dir);
       // As bench/tls.ts runs it: the listener and the worker count come from the config.
-      const config = writeKirinTlsConfig(dir, port, cert, key, app(target === 'h2' ? 'hello-fetch.ts' : 'hello-node.ts'));
+      const config = writeKirinTlsConfig(dir, port, cert, key, app(target === 'h2' || target === 'tls' ? 'hello-fetch.ts' : 'hello-node.ts'));
       return { args: [KIRIN_BIN, 'serve', '--config', config], path: '/' };
     }
   }
 }
 
 function isKirin(target: Target): boolean {
-  return target !== 'raw' && target !== 'hono' && target !== 'h2-raw';
+  return target !== 'raw' && target !== 'hono' && target !== 'tls-raw' && target !== 'h2-raw';
 }
 
 /** The process that answers requests: the server itself, or Kirin's one worker. */
@@ -225,12 +237,15 @@ function control(command: '-z' | '-d', pid: number, dir: string): void {
 
 /**
  * Sends `count` requests with h2load and returns how many got a 2xx: HTTP/1.1
- * keep-alive on 10 connections, or HTTP/2 over TLS on 50 connections with 10
- * streams each (bench/tls.ts's load), to 127.0.0.1 with the URL's name as SNI.
+ * keep-alive on 10 connections (in the clear or over TLS), or HTTP/2 over TLS
+ * on 50 connections with 10 streams each (bench/tls.ts's load); over TLS to
+ * 127.0.0.1 with the URL's name as SNI.
  */
-function load(url: string, count: number, http2: boolean): number {
+function load(url: string, count: number, protocol: Protocol): number {
   const port = new URL(url).port;
-  const args = http2 ? ['-n', String(count), '-c', '50', '-m', '10', `--connect-to=127.0.0.1:${port}`, url] : ['--h1', '-n', String(count), '-c', '10', url];
+  const http2 = protocol === 'http2';
+  const connectTo = protocol === 'http1' ? [] : [`--connect-to=127.0.0.1:${port}`];
+  const args = http2 ? ['-n', String(count), '-c', '50', '-m', '10', ...connectTo, url] : ['--h1', '-n', String(count), '-c', '10', ...connectTo, url];
   const h2load = pinned(CPU, 'h2load', args);
   const output = execFileSync(h2load.command, h2load.args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   if (http2 && !/Application protocol: h2/.test(output)) throw new Error(`h2load: ${url} did not negotiate HTTP/2:\n${output}`);

@@ -164,9 +164,21 @@ function repeatsName(headers: readonly OutgoingHttpHeader[]): boolean {
   return false;
 }
 
+/**
+ * The last frozen header list given HSTS, and the list with it. Kirin's own
+ * lists are frozen (the head of the fetch path's `new Response(text)`,
+ * handlers/app/write-response.ts) and come back response after response: their
+ * copy with HSTS is made once. A frozen list cannot have changed since.
+ */
+let frozenList: readonly OutgoingHttpHeader[] | null = null;
+let frozenHsts = '';
+let frozenWithHsts: readonly OutgoingHttpHeader[] = [];
+
 /** The headers with Strict-Transport-Security added, unless the handler set its own. Never changes the caller's list. */
 function withHsts(res: { hasHeader(name: string): boolean; setHeader(name: string, value: string): unknown }, headers: HeadersArgument, hsts: string): HeadersArgument {
-  if (res.hasHeader(HSTS) || listsHsts(headers)) return headers;
+  if (res.hasHeader(HSTS)) return headers;
+  if (headers === frozenList && hsts === frozenHsts) return frozenWithHsts as OutgoingHttpHeader[];
+  if (listsHsts(headers)) return headers;
   if (headers === undefined || headers === null) {
     res.setHeader(HSTS, hsts);
     return headers;
@@ -176,6 +188,11 @@ function withHsts(res: { hasHeader(name: string): boolean; setHeader(name: strin
     const copy = headers.slice();
     if (headers.length > 0 && Array.isArray(headers[0])) (copy as unknown as [string, string][]).push([HSTS, hsts]);
     else copy.push(HSTS, hsts);
+    if (Object.isFrozen(headers)) {
+      frozenList = headers;
+      frozenHsts = hsts;
+      frozenWithHsts = Object.freeze(copy);
+    }
     return copy;
   }
   return { ...headers, [HSTS]: hsts };

@@ -12,30 +12,51 @@
  * when a trusted proxy sent it (`ctx.scheme`), never by a client's say-so.
  */
 import type { HeadersPlan, MiddlewarePlan, ServePlan, SitePlan } from '../config/plan.ts';
-import type { Middleware, Next, RequestContext } from '../worker/context.ts';
+import type { Middleware, Next, NodeResponse, RequestContext } from '../worker/context.ts';
 import { sendError } from '../worker/error-response.ts';
 import { HSTS, kHsts, type HstsResponse } from './responses.ts';
 import { ACME_CHALLENGE_PREFIX, workerTls, type WorkerTls } from './worker-tls.ts';
 
+/**
+ * A TLS site's step, in two forms: the middleware, and what it does on a TLS
+ * connection (`onSecure`: add HSTS) — which the request path calls directly
+ * there, without the middleware or a chain (worker/pipeline.ts): one function
+ * call instead of a chain step and a closure per request.
+ */
+export interface HttpsSiteStep {
+  readonly middleware: Middleware;
+  /** Marks a response of a TLS connection with HSTS; null when the site sends none. */
+  readonly onSecure: ((res: NodeResponse) => void) | null;
+}
+
 export function httpsSiteMiddleware(site: SitePlan, route: MiddlewarePlan | null, plan: ServePlan, tls: WorkerTls = workerTls): Middleware | null {
+  return httpsSiteStep(site, route, plan, tls)?.middleware ?? null;
+}
+
+export function httpsSiteStep(site: SitePlan, route: MiddlewarePlan | null, plan: ServePlan, tls: WorkerTls = workerTls): HttpsSiteStep | null {
   // Without an https listener (systemd passed only plain sockets) there is nothing to redirect to.
   if (site.tls.mode === 'off' || plan.listen.https.length === 0) return null;
   const hsts = site.hstsSeconds > 0 ? `max-age=${site.hstsSeconds}` : null;
   // Header rules that set or remove it apply when the head is written: give them a header to work on.
   const rulesTouchHsts = touchesHsts(site.headers) || touchesHsts(route?.headers ?? null);
-  return (ctx, next) => {
+  const onSecure =
+    hsts === null
+      ? null
+      : (res: NodeResponse) => {
+          // The https listeners' responses add it as their head is written (tls/responses.ts); others get it now.
+          if (!rulesTouchHsts && kHsts in res) (res as unknown as HstsResponse)[kHsts] = hsts;
+          else res.setHeader(HSTS, hsts);
+        };
+  const middleware: Middleware = (ctx, next) => {
     if (ctx.secure || ctx.scheme === 'https') {
-      if (hsts !== null) {
-        // The https listeners' responses add it as their head is written (tls/responses.ts); others get it now.
-        if (!rulesTouchHsts && kHsts in ctx.res) (ctx.res as unknown as HstsResponse)[kHsts] = hsts;
-        else ctx.res.setHeader(HSTS, hsts);
-      }
+      if (onSecure !== null) onSecure(ctx.res);
       return next();
     }
     // A worker's first requests may come before the master's certificates: wait for them (a few ms at boot).
     if (!tls.isReady) return tls.ready.then(() => overPlainHttp(ctx, next, tls));
     return overPlainHttp(ctx, next, tls);
   };
+  return { middleware, onSecure };
 }
 
 function overPlainHttp(ctx: RequestContext, next: Next, tls: WorkerTls): void | Promise<void> {

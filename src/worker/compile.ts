@@ -25,9 +25,9 @@ export async function compilePlan(plan: ServePlan, logger: Logger, ask: CompileE
       const env: CompileEnv = { plan, site, route, logger, ask, notify };
       const handler = await createHandler(route.handler, env);
       handlers.push(handler);
-      const chain = await compileMiddleware(site, route.middleware, env);
+      const { chain, secureChain, onSecure } = await compileMiddleware(site, route.middleware, env);
       const forwards = route.handler.type === 'app' || route.handler.type === 'proxy';
-      routes.push({ plan: route, prefix: route.prefix, handler, chain, strip: route.middleware.stripPrefix, forwards });
+      routes.push({ plan: route, prefix: route.prefix, handler, chain, secureChain, onSecure, strip: route.middleware.stripPrefix, forwards });
     }
     routes.sort((a, b) => b.prefix.length - a.prefix.length);
     const only = routes.length === 1 && routes[0]!.prefix === '/' ? routes[0]! : null;

@@ -103,6 +103,10 @@ export interface CompiledRoute {
   readonly handler: RouteHandler;
   /** null when the route has no middleware: the handler is called directly. */
   readonly chain: Middleware[] | null;
+  /** The chain for requests on TLS connections: without a TLS site's own step, which `onSecure` does. */
+  readonly secureChain: Middleware[] | null;
+  /** A TLS site's step on a TLS connection (adds HSTS), or null. */
+  readonly onSecure: ((res: NodeResponse) => void) | null;
   /** stripPrefix as compiled: the number of characters to remove, or 0. */
   readonly strip: string | null;
   /** The handler passes the request on (app, proxy): it gets Kirin's X-Forwarded-* headers. */

@@ -20,6 +20,7 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { LimitsPlan } from '../config/plan.ts';
 import type { LaneExchange, RouteHandler } from './context.ts';
 import type { Pipeline, SimpleRoute } from './pipeline.ts';

@@ -9,12 +9,14 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+// A module binding: the `performance` global is a getter, dearer on every request.
+import { performance } from 'node:perf_hooks';
 import type { LimitsPlan } from '../config/plan.ts';
 import { runChain } from '../middleware/index.ts';
 import type { AccessLog } from '../observe/access-log.ts';
 import type { Logger } from '../observe/log.ts';
 import type { ClientResolver } from './client.ts';
-import { RequestContext, type CompiledRoute, type CompiledSite, type NodeRequest, type NodeResponse } from './context.ts';
+import { RequestContext, type CompiledRoute, type CompiledSite, type Middleware, type NodeRequest, type NodeResponse } from './context.ts';
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
@@ -128,7 +130,8 @@ export class Pipeline {
     this.current = ctx;
     try {
       const route = ctx.route;
-      const result = route.chain === null ? route.handler.handle(ctx) : runChain(route.chain, ctx, () => route.handler.handle(ctx));
+      const chain = chainFor(ctx);
+      const result = chain === null ? route.handler.handle(ctx) : runChain(chain, ctx, () => route.handler.handle(ctx));
       if (result !== undefined) result.then(undefined, (error: unknown) => this.#fail(ctx, error));
     } catch (error) {
       this.#fail(ctx, error);
@@ -160,7 +163,8 @@ export class Pipeline {
       upgrade.call(ctx.route.handler, ctx, socket, head);
     };
     try {
-      const result = ctx.route.chain === null ? last() : runChain(ctx.route.chain, ctx, last);
+      const chain = chainFor(ctx);
+      const result = chain === null ? last() : runChain(chain, ctx, last);
       if (result !== undefined) result.then(undefined, (error: unknown) => this.#fail(ctx, error));
     } catch (error) {
       this.#fail(ctx, error);
@@ -352,6 +356,14 @@ export class Pipeline {
     this.#logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'request failed; answered 500');
     sendError(ctx.res, 500);
   }
+}
+
+/** The middleware a request runs. On a TLS connection a TLS site's own step (HSTS) is done here, not as a chain step. */
+function chainFor(ctx: RequestContext): Middleware[] | null {
+  const route = ctx.route;
+  if (!ctx.secure) return route.chain;
+  if (route.onSecure !== null) route.onSecure(ctx.res);
+  return route.secureChain;
 }
 
 /** A path as the route's handler sees it: without the prefix stripPrefix removes ('/' when nothing is left). */

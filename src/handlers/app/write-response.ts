@@ -20,12 +20,17 @@ export function writeResponse(response: Response, res: NodeResponse): void | Pro
   return writeNative(native, res);
 }
 
-/** `content-type: text/plain` plus a content-length, per length: the head of `new Response('text')`, built once. */
-const plainTextHeads: (string[] | undefined)[] = [];
+/**
+ * `content-type: text/plain` plus a content-length, per length: the head of
+ * `new Response('text')`, built once. Frozen: shared by every such response,
+ * and the https listener's responses reuse their copy with HSTS while the list
+ * is the same (tls/responses.ts).
+ */
+const plainTextHeads: (readonly string[] | undefined)[] = [];
 
-function plainTextHead(length: number): string[] {
+function plainTextHead(length: number): readonly string[] {
   if (length >= 4096) return ['content-type', TEXT_PLAIN, 'content-length', String(length)];
-  return (plainTextHeads[length] ??= ['content-type', TEXT_PLAIN, 'content-length', String(length)]);
+  return (plainTextHeads[length] ??= Object.freeze(['content-type', TEXT_PLAIN, 'content-length', String(length)]));
 }
 
 function writeFast(parts: FastParts, res: NodeResponse): void {

@@ -23,6 +23,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { LaneExchange } from '../../worker/context.ts';
 import { ChunkedEnd } from './chunked-end.ts';
 import { emptyUpstreamHead, readUpstreamHead, type UpstreamHead } from './upstream-head.ts';

@@ -15,6 +15,7 @@
  * file bytes, the oldest dropped first. Concurrent misses on one path share one
  * resolution.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../observe/log.ts';
 import { fingerprintOf, loadEntry, type EntrySettings, type FileEntry } from './file-entry.ts';
 import { resolvePath, type ResolvedFile } from './resolve.ts';
