@@ -29,7 +29,7 @@ const H2_IDLE_MS = 60_000;
 
 export type SecureServer = http2.Http2SecureServer & { closeSessions(): void };
 
-export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeline, plan: ServePlan, worker: WorkerServices): Promise<Server> {
+export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeline, plan: ServePlan, worker: WorkerServices, endsEmptyRequests: boolean): Promise<Server> {
   await workerTls.attach(worker, pipeline);
   const limits = plan.limits;
   const server = http2.createSecureServer(
@@ -51,7 +51,7 @@ export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeli
       },
       // HTTP/1.1 on this listener: the plain listener's limits and request class (body limits, lazy headers);
       // responses that carry HSTS cheaply (responses.ts).
-      ...http1Options(limits),
+      ...http1Options(limits, endsEmptyRequests),
       ServerResponse: TlsResponse,
       // HTTP/2: the same head size; room for the pseudo-headers and the excess field, so the pipeline answers 431 as over HTTP/1.1.
       maxHeaderListPairs: Math.max(128, limits.maxHeaders + 8),

@@ -14,6 +14,8 @@ import { SiteMap } from './host.ts';
 export interface CompiledPlan {
   sites: SiteMap<CompiledSite>;
   handlers: RouteHandler[];
+  /** No handler gives user code Node's request object: body-less requests may start ended (servers.ts). */
+  endsEmptyRequests: boolean;
 }
 
 export async function compilePlan(plan: ServePlan, logger: Logger, ask: CompileEnv['ask'], notify: CompileEnv['notify']): Promise<CompiledPlan> {
@@ -34,5 +36,5 @@ export async function compilePlan(plan: ServePlan, logger: Logger, ask: CompileE
     const compiled: CompiledSite = { plan: site, routes, onlyRoute: only };
     for (const host of site.hosts) sites.add(host, compiled);
   }
-  return { sites, handlers };
+  return { sites, handlers, endsEmptyRequests: !handlers.some((handler) => handler.exposesNodeRequest === true) };
 }

@@ -48,6 +48,12 @@ export interface RouteHandler {
   relay?(exchange: LaneExchange): boolean;
   /** Called when the worker drains: stop timers, close pools. */
   close?(): void | Promise<void>;
+  /**
+   * True when user code gets Node's request object itself (a Node listener
+   * app) and may wait for its events: then no listener ends body-less
+   * requests early (servers.ts, `optimizeEmptyRequests`).
+   */
+  readonly exposesNodeRequest?: boolean;
 }
 
 /** A plain request the fast lane lets a handler pass on (RouteHandler.relay). One at a time per connection. */

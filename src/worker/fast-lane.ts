@@ -69,10 +69,10 @@ class FastLane {
     if (answer === null) return connection.handOver(chunk);
     if (answer instanceof PrebuiltResponse) return this.#send(connection, answer, request, simple, start);
     // The handler must look at the disk first (a file not checked for a while).
-    const { request: waiting, route } = connection.wait(chunk, request, simple, start);
+    connection.wait(chunk, request, simple, start);
     const sent = answer.then((response) => {
       if (response === null) return false;
-      if (!connection.socket.destroyed) this.#send(connection, response, waiting, route, start);
+      if (!connection.socket.destroyed) this.#send(connection, response, connection.request, connection.route, start);
       return true;
     });
     connection.settleWith(sent);
@@ -174,18 +174,17 @@ class LaneConnection implements LaneExchange {
     this.socket.setTimeout(this.#lane.limits.keepAliveTimeoutMs);
   }
 
-  /** Holds further requests until this one is answered; returns the copies of it that stay valid meanwhile. */
-  wait(chunk: Buffer, request: SimpleRequest, route: SimpleRoute, start: number): { request: SimpleRequest; route: SimpleRoute } {
+  /** Holds further requests until this one is answered; `request` and `route` are copies of it that stay valid meanwhile. */
+  wait(chunk: Buffer, request: SimpleRequest, route: SimpleRoute, start: number): void {
     const socket = this.socket;
     // A slow answer is the handler's to bound (the upstream's response timeout), not the idle timeout's.
     socket.setTimeout(0);
     this.#waiting = true;
     this.#chunk = chunk;
     this.#start = start;
-    const waiting = Object.assign((this.#request ??= emptySimpleRequest()), request);
-    const at = Object.assign((this.#route ??= { ...route }), route);
+    Object.assign((this.#request ??= emptySimpleRequest()), request);
+    Object.assign((this.#route ??= { ...route }), route);
     (socket as BusySocket)._httpMessage = this;
-    return { request: waiting, route: at };
   }
 
   /** Reads go on once `sent` settles: true when the response went out, false to give the request to node:http. */

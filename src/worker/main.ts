@@ -74,7 +74,8 @@ class WorkerProcess implements WorkerServices {
     });
     this.#pipeline = pipeline;
     for (const listener of this.#init.listeners) {
-      const server = listener.secure ? await createSecureServer(listener, pipeline, plan, this) : createHttpServer(pipeline, plan.limits, this.#logger);
+      const endsEmptyRequests = this.#compiled.endsEmptyRequests;
+      const server = listener.secure ? await createSecureServer(listener, pipeline, plan, this, endsEmptyRequests) : createHttpServer(pipeline, plan.limits, this.#logger, endsEmptyRequests);
       server.on('connection', (socket: Socket) => {
         this.#sockets.add(socket);
         socket.once('close', () => this.#sockets.delete(socket));

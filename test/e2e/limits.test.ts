@@ -152,6 +152,15 @@ describe('request bodies', () => {
       assert.equal(big.status, 413);
     }
   });
+
+  it('a POST without Content-Length or Transfer-Encoding has an empty body, read at once and as a stream', async () => {
+    // Such a request starts ended in a fetch-only worker (node:http's optimizeEmptyRequests): no 'end' event comes to wait for.
+    for (const path of ['/', '/?stream']) {
+      const res = await rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`, { timeoutMs: 5000 });
+      assert.equal(res.status, 200, path);
+      assert.match(res.raw, /got 0 bytes/, path);
+    }
+  });
 });
 
 describe('body limits for Node listener apps', () => {
@@ -166,6 +175,8 @@ describe('body limits for Node listener apps', () => {
       assert.equal(big.status, 413);
       assert.ok(big.closed);
       assert.equal((await request(`${kirin.url}/`, { method: 'POST', body: 'ok' })).body, 'node got 2 bytes');
+      // A Node listener keeps node:http's request life cycle: a GET still ends with 'end' for an app that waits for it.
+      assert.equal((await request(`${kirin.url}/`)).body, 'node got 0 bytes');
     } finally {
       await kirin.stop();
     }

@@ -63,7 +63,7 @@ describe('https listener (worker side)', () => {
       onUpgrade: () => {},
     } as unknown as Pipeline;
     const plan = normalizeConfig({ raw: { sites: { 'a.localhost': { '/': { respond: 'x' } } } }, file: null, cwd: '/', env: {} });
-    server = (await createSecureServer({ fd: -1, secure: true, spec: '127.0.0.1:0' }, pipeline, plan, worker)) as unknown as SecureServer;
+    server = (await createSecureServer({ fd: -1, secure: true, spec: '127.0.0.1:0' }, pipeline, plan, worker, true)) as unknown as SecureServer;
     await new Promise<void>((resolve) => (server as unknown as Server).listen(0, '127.0.0.1', resolve));
     port = ((server as unknown as Server).address() as { port: number }).port;
   });

@@ -36,6 +36,8 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
 
 function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
   return {
+    // Express, Koa … read the body and watch 'close' on the request itself.
+    exposesNodeRequest: true,
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
       if (req.url !== ctx.target) req.url = ctx.target;

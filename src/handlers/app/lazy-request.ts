@@ -179,6 +179,8 @@ function headersFrom(incoming: IncomingHttpHeaders): Headers {
 }
 
 function readBody(incoming: NodeRequest, limit: number): Promise<Buffer> {
+  // A request without Content-Length or Transfer-Encoding may start ended (worker/servers.ts): no 'end' will come.
+  if (incoming.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const declared = Number(incoming.headers['content-length']);
     if (declared > limit) {
@@ -206,6 +208,8 @@ function readBody(incoming: NodeRequest, limit: number): Promise<Buffer> {
 
 /** Passes the body through, failing with 413 once it grows past the limit. */
 function limitStream(incoming: NodeRequest, limit: number): Readable {
+  // Ended before anyone read it (a request without a body, worker/servers.ts): an empty body, not one waiting for an 'end' that will not come.
+  if (incoming.readableEnded) return Readable.from([]);
   if (!Number.isFinite(limit)) return incoming as unknown as Readable;
   let size = 0;
   const limited = new Readable({

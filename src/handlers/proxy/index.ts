@@ -67,6 +67,13 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
       this.serviceWaitMs = Math.min(service.readyTimeoutMs, SERVICE_WAIT_CAP_MS);
     }
     this.#targets = urls.map((url) => new Target(parseUpstreamAddress(url), { connectTimeoutMs: plan.connectTimeoutMs, responseTimeoutMs: plan.responseTimeoutMs }));
+    for (const target of this.#targets) {
+      if (target.relay === null) continue;
+      target.relay.onFinished = (failure, error, request) => {
+        target.active--;
+        if (failure !== null) this.failed(target, failure, error, request!);
+      };
+    }
     this.#only = this.#targets.length === 1 ? this.#targets[0]! : null;
     this.#balancer = createBalancer<Target>(plan.lb);
     this.#health = plan.health ? new HealthChecker(this.#targets, plan.health, (t) => this.#checkHost(t), (t, ok, detail) => this.#checked(t, ok, detail)) : null;
@@ -116,13 +123,8 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
     for (const target of this.#targets) if (target.fails > 0) return false;
     const target = this.pick(this.plan.lb === 'ip_hash' ? exchange.clientIp() : '', null);
     if (target === null || target.relay === null) return false;
-    const method = exchange.request.method;
-    const path = exchange.route.target;
     target.active++;
-    target.relay.send(exchange, this.#relayedHead(exchange, target), method === 'HEAD', (failure, error) => {
-      target.active--;
-      if (failure !== null) this.failed(target, failure, error, { method, target: path });
-    });
+    target.relay.send(exchange, this.#relayedHead(exchange, target), exchange.request.method === 'HEAD');
     return true;
   }
 
@@ -133,17 +135,25 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
     let text = `${request.method} ${exchange.route.target} HTTP/1.1\r\n`;
     const dropped = request.dropped;
     let pos = request.fieldsStart;
+    // Without preserveHost the client's Host line is one more span to leave out, in its place among the others.
+    let hostStart = -1;
+    let hostEnd = -1;
     if (!this.plan.preserveHost) {
       text += `host: ${target.address.host}\r\n`;
-      // The Host line is one more to leave out, in its place among the others.
-      const [start, end] = request.hostLine;
-      let at = 0;
-      while (at < dropped.length && dropped[at]! < start) at += 2;
-      dropped.splice(at, 0, start, end);
+      [hostStart, hostEnd] = request.hostLine;
     }
     for (let i = 0; i < dropped.length; i += 2) {
+      if (hostStart !== -1 && hostStart < dropped[i]!) {
+        text += head.slice(pos, hostStart);
+        pos = hostEnd;
+        hostStart = -1;
+      }
       text += head.slice(pos, dropped[i]);
       pos = dropped[i + 1]!;
+    }
+    if (hostStart !== -1) {
+      text += head.slice(pos, hostStart);
+      pos = hostEnd;
     }
     return `${text}${head.slice(pos, head.length - 2)}${exchange.forwardingFields()}\r\n`;
   }

@@ -22,16 +22,20 @@
  * first byte, a failure cuts the client's connection, as on the full path.
  */
 import { STATUS_CODES } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { LaneExchange } from '../../worker/context.ts';
 import { ChunkedEnd } from './chunked-end.ts';
 import { emptyUpstreamHead, readUpstreamHead, type UpstreamHead } from './upstream-head.ts';
 import type { UpstreamAddress } from './upstream-address.ts';
 import type { FailureKind } from './upstream-failure.ts';
+import type { FailedRequest } from './exchange.ts';
 
-/** How an exchange on a relay connection ended: null when well (or not the target's fault). */
-export type RelayFinished = (failure: FailureKind | null, error: unknown) => void;
+/**
+ * How an exchange on a relay connection ended: `failure` is null when well (or
+ * not the target's fault); on a failure, `request` names what was asked.
+ */
+export type RelayFinished = (failure: FailureKind | null, error: unknown, request: FailedRequest | null) => void;
 
 /** How long an idle connection is kept (undici's default for the full path's pool is the same). */
 const IDLE_MS = 4_000;
@@ -66,21 +70,25 @@ export class RelayPool {
   readonly #options: RelayOptions;
   readonly #idle: UpstreamConnection[] = [];
   readonly #all = new Set<UpstreamConnection>();
+  readonly #connectTo: NetConnectOpts;
   #sweep: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Told of every exchange's end (set once by the proxy handler: one function for all, no closure per request). */
+  onFinished: RelayFinished = () => {};
 
   constructor(address: UpstreamAddress, options: RelayOptions) {
     this.#address = address;
     this.#options = options;
+    this.#connectTo = address.socketPath !== null ? { path: address.socketPath } : { ...hostAndPort(address.origin), noDelay: true };
   }
 
   /** Sends `request` (a whole head) for `exchange` on an idle connection, or a new one. */
-  send(exchange: LaneExchange, request: string, headOnly: boolean, finished: RelayFinished): void {
+  send(exchange: LaneExchange, request: string, headOnly: boolean): void {
     let connection = this.#idle.pop();
     // One the idle sweep or the upstream just closed has not reported its 'close' yet.
     while (connection !== undefined && connection.destroyed) connection = this.#idle.pop();
     connection ??= this.#open();
-    connection.start(exchange, request, headOnly, finished, performance.now() + this.#options.responseTimeoutMs);
+    connection.start(exchange, request, headOnly, performance.now() + this.#options.responseTimeoutMs);
   }
 
   release(connection: UpstreamConnection): void {
@@ -105,8 +113,7 @@ export class RelayPool {
   }
 
   #open(): UpstreamConnection {
-    const address = this.#address;
-    const socket = address.socketPath !== null ? connect({ path: address.socketPath }) : connect({ host: hostOf(address), port: portOf(address), noDelay: true });
+    const socket = connect(this.#connectTo);
     const connection = new UpstreamConnection(socket, this, performance.now() + this.#options.connectTimeoutMs);
     this.#all.add(connection);
     if (this.#sweep === null) {
@@ -135,7 +142,9 @@ class UpstreamConnection {
   readonly #head: UpstreamHead = emptyUpstreamHead();
   #connectDeadline: number;
   #exchange: LaneExchange | null = null;
-  #finished: RelayFinished | null = null;
+  /** The exchange's method and target, for the failure report (its request object serves the next one by then). */
+  #method = '';
+  #target = '';
   /** It has carried a whole exchange before: a reset before any answer is then likely the upstream closing it as idle. */
   #reused = false;
   /** Why the relay gave up on the connection, when it did. */
@@ -167,9 +176,10 @@ class UpstreamConnection {
     socket.on('close', this.#onClose);
   }
 
-  start(exchange: LaneExchange, request: string, headOnly: boolean, finished: RelayFinished, responseDeadline: number): void {
+  start(exchange: LaneExchange, request: string, headOnly: boolean, responseDeadline: number): void {
     this.#exchange = exchange;
-    this.#finished = finished;
+    this.#method = exchange.request.method;
+    this.#target = exchange.route.target;
     this.#headOnly = headOnly;
     this.#phase = AWAITING_HEAD;
     this.#written = 0;
@@ -331,9 +341,8 @@ class UpstreamConnection {
     exchange.onAbort = null;
     this.#exchange = null;
     this.#partial = null;
-    const finished = this.#finished!;
-    this.#finished = null;
-    finished(failure, failure === null ? null : (this.#error ?? new Error(FAILURE_MESSAGES[failure])));
+    if (failure === null) this.#pool.onFinished(null, null, null);
+    else this.#pool.onFinished(failure, this.#error ?? new Error(FAILURE_MESSAGES[failure]), { method: this.#method, target: this.#target });
   }
 
   readonly #onEnd = (): void => {
@@ -376,12 +385,9 @@ class UpstreamConnection {
   };
 }
 
-function hostOf(address: UpstreamAddress): string {
-  const hostname = new URL(address.origin).hostname;
-  return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-}
-
-function portOf(address: UpstreamAddress): number {
-  const url = new URL(address.origin);
-  return url.port === '' ? 80 : Number(url.port);
+/** Where to connect for an http: origin (IPv6 without its brackets). */
+function hostAndPort(origin: string): { host: string; port: number } {
+  const url = new URL(origin);
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: url.port === '' ? 80 : Number(url.port) };
 }

@@ -55,7 +55,7 @@ export async function startEdge(config: Record<string, unknown>, options: { cwd?
     accessLog: null,
     observer: { done() {}, fastLane: () => laneAnswers++ },
   });
-  const server = createHttpServer(pipeline, plan.limits, logger);
+  const server = createHttpServer(pipeline, plan.limits, logger, compiled.endsEmptyRequests);
   await listen(server);
   const port = (server.address() as AddressInfo).port;
   return {
