@@ -41,7 +41,7 @@ export async function compileMiddleware(site: SitePlan, plan: MiddlewarePlan, en
 
 /** Runs `chain` then `last`; each step decides whether to call the next. */
 export function runChain(chain: readonly Middleware[], ctx: Parameters<Middleware>[0], last: () => void | Promise<void>): void | Promise<void> {
-  // The commonest chain of all: a TLS site's own step (HSTS, or the redirect to https) and nothing else. No closures for it.
+  // A chain of one step (a TLS site's redirect on plain HTTP, one guard): no closures for it.
   if (chain.length === 1) return chain[0]!(ctx, last);
   const step = (i: number): void | Promise<void> => (i === chain.length ? last() : chain[i]!(ctx, () => step(i + 1)));
   return step(0);

@@ -2,7 +2,7 @@
  * The response objects of the https listeners, for HTTP/1.1 and HTTP/2. Three
  * things differ from node:http's:
  *
- * - Strict-Transport-Security. The site middleware marks the response
+ * - Strict-Transport-Security. A TLS site's step (site-middleware.ts) marks the response
  *   (`[kHsts]`) and the header joins whatever the handler passes to
  *   writeHead. Setting it with setHeader before a writeHead with a header list
  *   (the fetch fast path) sends node:http down its slow merge path, which cost

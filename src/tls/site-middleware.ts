@@ -29,10 +29,6 @@ export interface HttpsSiteStep {
   readonly onSecure: ((res: NodeResponse) => void) | null;
 }
 
-export function httpsSiteMiddleware(site: SitePlan, route: MiddlewarePlan | null, plan: ServePlan, tls: WorkerTls = workerTls): Middleware | null {
-  return httpsSiteStep(site, route, plan, tls)?.middleware ?? null;
-}
-
 export function httpsSiteStep(site: SitePlan, route: MiddlewarePlan | null, plan: ServePlan, tls: WorkerTls = workerTls): HttpsSiteStep | null {
   // Without an https listener (systemd passed only plain sockets) there is nothing to redirect to.
   if (site.tls.mode === 'off' || plan.listen.https.length === 0) return null;

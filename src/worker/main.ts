@@ -73,8 +73,8 @@ class WorkerProcess implements WorkerServices {
       observer: this.#metrics,
     });
     this.#pipeline = pipeline;
+    const endsEmptyRequests = this.#compiled.endsEmptyRequests;
     for (const listener of this.#init.listeners) {
-      const endsEmptyRequests = this.#compiled.endsEmptyRequests;
       const server = listener.secure ? await createSecureServer(listener, pipeline, plan, this, endsEmptyRequests) : createHttpServer(pipeline, plan.limits, this.#logger, endsEmptyRequests);
       server.on('connection', (socket: Socket) => {
         this.#sockets.add(socket);

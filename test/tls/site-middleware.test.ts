@@ -4,11 +4,14 @@ import { pino } from 'pino';
 import type { ServePlan, SitePlan } from '../../src/config/plan.ts';
 import { LocalCa } from '../../src/tls/local-ca.ts';
 import type { WorkerCertificate } from '../../src/tls/messages.ts';
-import { httpsSiteMiddleware } from '../../src/tls/site-middleware.ts';
+import { httpsSiteStep } from '../../src/tls/site-middleware.ts';
 import { WorkerTls } from '../../src/tls/worker-tls.ts';
 import type { Middleware, RequestContext, WorkerServices } from '../../src/worker/context.ts';
 import type { Pipeline } from '../../src/worker/pipeline.ts';
 import { tempDir } from '../support/kirin.ts';
+
+/** The step as it runs in a chain (on plain HTTP, or behind a trusted proxy). */
+const httpsSiteMiddleware = (...args: Parameters<typeof httpsSiteStep>): Middleware | null => httpsSiteStep(...args)?.middleware ?? null;
 
 const PLAN = { listen: { http: [], https: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }] } } as unknown as ServePlan;
 
