@@ -17,10 +17,10 @@
  *                           CPU time per connection, read from /proc (one Node
  *                           client cannot saturate a server core)
  *
- * The two wrk races run around raw node:https (R K R N R C R, as bench/edge.ts
- * does around nginx): each server's runs are compared with the raw runs just
- * before and after them, so the machine's slow drifts (up to 40% here) hit
- * both sides of every ratio alike.
+ * The three throughput races run around the raw Node server (R K R N R C R,
+ * as bench/edge.ts does around nginx): each server's runs are compared with
+ * the raw runs just before and after them, so the machine's slow drifts (up
+ * to 40% here) hit both sides of every ratio alike.
  *
  * Targets: each >= 0.9 × the raw Node server; keep-alive and HTTP/2 >= 1.3 × Caddy.
  * Usage: node bench/tls.ts [--duration S] [--rounds N] [--quick]
@@ -68,18 +68,18 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
     for (const server of servers) out.line(`  ${server.name.padEnd(16)} ${server === rawHttp2 ? await checkH2(server.url) : await check(server.url)}`);
 
     const http1 = [kirin, rawHttps, nginx, caddy];
-    const contestants = (headers?: string[]): Contestant[] => http1.map((s) => ({ name: s.name, url: s.url, pids: [s.pid], headers }));
+    const contestants = (list: Server[], extra: Partial<Contestant> = {}): Contestant[] => list.map((s) => ({ name: s.name, url: s.url, pids: [s.pid], ...extra }));
     out.line('\nkeep-alive HTTPS (wrk -t1 -c50):');
-    const keepAlive = await race(contestants(), options, out, rawHttps.name);
+    const keepAlive = await race(contestants(http1), options, out, rawHttps.name);
     out.line('\nnew TLS connection per request (wrk -t1 -c50 -H "Connection: close"):');
-    const perRequest = await race(contestants(['Connection: close']), options, out, rawHttps.name);
+    const perRequest = await race(contestants(http1, { headers: ['Connection: close'] }), options, out, rawHttps.name);
     out.line('\nHTTP/2 (h2load -t1 -c50 -m10):');
     // Like for like: raw node:http2 is a process of its own that never served HTTP/1.1 either.
     const kirinH2 = await startKirinTls(join(dir, 'kirin-h2'), ports.kirinH2, cert, key);
-    let h2: Map<string, number>;
+    let h2: Map<string, RaceResult>;
     try {
       out.line(`  ${kirinH2.name.padEnd(16)} ${await checkH2(kirinH2.url)} (a fresh Kirin for this race)`);
-      h2 = await raceH2load([kirinH2, rawHttp2, nginx, caddy], options, out);
+      h2 = await race(contestants([kirinH2, rawHttp2, nginx, caddy], { tool: 'h2load' }), options, out, rawHttp2.name);
     } finally {
       await kirinH2.stop();
     }
@@ -96,7 +96,7 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
           s.name,
           s === rawHttp2 ? '-' : rps(keepAlive, s),
           s === rawHttp2 ? '-' : rps(perRequest, s),
-          s === rawHttps ? '-' : (h2.get(s.name) ?? 0),
+          s === rawHttps ? '-' : rps(h2, s),
           s === rawHttp2 ? '-' : (handshakes.get(s.name)?.fullCpuUs ?? 0),
           s === rawHttp2 ? '-' : (handshakes.get(s.name)?.resumedCpuUs ?? 0),
           s === rawHttp2 ? '-' : `${Math.round((handshakes.get(s.name)?.reusedShare ?? 0) * 100)}%`,
@@ -110,8 +110,8 @@ export async function run(options: BenchOptions, out = new Printer()): Promise<B
       ratioAtLeast(BENCH, 'keep-alive: Kirin vs raw node:https', paired(keepAlive, kirin, rawHttps), 1, 0.9, 'raw node:https'),
       ratioAtLeast(BENCH, 'keep-alive: Kirin vs Caddy', paired(keepAlive, kirin, caddy), 1, 1.3, 'Caddy'),
       ratioAtLeast(BENCH, 'new connection: Kirin vs raw node:https', paired(perRequest, kirin, rawHttps), 1, 0.9, 'raw node:https'),
-      ratioAtLeast(BENCH, 'HTTP/2: Kirin vs raw node:http2', h2.get(kirin.name) ?? 0, h2.get(rawHttp2.name) ?? 0, 0.9, 'raw node:http2'),
-      ratioAtLeast(BENCH, 'HTTP/2: Kirin vs Caddy', h2.get(kirin.name) ?? 0, h2.get(caddy.name) ?? 0, 1.3, 'Caddy'),
+      ratioAtLeast(BENCH, 'HTTP/2: Kirin vs raw node:http2', paired(h2, kirin, rawHttp2), 1, 0.9, 'raw node:http2'),
+      ratioAtLeast(BENCH, 'HTTP/2: Kirin vs Caddy', paired(h2, kirin, caddy), 1, 1.3, 'Caddy'),
       ratioAtLeast(BENCH, 'full handshakes per core: Kirin vs raw node:https', 1 / kirinH.fullCpuUs, 1 / rawH.fullCpuUs, 0.9, 'raw node:https'),
       ratioAtLeast(BENCH, 'resumed handshakes per core: Kirin vs raw node:https', 1 / kirinH.resumedCpuUs, 1 / rawH.resumedCpuUs, 0.9, 'raw node:https'),
       {
@@ -240,26 +240,6 @@ function checkH2(url: string): Promise<string> {
     });
     stream.end();
   });
-}
-
-/** h2load against each server in interleaved rounds; the median req/s of each. */
-async function raceH2load(servers: Server[], options: BenchOptions, out: Printer): Promise<Map<string, number>> {
-  const runs = new Map<string, number[]>(servers.map((s) => [s.name, []]));
-  for (let round = 0; round < options.rounds; round++) {
-    for (let i = 0; i < servers.length; i++) {
-      const server = servers[(i + round) % servers.length]!;
-      const port = new URL(server.url).port;
-      const args = ['-t1', '-c50', '-m10', '-D', String(options.durationS), `--warm-up-time=${options.warmupS}`, `--connect-to=127.0.0.1:${port}`, server.url];
-      const command = pinned(LOAD_CPU, 'h2load', args);
-      const { stdout } = await run$(command.command, command.args, { timeout: (options.durationS + options.warmupS + 30) * 1000, maxBuffer: 1 << 20 });
-      const rps = Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(stdout)?.[1] ?? 0);
-      const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored/.exec(stdout);
-      const protocol = /Application protocol: (\S+)/.exec(stdout)?.[1] ?? '?';
-      runs.get(server.name)!.push(rps);
-      out.line(`  round ${round + 1}/${options.rounds}  ${server.name.padEnd(16)} ${Math.round(rps).toString().padStart(7)} req/s  ${protocol}${failed && (Number(failed[1]) || Number(failed[2])) ? `  ${failed[1]} failed ${failed[2]} errored` : ''}`);
-    }
-  }
-  return new Map([...runs].map(([name, list]) => [name, median(list)]));
 }
 
 interface HandshakeResult {

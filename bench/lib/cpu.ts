@@ -5,6 +5,7 @@
  * disturb is not a measurement of the server. From /proc: the busy time of
  * every CPU, minus what the server's process tree and wrk used, is "other".
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { descendants } from './rss.ts';
 
@@ -90,4 +91,18 @@ export async function waitForQuiet(maxWaitMs: number, threshold: number): Promis
     const load = otherLoad(before, { at: performance.now(), busyTicks: busyTicks(), treeTicks: 0 }, 0);
     if (load <= threshold || performance.now() > deadline) return load;
   }
+}
+
+/**
+ * Runs a load generator through sh, whose `times` then reports the
+ * generator's own CPU time: the ticks otherLoad() must not count as "other".
+ */
+export function execTimed(command: string, args: string[], timeoutMs: number): Promise<{ stdout: string; cpuTicks: number }> {
+  const script = 'rc=0; "$@" || rc=$?; times >&2; exit $rc';
+  return new Promise((resolve, reject) => {
+    execFile('sh', ['-c', script, 'sh', command, ...args], { timeout: timeoutMs, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${[command, ...args].join(' ')} failed (exit ${String(error.code ?? error.signal)}): ${error.message}\n${stdout}${stderr}`));
+      else resolve({ stdout, cpuTicks: parseTimes(stderr) });
+    });
+  });
 }

@@ -1,5 +1,5 @@
 /**
- * Runs wrk against several servers in interleaved rounds (A B C, B C A, …, or
+ * Runs wrk (or h2load) against several servers in interleaved rounds (A B C, B C A, …, or
  * around a baseline: B A B C B) so a slow minute of the machine hits every
  * server alike, and keeps the median of each. Servers stay up for the whole race; each run is preceded
  * by an unmeasured warm-up so the JIT and caches are hot.
@@ -12,6 +12,7 @@
 import { cores, otherLoad, sampleCpu, treeLoad, waitForQuiet } from './cpu.ts';
 import type { BenchOptions } from './options.ts';
 import { median, type Printer } from './report.ts';
+import { runH2load } from './h2load.ts';
 import { runWrk, wrkFailures, type WrkResult } from './wrk.ts';
 
 /** CPU (in cores) other programs may use during a run before it is repeated. */
@@ -25,6 +26,8 @@ export interface Contestant {
   pids: number[];
   /** Extra request headers for wrk. */
   headers?: string[];
+  /** The load generator: wrk (HTTP/1.1, the default) or h2load (HTTP/2, `-m10`). */
+  tool?: 'wrk' | 'h2load';
 }
 
 export interface MeasuredRun extends WrkResult {
@@ -75,7 +78,7 @@ export async function race(contestants: Contestant[], options: BenchOptions, out
     runs.get(contestant.name)!.push(result);
     const failed = wrkFailures(result);
     out.line(
-      `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  cpu: server ${result.serverLoad.toFixed(2)} wrk ${result.wrkLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${isClean(result) ? '' : ' (disturbed)'}${failed ? `  ${failed} FAILED` : ''}`,
+      `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  ${Number.isNaN(result.p99Ms) ? '' : `p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  `}cpu: server ${result.serverLoad.toFixed(2)} ${contestant.tool ?? 'wrk'} ${result.wrkLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${isClean(result) ? '' : ' (disturbed)'}${failed ? `  ${failed} FAILED` : ''}`,
     );
     return result;
   };
@@ -130,9 +133,9 @@ async function measure(contestant: Contestant, options: BenchOptions): Promise<M
   let best: MeasuredRun | null = null;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     await waitForQuiet(options.patienceS * 1000, MAX_OTHER_LOAD);
-    await runWrk({ url: contestant.url, durationS: options.warmupS, headers: contestant.headers });
+    await load(contestant, options.warmupS);
     const before = sampleCpu(contestant.pids);
-    const result = await runWrk({ url: contestant.url, durationS: options.durationS, headers: contestant.headers });
+    const result = await load(contestant, options.durationS);
     const after = sampleCpu(contestant.pids);
     const seconds = (after.at - before.at) / 1000;
     const run = { ...result, otherLoad: otherLoad(before, after, result.cpuTicks), serverLoad: treeLoad(before, after), wrkLoad: cores(result.cpuTicks, seconds) };
@@ -140,4 +143,9 @@ async function measure(contestant: Contestant, options: BenchOptions): Promise<M
     if (run.otherLoad <= MAX_OTHER_LOAD) break;
   }
   return best!;
+}
+
+function load(contestant: Contestant, durationS: number): Promise<WrkResult> {
+  if (contestant.tool === 'h2load') return runH2load({ url: contestant.url, durationS });
+  return runWrk({ url: contestant.url, durationS, headers: contestant.headers });
 }

@@ -4,8 +4,7 @@
  * with --latency for the percentiles. One runner for every peer, so every
  * number in a table comes from the same client.
  */
-import { execFile } from 'node:child_process';
-import { parseTimes } from './cpu.ts';
+import { execTimed } from './cpu.ts';
 import { LOAD_CPU, pinned } from './pin.ts';
 
 export interface WrkOptions {
@@ -39,7 +38,7 @@ export interface WrkResult {
 
 export const DEFAULT_CONNECTIONS = 50;
 
-export function runWrk(options: WrkOptions): Promise<WrkResult> {
+export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const args = [
     `-t${options.threads ?? 1}`,
     `-c${options.connections ?? DEFAULT_CONNECTIONS}`,
@@ -51,21 +50,8 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
   for (const header of options.headers ?? []) args.push('-H', header);
   args.push(options.url);
   const command = pinned(options.cpu === undefined ? LOAD_CPU : options.cpu, 'wrk', args);
-  // Through sh, whose `times` then reports wrk's own CPU time (for bench/lib/cpu.ts).
-  const script = 'rc=0; "$@" || rc=$?; times >&2; exit $rc';
-  return new Promise((resolve, reject) => {
-    execFile('sh', ['-c', script, 'sh', command.command, ...command.args], { timeout: (options.durationS + 30) * 1000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
-      if (error) {
-        reject(new Error(`wrk failed for ${options.url}: ${error.message}\n${stdout}${stderr}`));
-        return;
-      }
-      try {
-        resolve({ ...parseWrk(stdout), cpuTicks: parseTimes(stderr) });
-      } catch (parseError) {
-        reject(parseError as Error);
-      }
-    });
-  });
+  const { stdout, cpuTicks } = await execTimed(command.command, command.args, (options.durationS + 30) * 1000);
+  return { ...parseWrk(stdout), cpuTicks };
 }
 
 /** Parses wrk's text report (with --latency). */
@@ -107,6 +93,7 @@ function percentile(text: string, label: string): number {
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
-function sizeUnit(unit: string): number {
+/** wrk's and h2load's size units ("KB", "MB") in bytes. */
+export function sizeUnit(unit: string): number {
   return { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[unit] ?? 1;
 }
