@@ -2,7 +2,8 @@
  * Runs wrk (or h2load) against several servers in interleaved rounds (A B C, B C A, …, or
  * around a baseline: B A B C B) so a slow minute of the machine hits every
  * server alike, and keeps the median of each. Servers stay up for the whole race; each run is preceded
- * by an unmeasured warm-up so the JIT and caches are hot.
+ * by an unmeasured warm-up so the JIT and caches are hot (and the race starts
+ * with a longer one per server).
  *
  * Other programs on the machine are not pinned and can steal the cores: each
  * run waits for a quiet second first, a run during which they still used more
@@ -82,6 +83,9 @@ export async function race(contestants: Contestant[], options: BenchOptions, out
     );
     return result;
   };
+  // A fresh server's JIT is still compiling after one short warm-up (over HTTP/2 TurboFan needed ~40,000
+  // requests): one longer unmeasured run each first, so round 1 does not measure a half-compiled server.
+  for (const contestant of contestants) await load(contestant, options.warmupS + options.durationS);
   for (let round = 0; round < options.rounds; round++) {
     const order = others.map((_, i) => others[(i + round) % others.length]!);
     if (!base) {
