@@ -20,13 +20,14 @@
  */
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
-import { initResponseHooks, KirinServerResponse, kOnClose, kWatchBytes, kWatchCtx, kWatchStart, runCloseHook } from '../worker/outgoing.ts';
+import { initResponseHooks, KirinServerResponse, kOnClose, kSendWhole, kWatchBytes, kWatchCtx, kWatchStart, runCloseHook, type WholeSender } from '../worker/outgoing.ts';
 import type { NodeResponse } from '../worker/context.ts';
 
 export const HSTS = 'strict-transport-security';
 /** The Strict-Transport-Security value this response gets, set by the site middleware. */
 export const kHsts = Symbol('kirin.hsts');
 const kOwnHsts = Symbol('kirin.ownHsts');
+const kHeadersSet = Symbol('kirin.headersSet');
 
 export interface HstsResponse {
   [kHsts]: string | null;
@@ -57,10 +58,12 @@ export class TlsResponse extends KirinServerResponse implements HstsResponse {
 }
 
 /** HTTP/2 (Node's compatibility response). */
-export class Http2Response extends Http2ServerResponse implements HstsResponse {
+export class Http2Response extends Http2ServerResponse implements HstsResponse, WholeSender {
   declare [kHsts]: string | null;
   /** The handler set Strict-Transport-Security itself (its value wins). */
   declare [kOwnHsts]: boolean;
+  /** setHeader or appendHeader was called: the response is not the handler's alone. */
+  declare [kHeadersSet]: boolean;
   declare [kOnClose]: ((res: NodeResponse) => void) | undefined;
   declare [kWatchCtx]: unknown;
   declare [kWatchStart]: number;
@@ -73,6 +76,7 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse {
     // metrics set these on most responses, and each field added later would change the object's shape.
     this[kHsts] = null;
     this[kOwnHsts] = false;
+    this[kHeadersSet] = false;
     initResponseHooks(this);
   }
 
@@ -83,15 +87,41 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse {
   }
 
   override setHeader(name: string, value: number | string | readonly string[]): void {
+    this[kHeadersSet] = true;
     if (isConnectionSpecific(name, value)) return;
     if (isHsts(name)) this[kOwnHsts] = true;
     super.setHeader(name, value);
   }
 
   override appendHeader(name: string, value: string | string[]): void {
+    this[kHeadersSet] = true;
     if (isConnectionSpecific(name, value)) return;
     if (isHsts(name)) this[kOwnHsts] = true;
     super.appendHeader(name, value);
+  }
+
+  /**
+   * The fetch path's commonest answer (a string body, Kirin's own frozen head
+   * of content-type and content-length) straight to the stream: one
+   * `respond()` with a header object made once per head, then `end(body)`.
+   * Node's compatibility response would validate and lower-case every field
+   * into its own map, copy the map for `respond()` (which checks each field
+   * again), and ask for trailers on every response — a 'wantTrailers' event
+   * and an empty trailing frame. Only while nothing else has touched the
+   * response: no header set, no hook on writeHead, write or end (on-headers.ts,
+   * compression), not a HEAD request, the stream fresh. Afterwards the response
+   * reads as ended, with its status, like one that went Node's way.
+   */
+  [kSendWhole](status: number, head: readonly string[], body: string): boolean {
+    const stream = this.stream;
+    if (this[kHeadersSet] || this.writeHead !== protoWriteHead || this.write !== protoWrite || this.end !== protoEnd) return false;
+    if (stream.headersSent || stream.destroyed || stream.closed || this.writableEnded || this.req.method === 'HEAD' || !this.sendDate) return false;
+    this.statusCode = status;
+    stream.respond(responseFields(status, head, this[kHsts]), RESPOND_OPTIONS);
+    stream.end(body);
+    // The compatibility response's own end: it marks itself ending (writableEnded, finished); the stream is ended already.
+    super.end();
+    return true;
   }
 
   override writeHead(statusCode: number, reason?: unknown, headers?: unknown): this {
@@ -133,6 +163,35 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse {
     const hsts = this[kHsts];
     if (hsts !== null && !ownHsts) super.setHeader(HSTS, hsts);
   }
+}
+
+const protoWriteHead = Http2Response.prototype.writeHead;
+const protoWrite = Http2Response.prototype.write;
+const protoEnd = Http2Response.prototype.end;
+/** No trailers asked for (Node's compatibility response always asks); the Date field as it adds it. */
+const RESPOND_OPTIONS = Object.freeze({ endStream: false, sendDate: true });
+
+/**
+ * The header object `respond()` gets for a head (and status, and HSTS value):
+ * made once and reused while they repeat, as they do response after response
+ * (respond() copies it, never changes it). A frozen head cannot have changed since.
+ */
+let fieldsHead: readonly string[] | null = null;
+let fieldsStatus = 0;
+let fieldsHsts: string | null = null;
+let fields: Readonly<Record<string, string | number>> = {};
+
+function responseFields(status: number, head: readonly string[], hsts: string | null): Readonly<Record<string, string | number>> {
+  if (head === fieldsHead && status === fieldsStatus && hsts === fieldsHsts) return fields;
+  const made: Record<string, string | number> = { ':status': status };
+  for (let i = 0; i < head.length; i += 2) made[head[i]!] = head[i + 1]!;
+  if (hsts !== null) made[HSTS] = hsts;
+  if (!Object.isFrozen(head)) return made;
+  fieldsHead = head;
+  fieldsStatus = status;
+  fieldsHsts = hsts;
+  fields = Object.freeze(made);
+  return fields;
 }
 
 /** Longer lists go Node's way: the check for repeated names below is quadratic. */

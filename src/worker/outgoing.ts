@@ -12,6 +12,16 @@ export const kOnClose = Symbol('kirin.onClose');
 export const kWatchCtx = Symbol('kirin.ctx');
 export const kWatchStart = Symbol('kirin.start');
 export const kWatchBytes = Symbol('kirin.bytesBefore');
+/**
+ * A response class's way to send a whole small response at once, past the
+ * generic writeHead + end (HTTP/2's, tls/responses.ts). Returns false when it
+ * cannot, and the caller goes the generic way.
+ */
+export const kSendWhole = Symbol('kirin.sendWhole');
+
+export interface WholeSender {
+  [kSendWhole]?(status: number, head: readonly string[], body: string): boolean;
+}
 
 export class KirinServerResponse extends ServerResponse {
   declare [kOnClose]: ((res: NodeResponse) => void) | undefined;

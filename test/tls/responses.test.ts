@@ -6,8 +6,15 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { LocalCa } from '../../src/tls/local-ca.ts';
 import { Http2Response, isConnectionSpecific, kHsts, TlsResponse, type HstsResponse } from '../../src/tls/responses.ts';
-import { tempDir } from '../support/kirin.ts';
+import { tempDir, waitFor } from '../support/kirin.ts';
 import { h2Get, h2Session, tlsRequest } from '../support/tls-client.ts';
+import { LightResponse } from '../../src/handlers/app/light-response.ts';
+import { writeResponse } from '../../src/handlers/app/write-response.ts';
+import { onHeaders } from '../../src/middleware/on-headers.ts';
+import type { NodeResponse } from '../../src/worker/context.ts';
+
+/** How each /fetch… response ended on the server: its status and whether it read as finished. */
+const fetchEnds: { path: string; status: number; ended: boolean; closed: boolean }[] = [];
 
 const CONSTANT_HEADERS = ['content-type', 'text/plain'];
 
@@ -46,9 +53,18 @@ function handler(req: { url?: string }, res: TlsResponse | Http2Response): void 
       res.writeHead(200, ['Connection', 'close', 'content-type', 'text/plain', 'transfer-encoding', 'chunked']);
       break;
     default:
+      if (req.url?.startsWith('/fetch')) return fetchHandler(req.url, res as unknown as NodeResponse);
       res.statusCode = 200;
   }
   res.end('ok');
+}
+
+/** A fetch handler's `new Response(text)` as the app handler writes it, with what a middleware may have done first. */
+function fetchHandler(path: string, res: NodeResponse): void {
+  if (path === '/fetch-set') res.setHeader('x-set', 'before');
+  if (path === '/fetch-hooked') onHeaders(res, () => res.setHeader('x-hooked', 'yes'));
+  res.on('close', () => fetchEnds.push({ path, status: res.statusCode, ended: res.writableEnded, closed: true }));
+  void writeResponse(new LightResponse('fetched', { status: path === '/fetch-201' ? 201 : 200 }) as unknown as Response, res);
 }
 
 /** The head of an HTTP/1.1 response, with repeated fields as lists (tlsRequest keeps the last). */
@@ -121,6 +137,37 @@ describe('https responses', () => {
       for (const name of ['connection', 'transfer-encoding']) assert.equal(hop.headers[name], undefined, name);
     } finally {
       session.close();
+    }
+  });
+
+  it("sends a fetch handler's text response whole over HTTP/2, as the generic path would, and steps aside when anything touched the response", async () => {
+    const session = h2Session(port, 'r.localhost', root);
+    try {
+      for (const path of ['/fetch', '/fetch-201', '/fetch-set', '/fetch-hooked']) {
+        const h2 = await h2Get(session, path);
+        assert.equal(h2.status, path === '/fetch-201' ? 201 : 200, path);
+        assert.equal(h2.body, 'fetched', path);
+        assert.equal(h2.headers['content-type'], 'text/plain;charset=UTF-8', path);
+        assert.equal(h2.headers['content-length'], '7', path);
+        assert.equal(h2.headers['strict-transport-security'], 'max-age=60', path);
+        assert.match(String(h2.headers.date), /GMT$/, `${path}: a Date field, as Node adds`);
+      }
+      assert.equal((await h2Get(session, '/fetch-set')).headers['x-set'], 'before', 'a field set before the handler is kept');
+      assert.equal((await h2Get(session, '/fetch-hooked')).headers['x-hooked'], 'yes', 'a writeHead hook (compression, header middleware) still runs');
+      const head = await h2Get(session, '/fetch', { ':method': 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.body, '', 'no body for HEAD');
+      assert.equal(head.headers['content-length'], '7');
+    } finally {
+      session.close();
+    }
+    const h1 = await tlsRequest({ port, host: 'r.localhost', path: '/fetch', ca: root });
+    assert.equal(h1.body, 'fetched', 'HTTP/1.1 goes the generic way');
+    assert.equal(h1.headers['strict-transport-security'], 'max-age=60');
+    await waitFor(() => fetchEnds.length >= 8, { what: 'every response to close' });
+    for (const end of fetchEnds) {
+      assert.equal(end.ended, true, `${end.path} reads as ended (the request path's close hook and access log see a finished response)`);
+      assert.equal(end.status, end.path === '/fetch-201' ? 201 : 200, `${end.path}: its status is on the response`);
     }
   });
 

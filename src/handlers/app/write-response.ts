@@ -8,6 +8,7 @@
  * as they are produced.
  */
 import type { NodeResponse } from '../../worker/context.ts';
+import { kSendWhole, type WholeSender } from '../../worker/outgoing.ts';
 import { kFast, LightResponse, type FastParts } from './light-response.ts';
 
 const TEXT_PLAIN = 'text/plain;charset=UTF-8';
@@ -38,7 +39,9 @@ function writeFast(parts: FastParts, res: NodeResponse): void {
   const headers = parts.headers;
   if (headers === undefined && typeof body === 'string' && parts.statusText === undefined && status !== 204 && status !== 304) {
     // The commonest response of all: a string and nothing else.
-    res.writeHead(status, plainTextHead(Buffer.byteLength(body)) as never);
+    const head = plainTextHead(Buffer.byteLength(body));
+    if ((res as NodeResponse & WholeSender)[kSendWhole]?.(status, head, body) === true) return;
+    res.writeHead(status, head as never);
     res.end(body);
     return;
   }
