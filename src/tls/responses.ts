@@ -62,7 +62,7 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
   declare [kHsts]: string | null;
   /** The handler set Strict-Transport-Security itself (its value wins). */
   declare [kOwnHsts]: boolean;
-  /** setHeader or appendHeader was called: the response is not the handler's alone. */
+  /** setHeader, appendHeader or a trailer was set: the response is not the handler's alone. */
   declare [kHeadersSet]: boolean;
   declare [kOnClose]: ((res: NodeResponse) => void) | undefined;
   declare [kWatchCtx]: unknown;
@@ -100,6 +100,18 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
     super.appendHeader(name, value);
   }
 
+  // Trailers need the compatibility response's own ending (it asks the stream for them): no whole sending then.
+  // Node's own, left out of @types/node.
+  setTrailer(name: string, value: string): void {
+    this[kHeadersSet] = true;
+    (Http2ServerResponse.prototype as unknown as { setTrailer(name: string, value: string): void }).setTrailer.call(this, name, value);
+  }
+
+  override addTrailers(headers: OutgoingHttpHeaders): void {
+    this[kHeadersSet] = true;
+    super.addTrailers(headers);
+  }
+
   /**
    * The fetch path's commonest answer (a string body, Kirin's own frozen head
    * of content-type and content-length) straight to the stream: one
@@ -109,13 +121,17 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
    * again), and ask for trailers on every response — a 'wantTrailers' event
    * and an empty trailing frame. Only while nothing else has touched the
    * response: no header set, no hook on writeHead, write or end (on-headers.ts,
-   * compression), not a HEAD request, the stream fresh. Afterwards the response
-   * reads as ended, with its status, like one that went Node's way.
+   * compression), no trailers, a status with a body and not a HEAD request, the
+   * stream fresh. Afterwards the response reads as ended, with its status, like
+   * one that went Node's way — but its fields are not in the response's map
+   * (getHeader() finds none; `res.stream.sentHeaders` has them).
    */
   [kSendWhole](status: number, head: readonly string[], body: string): boolean {
     const stream = this.stream;
     if (this[kHeadersSet] || this.writeHead !== protoWriteHead || this.write !== protoWrite || this.end !== protoEnd) return false;
-    if (stream.headersSent || stream.destroyed || stream.closed || this.writableEnded || this.req.method === 'HEAD' || !this.sendDate) return false;
+    if (stream.headersSent || stream.destroyed || stream.closed || this.writableEnded || !this.sendDate) return false;
+    // respond() ends the stream by itself for these: there is no body to send after it.
+    if ((stream as ServerHttp2Stream & { headRequest?: boolean }).headRequest === true || status < 200 || status === 204 || status === 205 || status === 304) return false;
     this.statusCode = status;
     stream.respond(responseFields(status, head, this[kHsts]), RESPOND_OPTIONS);
     stream.end(body);

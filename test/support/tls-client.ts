@@ -93,6 +93,8 @@ export interface H2Response {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  /** Fields after the body (none unless the server sent trailers). */
+  trailers: IncomingHttpHeaders;
 }
 
 export function h2Session(port: number, host: string, ca: string | Buffer): ClientHttp2Session {
@@ -110,9 +112,11 @@ export function h2Get(session: ClientHttp2Session, path: string, headers: Record
     let responseHeaders: IncomingHttpHeaders = {};
     let body = '';
     stream.setEncoding('utf8');
+    let trailers: IncomingHttpHeaders = {};
     stream.on('response', (h) => (responseHeaders = h));
+    stream.on('trailers', (t) => (trailers = t));
     stream.on('data', (chunk: string) => (body += chunk));
-    stream.on('end', () => resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body }));
+    stream.on('end', () => resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body, trailers }));
     stream.on('error', reject);
     stream.end();
   });

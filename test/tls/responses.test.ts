@@ -13,8 +13,8 @@ import { writeResponse } from '../../src/handlers/app/write-response.ts';
 import { onHeaders } from '../../src/middleware/on-headers.ts';
 import type { NodeResponse } from '../../src/worker/context.ts';
 
-/** How each /fetch… response ended on the server: its status and whether it read as finished. */
-const fetchEnds: { path: string; status: number; ended: boolean; closed: boolean }[] = [];
+/** How each /fetch… response ended on the server. */
+const fetchEnds: { path: string; status: number; ended: boolean; finished: boolean; finishEvents: number; fieldsInMap: number }[] = [];
 
 const CONSTANT_HEADERS = ['content-type', 'text/plain'];
 
@@ -59,13 +59,25 @@ function handler(req: { url?: string }, res: TlsResponse | Http2Response): void 
   res.end('ok');
 }
 
-/** A fetch handler's `new Response(text)` as the app handler writes it, with what a middleware may have done first. */
+/**
+ * A fetch handler's `new Response(text)` as the app handler writes it, with
+ * what a middleware may have done first. /fetch-other is another site's
+ * route (another HSTS value, the same head); /fetch-long has a longer body.
+ */
 function fetchHandler(path: string, res: NodeResponse): void {
   if (path === '/fetch-set') res.setHeader('x-set', 'before');
   if (path === '/fetch-hooked') onHeaders(res, () => res.setHeader('x-hooked', 'yes'));
-  res.on('close', () => fetchEnds.push({ path, status: res.statusCode, ended: res.writableEnded, closed: true }));
-  void writeResponse(new LightResponse('fetched', { status: path === '/fetch-201' ? 201 : 200 }) as unknown as Response, res);
+  if (path === '/fetch-trailer') (res as unknown as Http2Response).addTrailers({ 'x-checksum': 'abc' });
+  if (path === '/fetch-other') (res as unknown as HstsResponse)[kHsts] = 'max-age=99';
+  let finishEvents = 0;
+  res.on('finish', () => finishEvents++);
+  res.on('close', () => fetchEnds.push({ path, status: res.statusCode, ended: res.writableEnded, finished: res.writableFinished, finishEvents, fieldsInMap: res.getHeaderNames().length }));
+  const body = path === '/fetch-long' ? 'fetched, longer' : 'fetched';
+  void writeResponse(new LightResponse(body, { status: path === '/fetch-201' ? 201 : 200 }) as unknown as Response, res);
 }
+
+/** The paths the handler above answers without touching the response first: over HTTP/2 (not HEAD: /fetch?head) those go to the stream whole. */
+const WHOLE = new Set(['/fetch', '/fetch-201', '/fetch-other', '/fetch-long']);
 
 /** The head of an HTTP/1.1 response, with repeated fields as lists (tlsRequest keeps the last). */
 function tlsRequestHeaders(port: number, ca: string, path: string): Promise<Record<string, string | string[]>> {
@@ -141,33 +153,46 @@ describe('https responses', () => {
   });
 
   it("sends a fetch handler's text response whole over HTTP/2, as the generic path would, and steps aside when anything touched the response", async () => {
+    fetchEnds.length = 0;
     const session = h2Session(port, 'r.localhost', root);
+    const paths = ['/fetch', '/fetch-other', '/fetch-201', '/fetch', '/fetch-long', '/fetch-other', '/fetch-set', '/fetch-hooked', '/fetch-trailer'];
     try {
-      for (const path of ['/fetch', '/fetch-201', '/fetch-set', '/fetch-hooked']) {
+      for (const path of paths) {
         const h2 = await h2Get(session, path);
+        const long = path === '/fetch-long';
         assert.equal(h2.status, path === '/fetch-201' ? 201 : 200, path);
-        assert.equal(h2.body, 'fetched', path);
+        assert.equal(h2.body, long ? 'fetched, longer' : 'fetched', path);
         assert.equal(h2.headers['content-type'], 'text/plain;charset=UTF-8', path);
-        assert.equal(h2.headers['content-length'], '7', path);
-        assert.equal(h2.headers['strict-transport-security'], 'max-age=60', path);
+        assert.equal(h2.headers['content-length'], long ? '15' : '7', path);
+        assert.equal(h2.headers['strict-transport-security'], path === '/fetch-other' ? 'max-age=99' : 'max-age=60', `${path}: its own site's HSTS, however the responses alternate`);
         assert.match(String(h2.headers.date), /GMT$/, `${path}: a Date field, as Node adds`);
       }
       assert.equal((await h2Get(session, '/fetch-set')).headers['x-set'], 'before', 'a field set before the handler is kept');
       assert.equal((await h2Get(session, '/fetch-hooked')).headers['x-hooked'], 'yes', 'a writeHead hook (compression, header middleware) still runs');
-      const head = await h2Get(session, '/fetch', { ':method': 'HEAD' });
+      assert.equal((await h2Get(session, '/fetch-trailer')).trailers['x-checksum'], 'abc', 'trailers the handler added are sent');
+      const head = await h2Get(session, '/fetch?head', { ':method': 'HEAD' });
       assert.equal(head.status, 200);
       assert.equal(head.body, '', 'no body for HEAD');
       assert.equal(head.headers['content-length'], '7');
     } finally {
       session.close();
     }
-    const h1 = await tlsRequest({ port, host: 'r.localhost', path: '/fetch', ca: root });
+    const h1 = await tlsRequest({ port, host: 'r.localhost', path: '/fetch?h1', ca: root });
     assert.equal(h1.body, 'fetched', 'HTTP/1.1 goes the generic way');
     assert.equal(h1.headers['strict-transport-security'], 'max-age=60');
-    await waitFor(() => fetchEnds.length >= 8, { what: 'every response to close' });
+    const count = paths.length + 5;
+    await waitFor(() => fetchEnds.length >= count, { what: 'every response to close' });
     for (const end of fetchEnds) {
-      assert.equal(end.ended, true, `${end.path} reads as ended (the request path's close hook and access log see a finished response)`);
+      // What the request path's close hook, access log and metrics read.
+      assert.equal(end.ended, true, `${end.path} reads as ended`);
+      assert.equal(end.finished, true, `${end.path} reads as finished`);
+      assert.equal(end.finishEvents, 1, `${end.path}: one 'finish'`);
       assert.equal(end.status, end.path === '/fetch-201' ? 201 : 200, `${end.path}: its status is on the response`);
+    }
+    // Over HTTP/1.1, node:http's writeHead with a list skips its header map too: nothing to tell apart there.
+    for (const end of fetchEnds.filter((e) => e.path !== '/fetch?h1')) {
+      if (WHOLE.has(end.path)) assert.equal(end.fieldsInMap, 0, `${end.path} went to the stream whole, not through the response's header map`);
+      else assert.ok(end.fieldsInMap > 0, `${end.path} went the generic way`);
     }
   });
 

@@ -38,8 +38,8 @@ export class LightResponse {
     this.#init = init;
     if (body == null || typeof body === 'string' || body instanceof Uint8Array) {
       const status = init?.status ?? 200;
-      if (status < 200 || status > 599 || !Number.isInteger(status)) {
-        // Let the native constructor throw its RangeError.
+      if (status < 200 || status > 599 || !Number.isInteger(status) || (body != null && isNullBodyStatus(status))) {
+        // Let the native constructor throw its RangeError (or its TypeError: a body on a 204, 205 or 304).
         this.#materialize();
         this[kFast] = undefined;
         return;
@@ -162,4 +162,9 @@ export function installLightResponse(): void {
   if (globalThis.Response !== (LightResponse as unknown as typeof Response)) {
     Object.defineProperty(globalThis, 'Response', { value: LightResponse, writable: true, configurable: true });
   }
+}
+
+/** The statuses whose responses carry no body (fetch's "null body status", besides 101 and 103). */
+function isNullBodyStatus(status: number): boolean {
+  return status === 204 || status === 205 || status === 304;
 }
