@@ -34,10 +34,10 @@ export interface Contestant {
 export interface MeasuredRun extends WrkResult {
   /** CPU other programs used during the run, in cores. */
   otherLoad: number;
-  /** CPU the server (and its upstream) used, in cores: about 1.0 when the server, not wrk, is the limit. */
+  /** CPU the server (and its upstream) used, in cores: about 1.0 when the server, not the load generator, is the limit. */
   serverLoad: number;
-  /** CPU wrk used, in cores. */
-  wrkLoad: number;
+  /** CPU the load generator (wrk or h2load) used, in cores. */
+  clientLoad: number;
 }
 
 export interface RaceResult {
@@ -79,7 +79,7 @@ export async function race(contestants: Contestant[], options: BenchOptions, out
     runs.get(contestant.name)!.push(result);
     const failed = wrkFailures(result);
     out.line(
-      `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  ${Number.isNaN(result.p99Ms) ? '' : `p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  `}cpu: server ${result.serverLoad.toFixed(2)} ${contestant.tool ?? 'wrk'} ${result.wrkLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${isClean(result) ? '' : ' (disturbed)'}${failed ? `  ${failed} FAILED` : ''}`,
+      `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  ${Number.isNaN(result.p99Ms) ? '' : `p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  `}cpu: server ${result.serverLoad.toFixed(2)} ${contestant.tool ?? 'wrk'} ${result.clientLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${isClean(result) ? '' : ' (disturbed)'}${failed ? `  ${failed} FAILED` : ''}`,
     );
     return result;
   };
@@ -142,7 +142,7 @@ async function measure(contestant: Contestant, options: BenchOptions): Promise<M
     const result = await load(contestant, options.durationS);
     const after = sampleCpu(contestant.pids);
     const seconds = (after.at - before.at) / 1000;
-    const run = { ...result, otherLoad: otherLoad(before, after, result.cpuTicks), serverLoad: treeLoad(before, after), wrkLoad: cores(result.cpuTicks, seconds) };
+    const run = { ...result, otherLoad: otherLoad(before, after, result.cpuTicks), serverLoad: treeLoad(before, after), clientLoad: cores(result.cpuTicks, seconds) };
     if (best === null || run.otherLoad < best.otherLoad) best = run;
     if (run.otherLoad <= MAX_OTHER_LOAD) break;
   }

@@ -34,10 +34,11 @@ function plainTextHead(length: number): readonly string[] {
   return (plainTextHeads[length] ??= Object.freeze(['content-type', TEXT_PLAIN, 'content-length', String(length)]));
 }
 
+/** A LightResponse's parts. A body here is never on a 204, 205 or 304: LightResponse refuses those, as Response does. */
 function writeFast(parts: FastParts, res: NodeResponse): void {
   const { status, body } = parts;
   const headers = parts.headers;
-  if (headers === undefined && typeof body === 'string' && parts.statusText === undefined && status !== 204 && status !== 304) {
+  if (headers === undefined && typeof body === 'string' && parts.statusText === undefined) {
     // The commonest response of all: a string and nothing else.
     const head = plainTextHead(Buffer.byteLength(body));
     if ((res as NodeResponse & WholeSender)[kSendWhole]?.(status, head, body) === true) return;
@@ -81,7 +82,7 @@ function writeFast(parts: FastParts, res: NodeResponse): void {
     return;
   }
   if (!hasType && typeof body === 'string') flat.push('content-type', TEXT_PLAIN);
-  if (!hasLength && status !== 204 && status !== 304) {
+  if (!hasLength) {
     flat.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
   }
   if (parts.statusText) res.writeHead(status, parts.statusText, flat as never);
