@@ -14,7 +14,7 @@
 import type { CloudflarePlan } from '../plan.ts';
 import type { SecretReader } from '../credentials.ts';
 import type { DdnsProvider, NameResult, UpdateRequest } from './provider.ts';
-import { hostOf, providerRequest, retryAfterMs, unreachable } from './http.ts';
+import { hostOf, PROVIDER_TIMEOUT_MS, providerRequest, retryAfterMs, unreachable } from './http.ts';
 
 interface Envelope<T> {
   success: boolean;
@@ -43,11 +43,14 @@ export class CloudflareProvider implements DdnsProvider {
   readonly target: string;
   readonly #plan: CloudflarePlan;
   readonly #secret: SecretReader;
+  readonly #timeoutMs: number;
+  /** Record name → its zone's id. */
   readonly #zoneIds = new Map<string, string>();
 
-  constructor(plan: CloudflarePlan, secret: SecretReader) {
+  constructor(plan: CloudflarePlan, secret: SecretReader, options: { timeoutMs?: number } = {}) {
     this.#plan = plan;
     this.#secret = secret;
+    this.#timeoutMs = options.timeoutMs ?? PROVIDER_TIMEOUT_MS;
     this.target = hostOf(plan.server);
   }
 
@@ -88,13 +91,13 @@ export class CloudflareProvider implements DdnsProvider {
 
   /** The configured zone, else the longest suffix of the name that is a zone of the account. */
   async #zoneFor(name: string, signal: AbortSignal): Promise<string> {
+    const known = this.#zoneIds.get(name);
+    if (known) return known;
     const candidates = this.#plan.zone ? [this.#plan.zone] : suffixes(name);
     for (const zone of candidates) {
-      const known = this.#zoneIds.get(zone);
-      if (known) return known;
       const found = await this.#call<{ id: string; name: string }[]>('GET', `/zones?name=${encodeURIComponent(zone)}`, undefined, signal);
       if (found[0]) {
-        this.#zoneIds.set(zone, found[0].id);
+        this.#zoneIds.set(name, found[0].id);
         return found[0].id;
       }
     }
@@ -108,9 +111,10 @@ export class CloudflareProvider implements DdnsProvider {
         `${this.#plan.server}${path}`,
         { method, headers: { authorization: `Bearer ${this.#secret(this.#plan.token)}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
         signal,
+        this.#timeoutMs,
       );
     } catch (error) {
-      throw new CallFailed(unreachable(error, this.target));
+      throw new CallFailed(unreachable(error, this.target, this.#timeoutMs));
     }
     if (answer.status === 429) {
       const wait = retryAfterMs(answer.headers);

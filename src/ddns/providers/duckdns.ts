@@ -11,17 +11,19 @@
 import type { DuckdnsPlan } from '../plan.ts';
 import type { SecretReader } from '../credentials.ts';
 import { forAll, type DdnsProvider, type NameResult, type UpdateRequest } from './provider.ts';
-import { hostOf, providerRequest, unreachable } from './http.ts';
+import { hostOf, PROVIDER_TIMEOUT_MS, providerRequest, unreachable } from './http.ts';
 
 export class DuckdnsProvider implements DdnsProvider {
   readonly kind = 'duckdns' as const;
   readonly target: string;
   readonly #plan: DuckdnsPlan;
   readonly #secret: SecretReader;
+  readonly #timeoutMs: number;
 
-  constructor(plan: DuckdnsPlan, secret: SecretReader) {
+  constructor(plan: DuckdnsPlan, secret: SecretReader, options: { timeoutMs?: number } = {}) {
     this.#plan = plan;
     this.#secret = secret;
+    this.#timeoutMs = options.timeoutMs ?? PROVIDER_TIMEOUT_MS;
     this.target = hostOf(plan.server);
   }
 
@@ -31,9 +33,9 @@ export class DuckdnsProvider implements DdnsProvider {
     if (request.ipv6 !== null) query.set('ipv6', request.ipv6);
     let answer;
     try {
-      answer = await providerRequest(`${this.#plan.server}/update?${query}`, {}, signal);
+      answer = await providerRequest(`${this.#plan.server}/update?${query}`, {}, signal, this.#timeoutMs);
     } catch (error) {
-      return forAll(request.names, unreachable(error, this.target));
+      return forAll(request.names, unreachable(error, this.target, this.#timeoutMs));
     }
     const [first = '', , , change = ''] = answer.text.split(/\r?\n/).map((l) => l.trim());
     if (answer.status !== 200) return forAll(request.names, { status: 'retry', code: `http-${answer.status}`, message: `${this.target} answered HTTP ${answer.status}` });

@@ -12,7 +12,7 @@
 import type { Dyndns2Plan } from '../plan.ts';
 import type { SecretReader } from '../credentials.ts';
 import { forAll, type DdnsProvider, type NameResult, type UpdateRequest } from './provider.ts';
-import { hostOf, providerRequest, unreachable } from './http.ts';
+import { hostOf, PROVIDER_TIMEOUT_MS, providerRequest, unreachable } from './http.ts';
 
 export const SERVICE_TROUBLE_WAIT_MS = 30 * 60_000;
 
@@ -31,10 +31,12 @@ export class Dyndns2Provider implements DdnsProvider {
   readonly target: string;
   readonly #plan: Dyndns2Plan;
   readonly #secret: SecretReader;
+  readonly #timeoutMs: number;
 
-  constructor(plan: Dyndns2Plan, secret: SecretReader) {
+  constructor(plan: Dyndns2Plan, secret: SecretReader, options: { timeoutMs?: number } = {}) {
     this.#plan = plan;
     this.#secret = secret;
+    this.#timeoutMs = options.timeoutMs ?? PROVIDER_TIMEOUT_MS;
     this.target = hostOf(plan.server);
   }
 
@@ -45,9 +47,9 @@ export class Dyndns2Provider implements DdnsProvider {
     const url = `${this.#plan.server}/nic/update?hostname=${request.names.map(encodeURIComponent).join(',')}&myip=${encodeURIComponent(myip)}`;
     let answer;
     try {
-      answer = await providerRequest(url, { headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } }, signal);
+      answer = await providerRequest(url, { headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } }, signal, this.#timeoutMs);
     } catch (error) {
-      return forAll(request.names, unreachable(error, this.target));
+      return forAll(request.names, unreachable(error, this.target, this.#timeoutMs));
     }
     if (answer.status === 401 || answer.status === 403) {
       // Some services answer a bad login with the status instead of the word.
