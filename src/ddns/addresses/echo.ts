@@ -39,7 +39,7 @@ export class EchoClient {
     if (agreed) return { ok: true, address: agreed.address, agreeing: agreed.urls };
     const told = answers.map((a) => `${origin(a.url)} ${'address' in a ? `said ${a.address}` : a.error}`).join('; ');
     const anyAnswer = answers.some((a) => 'address' in a);
-    return { ok: false, reason: anyAnswer ? `the IPv${family} echo services do not agree (${told})` : `no IPv${family} echo service answered (${told})` };
+    return { ok: false, reason: anyAnswer ? `the IPv${family} echo services do not agree (${told})` : `no IPv${family} echo service gave a usable answer (${told})` };
   }
 
   close(): void {

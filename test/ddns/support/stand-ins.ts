@@ -58,7 +58,7 @@ function reply(res: ServerResponse, override: Override): void {
 /** An echo service: answers the address it is set to (as text, like api.ipify.org), or an override. */
 export async function startEcho(answer: string | Override, host = '127.0.0.1'): Promise<StandIn & { set(answer: string | Override): void }> {
   let current = answer;
-  const standIn = await serve((_req, res) => reply(res, typeof current === 'string' ? { body: `${current}\n` } : current), host);
+  const standIn = await serve((_req, res) => reply(res, typeof current === 'string' && current !== 'hang' ? { body: `${current}\n` } : current), host);
   return { ...standIn, set: (next) => (current = next) };
 }
 
