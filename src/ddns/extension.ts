@@ -8,14 +8,13 @@
  */
 import type { Master } from '../master/master.ts';
 import { credentialReader } from './credentials.ts';
+import { DDNS_STOPPED_EVENT, type DdnsStoppedInfo } from './incident.ts';
 import { createProvider } from './providers/index.ts';
 import { DdnsState } from './state.ts';
 import { DdnsUpdater } from './updater.ts';
 
 /** Control command: `{}` → status, `{ update: true, force? }` → one pass now and its report. */
 export const DDNS_COMMAND = 'ddns';
-/** Master event for a refusal that stopped updating: `{ provider, target, code, message, names }`. */
-export const DDNS_STOPPED_EVENT = 'ddns-stopped';
 
 export function attachDdns(master: Master): void {
   const logger = master.logger.child({ part: 'ddns' });
@@ -32,7 +31,10 @@ export function attachDdns(master: Master): void {
       provider,
       state: new DdnsState(master.plan.stateDir),
       logger,
-      onStop: (stopped, results) => master.emit(DDNS_STOPPED_EVENT, { provider: provider.kind, target: provider.target, code: stopped.code, message: stopped.message, names: results.filter((r) => r.status === 'stop').map((r) => r.name) }),
+      onStop: (stopped, results) => {
+        const info: DdnsStoppedInfo = { provider: provider.kind, target: provider.target, code: stopped.code, message: stopped.message, names: results.filter((r) => r.status === 'stop').map((r) => r.name) };
+        master.emit(DDNS_STOPPED_EVENT, info);
+      },
     });
     updater.clearStop();
     logger.info(`ddns: keeping ${plan.names.join(', ')} pointed at this machine through ${provider.kind} (${provider.target}), checking every ${plan.intervalMs / 60_000} min`);
