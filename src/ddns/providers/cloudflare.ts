@@ -12,9 +12,8 @@
  * nothing costs one GET per record and a change one GET and one PATCH.
  */
 import type { CloudflarePlan } from '../plan.ts';
-import type { SecretReader } from '../credentials.ts';
 import type { DdnsProvider, NameResult, UpdateRequest } from './provider.ts';
-import { hostOf, PROVIDER_TIMEOUT_MS, providerRequest, retryAfterMs, unreachable } from './http.ts';
+import { HttpProvider, isAnswer, retryAfterMs } from './http.ts';
 
 interface Envelope<T> {
   success: boolean;
@@ -38,21 +37,11 @@ class CallFailed extends Error {
   }
 }
 
-export class CloudflareProvider implements DdnsProvider {
+export class CloudflareProvider extends HttpProvider<CloudflarePlan> implements DdnsProvider {
   readonly kind = 'cloudflare' as const;
-  readonly target: string;
-  readonly #plan: CloudflarePlan;
-  readonly #secret: SecretReader;
-  readonly #timeoutMs: number;
   /** Record name → its zone's id. */
   readonly #zoneIds = new Map<string, string>();
 
-  constructor(plan: CloudflarePlan, secret: SecretReader, options: { timeoutMs?: number } = {}) {
-    this.#plan = plan;
-    this.#secret = secret;
-    this.#timeoutMs = options.timeoutMs ?? PROVIDER_TIMEOUT_MS;
-    this.target = hostOf(plan.server);
-  }
 
   async update(request: UpdateRequest, signal: AbortSignal): Promise<NameResult[]> {
     const results: NameResult[] = [];
@@ -85,7 +74,7 @@ export class CloudflareProvider implements DdnsProvider {
       await this.#call('PATCH', `/zones/${zoneId}/dns_records/${existing.id}`, { content: address }, signal);
       return `${type} ${existing.content} → ${address}`;
     }
-    await this.#call('POST', `/zones/${zoneId}/dns_records`, { type, name, content: address, ttl: this.#plan.ttl, proxied: false }, signal);
+    await this.#call('POST', `/zones/${zoneId}/dns_records`, { type, name, content: address, ttl: this.plan.ttl, proxied: false }, signal);
     return `${type} created with ${address}`;
   }
 
@@ -93,7 +82,7 @@ export class CloudflareProvider implements DdnsProvider {
   async #zoneFor(name: string, signal: AbortSignal): Promise<string> {
     const known = this.#zoneIds.get(name);
     if (known) return known;
-    const candidates = this.#plan.zone ? [this.#plan.zone] : suffixes(name);
+    const candidates = this.plan.zone ? [this.plan.zone] : suffixes(name);
     for (const zone of candidates) {
       const found = await this.#call<{ id: string; name: string }[]>('GET', `/zones?name=${encodeURIComponent(zone)}`, undefined, signal);
       if (found[0]) {
@@ -105,17 +94,12 @@ export class CloudflareProvider implements DdnsProvider {
   }
 
   async #call<T>(method: string, path: string, body: unknown, signal: AbortSignal): Promise<T> {
-    let answer;
-    try {
-      answer = await providerRequest(
-        `${this.#plan.server}${path}`,
-        { method, headers: { authorization: `Bearer ${this.#secret(this.#plan.token)}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
-        signal,
-        this.#timeoutMs,
-      );
-    } catch (error) {
-      throw new CallFailed(unreachable(error, this.target, this.#timeoutMs));
-    }
+    const answer = await this.send(
+      `${this.plan.server}${path}`,
+      { method, headers: { authorization: `Bearer ${this.secret(this.plan.token)}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
+      signal,
+    );
+    if (!isAnswer(answer)) throw new CallFailed(answer);
     if (answer.status === 429) {
       const wait = retryAfterMs(answer.headers);
       throw new CallFailed({ status: 'retry', code: 'http-429', message: `${this.target} is rate-limiting this token (1200 requests per 5 minutes)${wait !== null ? `; it asks to wait ${Math.ceil(wait / 1000)} s` : ''}`, ...(wait !== null ? { retryAfterMs: wait } : {}) });

@@ -23,12 +23,6 @@ export interface WireMessage {
   additionals?: WireRecord[];
 }
 
-export interface DecodedMessage extends Required<Pick<WireMessage, 'id' | 'questions' | 'answers' | 'authorities' | 'additionals'>> {
-  /** 'NOERROR', 'NOTAUTH', 'REFUSED' … */
-  rcode: string;
-  flag_tc: boolean;
-}
-
 interface Codec<T> {
   encode(value: T, buf?: Buffer, offset?: number): Buffer;
   decode(buf: Buffer, offset?: number): T;
@@ -39,7 +33,6 @@ type WithBytes<F> = F & { bytes: number };
 
 const codec = dnsPacket as unknown as {
   encode(message: WireMessage): Buffer;
-  decode(buf: Buffer): DecodedMessage;
   name: Codec<string> & { decode: WithBytes<Codec<string>['decode']> };
   question: { decode: WithBytes<(buf: Buffer, offset: number) => unknown> };
   answer: Codec<WireRecord> & { decode: WithBytes<(buf: Buffer, offset: number) => WireRecord> };
@@ -50,10 +43,6 @@ export const OPCODE_UPDATE = 5;
 
 export function encodeMessage(message: WireMessage): Buffer {
   return codec.encode(message);
-}
-
-export function decodeMessage(buf: Buffer): DecodedMessage {
-  return codec.decode(buf);
 }
 
 /** A domain name in canonical wire form: lower-case, uncompressed (what TSIG signs). */

@@ -9,34 +9,18 @@
  * would send anyway when IPv4 is on.
  */
 import type { DuckdnsPlan } from '../plan.ts';
-import type { SecretReader } from '../credentials.ts';
 import { forAll, type DdnsProvider, type NameResult, type UpdateRequest } from './provider.ts';
-import { hostOf, PROVIDER_TIMEOUT_MS, providerRequest, unreachable } from './http.ts';
+import { HttpProvider, isAnswer } from './http.ts';
 
-export class DuckdnsProvider implements DdnsProvider {
+export class DuckdnsProvider extends HttpProvider<DuckdnsPlan> implements DdnsProvider {
   readonly kind = 'duckdns' as const;
-  readonly target: string;
-  readonly #plan: DuckdnsPlan;
-  readonly #secret: SecretReader;
-  readonly #timeoutMs: number;
-
-  constructor(plan: DuckdnsPlan, secret: SecretReader, options: { timeoutMs?: number } = {}) {
-    this.#plan = plan;
-    this.#secret = secret;
-    this.#timeoutMs = options.timeoutMs ?? PROVIDER_TIMEOUT_MS;
-    this.target = hostOf(plan.server);
-  }
 
   async update(request: UpdateRequest, signal: AbortSignal): Promise<NameResult[]> {
     const domains = request.names.map(duckdnsDomain);
-    const query = new URLSearchParams({ domains: domains.join(','), token: this.#secret(this.#plan.token), ip: request.ipv4 ?? '', verbose: 'true' });
+    const query = new URLSearchParams({ domains: domains.join(','), token: this.secret(this.plan.token), ip: request.ipv4 ?? '', verbose: 'true' });
     if (request.ipv6 !== null) query.set('ipv6', request.ipv6);
-    let answer;
-    try {
-      answer = await providerRequest(`${this.#plan.server}/update?${query}`, {}, signal, this.#timeoutMs);
-    } catch (error) {
-      return forAll(request.names, unreachable(error, this.target, this.#timeoutMs));
-    }
+    const answer = await this.send(`${this.plan.server}/update?${query}`, {}, signal);
+    if (!isAnswer(answer)) return forAll(request.names, answer);
     const [first = '', , , change = ''] = answer.text.split(/\r?\n/).map((l) => l.trim());
     if (answer.status !== 200) return forAll(request.names, { status: 'retry', code: `http-${answer.status}`, message: `${this.target} answered HTTP ${answer.status}` });
     if (first === 'OK') {

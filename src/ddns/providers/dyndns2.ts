@@ -10,9 +10,8 @@
  *   911, dnserr             the service has trouble: wait at least 30 minutes
  */
 import type { Dyndns2Plan } from '../plan.ts';
-import type { SecretReader } from '../credentials.ts';
 import { forAll, type DdnsProvider, type NameResult, type UpdateRequest } from './provider.ts';
-import { hostOf, PROVIDER_TIMEOUT_MS, providerRequest, unreachable } from './http.ts';
+import { HttpProvider, isAnswer } from './http.ts';
 
 export const SERVICE_TROUBLE_WAIT_MS = 30 * 60_000;
 
@@ -26,31 +25,16 @@ const STOP_WORDS: Record<string, string> = {
   '!donator': 'the update asked for a feature the account does not have',
 };
 
-export class Dyndns2Provider implements DdnsProvider {
+export class Dyndns2Provider extends HttpProvider<Dyndns2Plan> implements DdnsProvider {
   readonly kind = 'dyndns2' as const;
-  readonly target: string;
-  readonly #plan: Dyndns2Plan;
-  readonly #secret: SecretReader;
-  readonly #timeoutMs: number;
-
-  constructor(plan: Dyndns2Plan, secret: SecretReader, options: { timeoutMs?: number } = {}) {
-    this.#plan = plan;
-    this.#secret = secret;
-    this.#timeoutMs = options.timeoutMs ?? PROVIDER_TIMEOUT_MS;
-    this.target = hostOf(plan.server);
-  }
 
   async update(request: UpdateRequest, signal: AbortSignal): Promise<NameResult[]> {
-    const username = typeof this.#plan.username === 'string' ? this.#plan.username : this.#secret(this.#plan.username);
-    const password = this.#secret(this.#plan.password);
+    const username = typeof this.plan.username === 'string' ? this.plan.username : this.secret(this.plan.username);
+    const password = this.secret(this.plan.password);
     const myip = [request.ipv4, request.ipv6].filter((a): a is string => a !== null).join(',');
-    const url = `${this.#plan.server}/nic/update?hostname=${request.names.map(encodeURIComponent).join(',')}&myip=${encodeURIComponent(myip)}`;
-    let answer;
-    try {
-      answer = await providerRequest(url, { headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } }, signal, this.#timeoutMs);
-    } catch (error) {
-      return forAll(request.names, unreachable(error, this.target, this.#timeoutMs));
-    }
+    const url = `${this.plan.server}/nic/update?hostname=${request.names.map(encodeURIComponent).join(',')}&myip=${encodeURIComponent(myip)}`;
+    const answer = await this.send(url, { headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } }, signal);
+    if (!isAnswer(answer)) return forAll(request.names, answer);
     if (answer.status === 401 || answer.status === 403) {
       // Some services answer a bad login with the status instead of the word.
       return forAll(request.names, { status: 'stop', code: 'badauth', message: `${this.target} refused the login (HTTP ${answer.status}): ${STOP_WORDS.badauth}` });

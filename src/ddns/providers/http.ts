@@ -4,6 +4,7 @@
  * Failures to reach the provider become a 'retry' result with a plain reason.
  */
 import { VERSION } from '../../version.ts';
+import type { SecretReader } from '../credentials.ts';
 import type { NameResult } from './provider.ts';
 
 /** Update APIs answer in well under a second; 15 s covers a slow uplink. */
@@ -55,4 +56,35 @@ export function hostOf(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** A request that got no answer, in the words of a NameResult. */
+export type NoAnswer = Omit<NameResult, 'name'>;
+
+/** What the HTTP providers share: the plan, the credentials, the API's host for messages, and requests with one deadline. */
+export abstract class HttpProvider<P extends { server: string }> {
+  readonly target: string;
+  protected readonly plan: P;
+  protected readonly secret: SecretReader;
+  readonly #timeoutMs: number;
+
+  constructor(plan: P, secret: SecretReader, options: { timeoutMs?: number } = {}) {
+    this.plan = plan;
+    this.secret = secret;
+    this.#timeoutMs = options.timeoutMs ?? PROVIDER_TIMEOUT_MS;
+    this.target = hostOf(plan.server);
+  }
+
+  /** The answer; or, when none came (timeout, network), the 'retry' result to report. */
+  protected async send(url: string, init: Parameters<typeof providerRequest>[1], signal: AbortSignal): Promise<HttpAnswer | NoAnswer> {
+    try {
+      return await providerRequest(url, init, signal, this.#timeoutMs);
+    } catch (error) {
+      return unreachable(error, this.target, this.#timeoutMs);
+    }
+  }
+}
+
+export function isAnswer(value: HttpAnswer | NoAnswer): value is HttpAnswer {
+  return 'text' in value;
 }
