@@ -20,7 +20,7 @@ export interface CheckReport {
   detection: Detection;
   /** Results of the update sent in this pass (empty when nothing had to be sent). */
   results: NameResult[];
-  /** Why nothing was sent, when nothing was: 'unchanged', 'backing off', 'stopped', 'no address'. */
+  /** Why nothing was sent, when nothing was: 'unchanged', 'backing off', 'stopped', 'no address', 'stopping'. */
   skipped: string | null;
 }
 
@@ -169,6 +169,8 @@ export class DdnsUpdater {
       if (!(error instanceof MissingCredentialError)) throw error;
       results = forAll(names, { status: 'stop', code: 'credential', message: error.message });
     }
+    // Stopped mid-request (Kirin is stopping): nothing was learned about the provider.
+    if (signal.aborted) return report('stopping');
     this.#record(results, wanted, target);
     return report('sent', results);
   }

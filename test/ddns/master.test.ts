@@ -69,6 +69,7 @@ describe('ddns in the master', () => {
   });
 
   after(async () => {
+    if (server) logs.push(server.output());
     await server?.stop();
     for (const text of logs) assert.ok(!text.includes(PASSWORD) && !text.includes(Buffer.from(`kirin@example.com:${PASSWORD}`).toString('base64')), 'no log line carries the password');
     await Promise.all([dyndns?.close(), webhook?.close(), ...(echoes ?? []).map((e) => e.close())]);
