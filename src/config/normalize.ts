@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { normalizeDdns } from '../ddns/normalize.ts';
 import { parseCidr } from '../net/ip.ts';
 import {
   checkKeys,
@@ -43,6 +44,7 @@ const TOP_LEVEL_KEYS = [
   'tls',
   'admin',
   'notify',
+  'ddns',
 ] as const;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -121,12 +123,14 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
     tls: { email: null, acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory', caBundle: null, storage: '' },
     admin: null,
     notify: { email: null, webhook: null },
+    ddns: null,
   };
   plan.services = normalizeServices(raw.services, root.key('services'), issues, baseDir, plan.stateDir);
   checkProxiedServices(plan, issues);
   plan.tls = normalizeTls(raw.tls, root.key('tls'), issues, baseDir, plan.stateDir);
   plan.admin = normalizeAdmin(raw.admin, root.key('admin'), issues);
   plan.notify = normalizeNotify(raw.notify, root.key('notify'), issues);
+  plan.ddns = normalizeDdns(raw.ddns, root.key('ddns'), issues, sites);
   if (plan.maxMemoryBytes > 0 && plan.maxMemoryBytes < 32 * 1024 * 1024) {
     issues.add(root.key('maxMemory'), 'is below 32 MB, less than an idle Node process uses; workers would recycle forever');
   }

@@ -5,6 +5,7 @@
  * the generation over IPC; workers compile it into their runtime request path.
  * All paths in a plan are absolute; all durations are milliseconds; all sizes bytes.
  */
+import type { DdnsPlan } from '../ddns/plan.ts';
 import type { LoadBalancing, LogLevel } from './types.ts';
 
 export interface ServePlan {
@@ -32,6 +33,7 @@ export interface ServePlan {
   tls: TlsPlan;
   admin: AdminPlan | null;
   notify: NotifyPlan;
+  ddns: DdnsPlan | null;
 }
 
 export interface ListenAddress {

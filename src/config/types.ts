@@ -56,7 +56,12 @@ export interface KirinConfig {
   admin?: AdminConfig | false;
   /** Where alerts go. */
   notify?: NotifyConfig;
+  /** Keep the sites' names pointed at this machine's public address (docs/ddns.md). */
+  ddns?: DdnsConfig;
 }
+
+export type { DdnsConfig } from '../ddns/config-types.ts';
+import type { DdnsConfig } from '../ddns/config-types.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

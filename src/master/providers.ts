@@ -4,6 +4,7 @@
  * listener, metrics, alerts and `kirin status` read these; the parts that own
  * the facts fill them in.
  */
+import type { DdnsStatus } from '../ddns/updater.ts';
 
 export interface CertificateStatus {
   /** The names the certificate covers. */
@@ -32,5 +33,6 @@ export interface UpstreamStatus {
 
 export class Providers {
   certificates: (() => CertificateStatus[]) | null = null;
+  ddns: (() => DdnsStatus | null) | null = null;
   readonly upstreams = new Map<string, UpstreamStatus>();
 }

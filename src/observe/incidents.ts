@@ -11,12 +11,14 @@
  *   certificate-failed         → certificate-failed (from the TLS manager)
  *   worker-event:upstream-health → upstream-down / upstream-up
  *   service-exit, service-failed / service-ready → service-down / service-up
+ *   ddns-stopped               → ddns-stopped (the provider refused; updates stopped)
  */
 import type { EventEmitter } from 'node:events';
 import type { Master } from '../master/master.ts';
 import type { WorkerHandle } from '../master/worker-handle.ts';
 import type { AppErrorReport } from './app-errors.ts';
 import { UpstreamTracker, asUpstreamReport, type UpstreamTransition } from './upstream-health.ts';
+import { DDNS_STOPPED_EVENT, ddnsIncident, type DdnsStoppedInfo } from '../ddns/incident.ts';
 
 export type IncidentKind =
   | 'app-error'
@@ -28,7 +30,8 @@ export type IncidentKind =
   | 'upstream-down'
   | 'upstream-up'
   | 'service-down'
-  | 'service-up';
+  | 'service-up'
+  | 'ddns-stopped';
 
 export interface Incident {
   kind: IncidentKind;
@@ -81,6 +84,7 @@ export class IncidentWatcher {
     });
     master.on('crash-loop', (count: number) => this.#emit(crashLoopIncident(count)));
     master.on('certificate-failed', (info: unknown) => this.#emit(certificateIncident(info)));
+    master.on(DDNS_STOPPED_EVENT, (info: DdnsStoppedInfo) => this.#emit(ddnsIncident(info)));
     master.on('worker-event:upstream-health', (worker: WorkerHandle, payload: unknown) => {
       const report = asUpstreamReport(payload);
       const transition = report && this.#upstreams.report(worker.pid, report);

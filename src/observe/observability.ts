@@ -42,7 +42,7 @@ export function attachObservability(master: Master): Observability {
   const endpoints: AdminEndpoints = {
     health: () => checkHealth(master),
     readiness: () => checkReady(master),
-    metrics: () => renderMetrics({ status: master.status(), totals, upstreams: master.providers.upstreams.values(), certificates: certificates(), masterRss: process.memoryUsage.rss() }),
+    metrics: () => renderMetrics({ status: master.status(), totals, upstreams: master.providers.upstreams.values(), certificates: certificates(), masterRss: process.memoryUsage.rss(), ddns: master.providers.ddns?.() ?? null }),
     status: () =>
       buildStatus({
         status: master.status(),
@@ -54,6 +54,7 @@ export function attachObservability(master: Master): Observability {
         certificates: certificates(),
         history: { stepMs: SLOT_MS, points: history.points() },
         errors: errors.list(),
+        ddns: master.providers.ddns?.() ?? null,
       }),
   };
   const admin = new AdminServer(endpoints, master.logger);

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { HandlerPlan, RoutePlan, ServePlan } from '../config/plan.ts';
 import type { MasterStatus, WorkerStatus } from '../master/master.ts';
 import type { CertificateStatus, UpstreamStatus } from '../master/providers.ts';
+import type { DdnsStatus } from '../ddns/updater.ts';
 import type { ServiceStatus } from '../master/services.ts';
 import { VERSION } from '../version.ts';
 import type { HealthAnswer } from './health.ts';
@@ -31,6 +32,8 @@ export interface StatusDocument {
   certificates: CertificateStatus[] | null;
   history: { stepMs: number; points: HistoryPoint[] };
   errors: readonly RecentError[];
+  /** null when the config has no ddns section. */
+  ddns: DdnsStatus | null;
 }
 
 export interface SiteView {
@@ -50,6 +53,7 @@ export interface StatusSources {
   certificates: CertificateStatus[] | null;
   history: { stepMs: number; points: HistoryPoint[] };
   errors: readonly RecentError[];
+  ddns?: DdnsStatus | null;
 }
 
 export function buildStatus(s: StatusSources, now = Date.now()): StatusDocument {
@@ -89,6 +93,7 @@ export function buildStatus(s: StatusSources, now = Date.now()): StatusDocument 
     certificates: s.certificates,
     history: s.history,
     errors: s.errors,
+    ddns: s.ddns ?? null,
   };
 }
 

@@ -7,6 +7,7 @@
  *   certificate-failed   a certificate could not be obtained or renewed
  *   upstream-down / -up  a proxy upstream went down / came back
  *   service-down / -up   a service went down / came back
+ *   ddns-stopped         the DDNS provider refused updates (bad credentials, abuse …)
  *
  * Each problem gets at most one alert per 10 minutes (down-and-back pairs: one
  * of each), all problems together at most 30 an hour; the next alert says what
@@ -21,7 +22,7 @@ import { composeAlert, type AlertMessage } from './message.ts';
 import { AlertThrottle } from './throttle.ts';
 import { WebhookChannel } from './webhook.ts';
 
-const ALERTED: ReadonlySet<IncidentKind> = new Set(['app-error', 'crash-loop', 'certificate-failed', 'upstream-down', 'upstream-up', 'service-down', 'service-up']);
+const ALERTED: ReadonlySet<IncidentKind> = new Set(['app-error', 'crash-loop', 'certificate-failed', 'upstream-down', 'upstream-up', 'service-down', 'service-up', 'ddns-stopped']);
 const CLOSE_WAIT_MS = 5_000;
 
 export interface AlerterOptions {

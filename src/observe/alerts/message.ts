@@ -30,6 +30,7 @@ const PREFIX: Record<IncidentKind, string> = {
   'upstream-up': 'BACK',
   'service-down': 'DOWN',
   'service-up': 'BACK',
+  'ddns-stopped': 'DDNS',
 };
 
 const INTRO: Record<IncidentKind, string> = {
@@ -43,6 +44,7 @@ const INTRO: Record<IncidentKind, string> = {
   'upstream-up': 'A proxy upstream that was down answers again.',
   'service-down': 'A service Kirin runs is down; Kirin restarts it.',
   'service-up': 'A service that was down runs again.',
+  'ddns-stopped': 'The DDNS provider refused an update in a way retrying cannot fix, so Kirin stopped sending updates: if the public address changes, the names will point to the old one. Fix the cause, then run kirin reload.',
 };
 
 export interface MessageOptions {

@@ -31,6 +31,13 @@ export function dashboardApp(duration: (ms: number) => string): void {
     certificates: { names: string[]; source: string; issuer: string; state: string; notAfter: number; renewAt: number | null; lastError: string | null }[] | null;
     history: { stepMs: number; points: Point[] };
     errors: { kind: string; title: string; detail: string; firstSeen: number; lastSeen: number; count: number; signature: string }[];
+    ddns: {
+      provider: string;
+      target: string;
+      detection: { reachability: { kind: string; message: string } | null } | null;
+      names: { name: string; records: { A?: { address: string }; AAAA?: { address: string } }; last: { at: number; status: string; code: string; message: string } | null }[];
+      stopped: { message: string } | null;
+    } | null;
   }
 
   const POLL_MS = 1000;
@@ -167,7 +174,23 @@ export function dashboardApp(duration: (ms: number) => string): void {
       cell(row, c.notAfter > 0 ? `${new Date(c.notAfter).toLocaleDateString()} (${untilText(c.notAfter, s.now)})` : '–');
       cell(row, c.renewAt ? untilText(c.renewAt, s.now) : '–');
     });
+    renderDdns(s);
     renderErrors(s);
+  }
+
+  function renderDdns(s: Status): void {
+    const reach = byId('ddns-reach');
+    const d = s.ddns;
+    const reachability = d?.detection?.reachability ?? null;
+    reach.textContent = !d ? 'DDNS is not configured.' : d.stopped ? `Updates stopped: ${d.stopped.message}` : reachability ? reachability.message : `${d.provider} (${d.target}): checking…`;
+    reach.className = d && (d.stopped || reachability?.kind === 'cgnat') ? 'state-down' : 'muted';
+    fillTable('ddns', d?.names ?? [], 5, 'no DDNS names', (row, n) => {
+      cell(row, n.name, 'wrap');
+      cell(row, n.records.A?.address ?? '–');
+      cell(row, n.records.AAAA?.address ?? '–', 'wrap');
+      cell(row, n.last ? `${n.last.status} (${n.last.code}): ${n.last.message}` : 'never sent', n.last && n.last.status !== 'updated' ? 'state-down wrap' : 'wrap');
+      cell(row, n.last ? clock(n.last.at) : '–');
+    });
   }
 
   function renderErrors(s: Status): void {

@@ -75,6 +75,14 @@ export const DASHBOARD_HTML = `<!doctype html>
     </table>
   </section>
   <section>
+    <h2>DDNS</h2>
+    <p id="ddns-reach" class="muted"></p>
+    <table id="ddns">
+      <thead><tr><th>Name</th><th>A</th><th>AAAA</th><th>Last answer</th><th>At</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <section>
     <h2>Last errors</h2>
     <ol id="errors"></ol>
   </section>

@@ -8,6 +8,7 @@ import { checkAcmeEmail, checkCertificateExpiry } from './certificates.ts';
 import type { AuditContext } from './context.ts';
 import { checkEnvFilePermissions, checkEnvFilesInGit, checkSecretFilesInStaticRoots } from './env-files.ts';
 import { checkEnvironment } from './environment.ts';
+import { checkDdns } from './ddns.ts';
 import { checkFirewall } from './firewall.ts';
 import { loadAuditContext, type AuditInput } from './load.ts';
 import { checkPrivilegedPorts, checkRoot, checkWorkerCount } from './process.ts';
@@ -38,6 +39,7 @@ const FAMILIES: CheckFamily[] = [
   { ids: ['K023'], run: checkCertificateExpiry },
   { ids: ['K024'], run: checkAcmeEmail },
   { ids: ['K025'], run: checkFirewall },
+  { ids: ['K026', 'K027'], run: checkDdns },
 ];
 
 export interface AuditReport {

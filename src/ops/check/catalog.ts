@@ -41,6 +41,8 @@ export const CHECKS = {
   K023: { title: 'certificate expires within 14 days', severity: 'error', deploy: true },
   K024: { title: 'no ACME account e-mail', severity: 'info', deploy: true },
   K025: { title: "firewall blocks Kirin's ports", severity: 'error', deploy: true },
+  K026: { title: 'DDNS name does not point at this machine', severity: 'warning', deploy: true },
+  K027: { title: 'behind carrier-grade NAT', severity: 'warning', deploy: true },
 } as const satisfies Record<string, CheckInfo>;
 
 export type CheckId = keyof typeof CHECKS;
