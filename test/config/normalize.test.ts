@@ -135,6 +135,6 @@ describe('env files', () => {
   });
 
   it('a missing env file is an error that names it', () => {
-    assert.throws(() => readEnvFiles(['/nonexistent/.env'], {}), /envFiles: cannot read \/nonexistent\/\.env: ENOENT/);
+    assert.throws(() => readEnvFiles(['/nonexistent/.env'], {}), /envFiles \(--env-file\): cannot read \/nonexistent\/\.env: no such file/);
   });
 });

@@ -267,7 +267,7 @@ describe('kirin export compose', () => {
     const { plan, facts } = await planFor(p.file);
     const outDir = join(p.dir, 'deploy');
     const docker = buildDockerExport({ plan, project: facts, outDir: 'deploy', app: null, nodeMajor: 24 });
-    const compose = buildComposeFile({ plan, project: facts, outDir, ports: docker.ports });
+    const compose = buildComposeFile({ plan, project: facts, outDir, published: docker.published });
     assert.match(compose.text, /- "80:80"/);
     const doc = parseYaml(compose.text) as { services: Record<string, Record<string, any>>; volumes: Record<string, unknown> };
     const service = doc.services['shop-site']!;
