@@ -11,25 +11,11 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { request } from '../support/http.ts';
-import { KIRIN_BIN, linkKirin, ROOT, startKirin, tempDir, writeFiles } from '../support/kirin.ts';
+import { linkKirin, ROOT, runKirin, startKirin, tempDir, writeFiles } from '../support/kirin.ts';
 
 const execFileAsync = promisify(execFile);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function kirin(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [KIRIN_BIN, ...args], { cwd, env: { ...process.env, NODE_ENV: '', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const kirin = runKirin;
 
 /** The production example, copied into a fresh folder with a real .env, as docs/production.md walks it. */
 async function productionExample(): Promise<string> {
