@@ -1,8 +1,10 @@
 /**
  * Finding the running master from another shell, in this order: --state-dir;
- * the state folder of the config here (or --config); a Kirin started here
- * without a config; else — as `pm2 status` finds its daemon — the one Kirin
- * `kirin install` set up on this machine, when there is exactly one.
+ * the state folder of the config here (or --config) when a Kirin answers
+ * there, else the state folder systemd gives the installed service of that
+ * config; without a config, a Kirin started here, else — as `pm2 status`
+ * finds its daemon — the one Kirin `kirin install` set up on this machine,
+ * when there is exactly one.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -48,18 +50,23 @@ async function findMaster(stateDir: string | undefined, config: string | undefin
   const cwd = process.cwd();
   if (stateDir) return { stateDir: resolve(cwd, stateDir), via: null };
   const configFile = config ? resolve(cwd, config) : findConfigFile(cwd);
-  if (configFile) return { stateDir: await stateDirOfConfig(configFile, process.env), via: null };
-  const here = defaultStateDir(cwd, process.env);
+  const here = configFile ? await stateDirOfConfig(configFile, process.env) : defaultStateDir(cwd, process.env);
   if (unitDir === null || existsSync(join(here, CONTROL_SOCKET))) return { stateDir: here, via: null };
   const installed = listInstalledKirins(unitDir);
-  if (installed.length === 0) return { stateDir: here, via: null };
+  // The config here, run by systemd: its state is where StateDirectory= put it, not in this user's home.
+  const serving = configFile ? installed.find((kirin) => kirin.configFile === configFile) : undefined;
+  if (serving) return viaInstalled(serving);
+  if (configFile || installed.length === 0) return { stateDir: here, via: null };
   if (installed.length > 1) {
     const choices = await Promise.all(installed.map(async (kirin) => `  ${kirin.unit}: --state-dir ${await installedStateDir(kirin)}`));
     throw new KirinError('KIRIN_ERR_USAGE', `no Kirin runs for ${cwd}, and ${installed.length} are installed; pick one:\n${choices.join('\n')}`);
   }
-  const only = installed[0]!;
-  const found = await installedStateDir(only);
-  return { stateDir: found, via: `the Kirin installed as ${only.unit} (${only.configFile ?? 'no config file'}; state in ${found})` };
+  return viaInstalled(installed[0]!);
+}
+
+async function viaInstalled(kirin: InstalledKirin): Promise<{ stateDir: string; via: string }> {
+  const stateDir = await installedStateDir(kirin);
+  return { stateDir, via: `the Kirin installed as ${kirin.unit} (${kirin.configFile ?? 'no config file'}; state in ${stateDir})` };
 }
 
 /** Its config's stateDir if it sets one, else what systemd's StateDirectory= gives it. */
