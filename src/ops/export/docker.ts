@@ -66,7 +66,7 @@ export function buildDockerExport(options: DockerOptions): DockerExport {
   const { listen, published } = containerListen(plan, notes);
   const warnings = loopbackUpstreams(plan);
   if (project.kirinListedIn !== 'dependencies') {
-    notes.push(project.kirinListedIn === 'devDependencies' ? 'kirin is in devDependencies: `npm ci --omit=dev` leaves it out of the image; move it: npm install --save kirin' : 'kirin is not in package.json: add it (npm install --save kirin) so the image has it');
+    notes.push(project.kirinListedIn === 'devDependencies' ? 'kirin is in devDependencies: `npm ci --omit=dev` leaves it out of the image; move it to dependencies' : 'kirin is not in package.json: add it to dependencies (docs/production.md, step 1) so the image has it');
   }
   if (!project.lockfile) notes.push('there is no package-lock.json: the image runs `npm install`, so each build may get other versions; commit a lockfile (npm install) for repeatable builds');
 
