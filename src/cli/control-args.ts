@@ -27,6 +27,8 @@ export interface ControlArgs {
   stateDir: string;
   /** How the master was found, when not from this folder: said before talking to it. */
   via: string | null;
+  /** The systemd unit that runs it, when it was found through one. */
+  unit: string | null;
   json: boolean;
   help: boolean;
 }
@@ -42,21 +44,23 @@ export async function parseControlArgs<T extends Options>(argv: string[], usage:
   const control = values as { 'state-dir'?: string; config?: string; 'unit-dir'?: string; json?: boolean; help?: boolean };
   const help = control.help === true;
   const json = control.json === true;
-  const target = help ? { stateDir: '', via: null } : await findMaster(control['state-dir'], control.config, lookup.installed ? (control['unit-dir'] ?? DEFAULT_UNIT_DIR) : null);
+  const target = help ? { stateDir: '', via: null, unit: null } : await findMaster(control['state-dir'], control.config, lookup.installed ? (control['unit-dir'] ?? DEFAULT_UNIT_DIR) : null);
   return { args: { ...target, json, help } satisfies ControlArgs, values, positionals };
 }
 
-async function findMaster(stateDir: string | undefined, config: string | undefined, unitDir: string | null): Promise<{ stateDir: string; via: string | null }> {
+type Target = Pick<ControlArgs, 'stateDir' | 'via' | 'unit'>;
+
+async function findMaster(stateDir: string | undefined, config: string | undefined, unitDir: string | null): Promise<Target> {
   const cwd = process.cwd();
-  if (stateDir) return { stateDir: resolve(cwd, stateDir), via: null };
+  if (stateDir) return { stateDir: resolve(cwd, stateDir), via: null, unit: null };
   const configFile = config ? resolve(cwd, config) : findConfigFile(cwd);
   const here = configFile ? await stateDirOfConfig(configFile, process.env) : defaultStateDir(cwd, process.env);
-  if (unitDir === null || existsSync(join(here, CONTROL_SOCKET))) return { stateDir: here, via: null };
+  if (unitDir === null || existsSync(join(here, CONTROL_SOCKET))) return { stateDir: here, via: null, unit: null };
   const installed = listInstalledKirins(unitDir);
   // The config here, run by systemd: its state is where StateDirectory= put it, not in this user's home.
   const serving = configFile ? installed.find((kirin) => kirin.configFile === configFile) : undefined;
   if (serving) return viaInstalled(serving);
-  if (configFile || installed.length === 0) return { stateDir: here, via: null };
+  if (configFile || installed.length === 0) return { stateDir: here, via: null, unit: null };
   if (installed.length > 1) {
     const choices = await Promise.all(installed.map(async (kirin) => `  ${kirin.unit}: --state-dir ${await installedStateDir(kirin)}`));
     throw new KirinError('KIRIN_ERR_USAGE', `no Kirin runs for ${cwd}, and ${installed.length} are installed; pick one:\n${choices.join('\n')}`);
@@ -64,9 +68,9 @@ async function findMaster(stateDir: string | undefined, config: string | undefin
   return viaInstalled(installed[0]!);
 }
 
-async function viaInstalled(kirin: InstalledKirin): Promise<{ stateDir: string; via: string }> {
+async function viaInstalled(kirin: InstalledKirin): Promise<Target> {
   const stateDir = await installedStateDir(kirin);
-  return { stateDir, via: `the Kirin installed as ${kirin.unit} (${kirin.configFile ?? 'no config file'}; state in ${stateDir})` };
+  return { stateDir, via: `the Kirin installed as ${kirin.unit} (${kirin.configFile ?? 'no config file'}; state in ${stateDir})`, unit: kirin.unit };
 }
 
 /** Its config's stateDir if it sets one, else what systemd's StateDirectory= gives it. */
@@ -90,5 +94,16 @@ export async function sendToMaster(args: ControlArgs, cmd: string, cmdArgs: Reco
       throw new KirinError('KIRIN_ERR_CONTROL', `cannot reach the control socket in ${args.stateDir}: permission denied; run the command as the user Kirin runs as, or as root (sudo npx kirin …)`);
     }
   }
-  return sendControl(args.stateDir, cmd, cmdArgs, timeoutMs);
+  try {
+    return await sendControl(args.stateDir, cmd, cmdArgs, timeoutMs);
+  } catch (error) {
+    if (!(error instanceof KirinError) || error.code !== 'KIRIN_ERR_NOT_RUNNING') throw error;
+    const socket = join(args.stateDir, CONTROL_SOCKET);
+    throw new KirinError(
+      'KIRIN_ERR_NOT_RUNNING',
+      args.unit
+        ? `${args.unit} is not running (no control socket at ${socket}); start it: sudo systemctl start ${args.unit}`
+        : `Kirin is not running here (no control socket at ${socket}); start it with \`kirin serve\`, or give the state folder it uses: --state-dir DIR (the stateDir of its config)`,
+    );
+  }
 }

@@ -45,6 +45,33 @@ describe('commands and flags', () => {
   });
 });
 
+describe('kirin status, reload and stop', () => {
+  it('with nothing running here and nothing installed, they say how to point at a Kirin: the flag and the key', async () => {
+    const dir = tempDir('ke-cli-');
+    const status = await runKirin(['status', '--unit-dir', join(dir, 'no-units')], dir, { XDG_STATE_HOME: join(dir, 'state-home') });
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /^kirin: Kirin is not running here \(no control socket at .*\/control\.sock\); start it with `kirin serve`, or give the state folder it uses: --state-dir DIR \(the stateDir of its config\)\n$/);
+  });
+});
+
+describe('two Kirins, one state folder', () => {
+  it('the second says so and names the key and the flag to change', async () => {
+    const dir = project();
+    const args = ['serve', 'app.ts', '--workers', '1', '--bind', '127.0.0.1:0', '--admin', 'off', '--state-dir', join(dir, 'state')];
+    const first = await startKirin({ cwd: dir, args });
+    try {
+      const second = await runKirin(args, dir);
+      assert.equal(second.code, 1);
+      assert.ok(
+        second.stderr.includes(`kirin: another Kirin is already running with state folder ${dir}/state (its control socket answers); stop it first (kirin stop) or set another stateDir (--state-dir)\n`),
+        second.stderr,
+      );
+    } finally {
+      await first.stop();
+    }
+  });
+});
+
 describe('kirin serve PATH', () => {
   it('a file that does not exist is said so, with the path it looked for; exit 2', async () => {
     const dir = project();

@@ -77,5 +77,11 @@ describe('the installed Kirin', () => {
     assert.equal(stop.code, 0, stop.stderr);
     assert.equal(stop.stdout, 'stopping: workers are finishing their requests\n');
     assert.equal((await kirin.exited).code, 0);
+    const status = await runKirin(['status', '--unit-dir', unitDir], elsewhere);
+    assert.equal(status.code, 1);
+    assert.equal(
+      status.stderr,
+      `kirin: talking to the Kirin installed as ${name}.service (${configFile}; state in ${stateDir})\nkirin: ${name}.service is not running (no control socket at ${stateDir}/control.sock); start it: sudo systemctl start ${name}.service\n`,
+    );
   });
 });
