@@ -120,10 +120,11 @@ export async function run(argv: string[]): Promise<number> {
 function accessWarnings(user: ServiceUser, group: string | null, paths: { nodePath: string; kirinBin: string; served: string; workingDirectory: string }): string[] {
   if (user.uid === 0) return [];
   const who = `the user "${user.name}"${user.exists ? '' : ' (not created yet)'}`;
+  const letGroupRead = `sudo chgrp -R ${group ?? user.name} ${paths.workingDirectory} && sudo chmod -R g+rX ${paths.workingDirectory}`;
   const checks: [path: string, need: Need, what: string, fix: string][] = [
-    [paths.nodePath, 'execute', 'run Node at', 'install Node system-wide (docs/production.md, step 1: /usr/bin/node) or pass --node PATH to one it can run'],
-    [paths.kirinBin, 'read', 'read Kirin at', `keep the app and its node_modules outside home folders (e.g. /srv) and let the group read them: sudo chgrp -R ${group ?? user.name} ${paths.workingDirectory} && sudo chmod -R g+rX ${paths.workingDirectory}`],
-    [paths.served, 'read', 'read', `let the group read the site: sudo chgrp -R ${group ?? user.name} ${paths.workingDirectory} && sudo chmod -R g+rX ${paths.workingDirectory}`],
+    [paths.nodePath, 'execute', 'run Node at', 'install Node system-wide (docs/production.md, step 5: /usr/bin/node) or pass --node PATH to one it can run'],
+    [paths.kirinBin, 'read', 'read Kirin at', `keep the app and its node_modules outside home folders (e.g. in /srv) and let the group read them: ${letGroupRead}`],
+    [paths.served, 'read', 'read', `let the group read the site: ${letGroupRead}`],
   ];
   const warnings: string[] = [];
   for (const [path, need, what, fix] of checks) {

@@ -18,7 +18,8 @@ import { resolveServeTarget } from './serve-target.ts';
 export const SERVE_HELP = `Usage: kirin serve [PATH[:EXPORT]] [options]
 
 Serves PATH (a fetch handler or Node listener module, .ts or .js) for every
-host, or the sites of kirin.config.ts when no PATH is given.
+host, or the sites of kirin.config.ts when no PATH is given. PATH may be a
+folder: its kirin.config.* is served, else its package.json "main".
 
 Options:
   -c, --config FILE            config file (default: kirin.config.{ts,mts,js,mjs,json} here)

@@ -149,7 +149,7 @@ describe('kirin install', () => {
     assert.equal(dry.code, 0);
     assert.equal(
       dry.stderr,
-      `kirin: warning: the user "nobody" cannot run Node at ${hidden}/bin/node: it may not enter the folder ${hidden} (mode 700, owner root, group root); install Node system-wide (docs/production.md, step 1: /usr/bin/node) or pass --node PATH to one it can run\n`,
+      `kirin: warning: the user "nobody" cannot run Node at ${hidden}/bin/node: it may not enter the folder ${hidden} (mode 700, owner root, group root); install Node system-wide (docs/production.md, step 5: /usr/bin/node) or pass --node PATH to one it can run\n`,
     );
     const fine = await kirin(['install', '--dry-run', '--user', 'nobody', '--unit-dir', join(dir, 'units')], dir);
     assert.equal(fine.stderr, '', 'the Node running this command, the site and Kirin are all readable by nobody');

@@ -163,20 +163,20 @@ function containerListen(plan: ServePlan, notes: string[]): { listen: { http: st
 
 /** Proxy upstreams on loopback: inside a container, 127.0.0.1 is the container itself. */
 function loopbackUpstreams(plan: ServePlan): string[] {
-  const notes: string[] = [];
+  const warnings: string[] = [];
   for (const site of plan.sites) {
     for (const route of site.routes) {
       if (route.handler.type !== 'proxy') continue;
       route.handler.to.forEach((url, i) => {
         const host = upstreamHost(url);
         if (host === null || !(host === 'localhost' || isLoopback(host))) return;
-        notes.push(
+        warnings.push(
           `${route.at}.proxy.to[${i}] is ${url}: inside the container, ${host} is the container itself and nothing listens there; point it at the upstream's container (compose: its service name, e.g. http://api${portOf(url)}), at this machine (http://host.docker.internal${portOf(url)} with extra_hosts: ["host.docker.internal:host-gateway"]), or run it as one of Kirin's services`,
         );
       });
     }
   }
-  return notes;
+  return warnings;
 }
 
 function upstreamHost(url: string): string | null {
