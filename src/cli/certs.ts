@@ -1,41 +1,31 @@
 /** `kirin certs` — the certificates of a running Kirin; `kirin certs renew NAME` renews one now. */
-import { parseArgs } from 'node:util';
 import { ExitCode, KirinError } from '../errors.ts';
-import { sendControl } from '../master/control.ts';
 import type { CertificateStatus } from '../master/providers.ts';
-import { CONTROL_OPTIONS, parseControlArgs } from './control-args.ts';
+import { parseControlArgs, sendToMaster } from './control-args.ts';
 
-const USAGE = `Usage: kirin certs [--json] [--state-dir DIR] [--config FILE]
-       kirin certs renew NAME [--state-dir DIR] [--config FILE]
+const USAGE = `Usage: kirin certs [--json] [--state-dir DIR] [--config FILE] [--unit-dir DIR]
+       kirin certs renew NAME [--state-dir DIR] [--config FILE] [--unit-dir DIR]
 
 Lists the certificates the running Kirin serves: names, where they come from
 (acme, local, files), issuer, expiry, next renewal, and the last error if the
 last attempt failed. \`renew NAME\` renews the certificate that covers NAME now
-and waits for the result (exit 1 if it failed).
+and waits for the result (exit 1 if it failed). Finds the master the way
+\`kirin status\` does.
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let positionals: string[];
-  let flags: string[];
-  try {
-    const parsed = parseArgs({ args: argv, options: CONTROL_OPTIONS, allowPositionals: true, strict: true, tokens: true });
-    positionals = parsed.positionals;
-    flags = argv.filter((_, i) => !parsed.tokens.some((t) => t.kind === 'positional' && t.index === i));
-  } catch (error) {
-    throw new KirinError('KIRIN_ERR_USAGE', `${(error as Error).message}\n\n${USAGE}`);
-  }
-  const args = await parseControlArgs(flags, USAGE);
+  const { args, positionals } = await parseControlArgs(argv, USAGE, { installed: true }, {}, 2);
   if (args.help) {
     process.stdout.write(USAGE);
     return ExitCode.OK;
   }
   if (positionals.length === 0) {
-    const list = (await sendControl(args.stateDir, 'certs', {}, 10_000)) as CertificateStatus[];
+    const list = (await sendToMaster(args, 'certs', {}, 10_000)) as CertificateStatus[];
     process.stdout.write(args.json ? `${JSON.stringify(list, null, 2)}\n` : formatCertificates(list));
     return ExitCode.OK;
   }
   if (positionals[0] !== 'renew' || positionals.length !== 2) throw new KirinError('KIRIN_ERR_USAGE', `expected "kirin certs" or "kirin certs renew NAME"\n\n${USAGE}`);
-  const status = (await sendControl(args.stateDir, 'certs', { renew: positionals[1] }, 300_000)) as CertificateStatus;
+  const status = (await sendToMaster(args, 'certs', { renew: positionals[1] }, 300_000)) as CertificateStatus;
   if (args.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   else if (status.state === 'valid') process.stdout.write(`renewed: ${status.names.join(', ')} from ${status.issuer}, valid until ${date(status.notAfter)}\n`);
   else process.stderr.write(`kirin: renewing ${status.names.join(', ')} failed: ${status.lastError ?? status.state}\n`);

@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   let files: ExportFile[] = docker.files;
   let stream = docker.files[0]!.text;
   if (target === 'compose') {
-    const compose = buildComposeFile({ plan, project, outDir, ports: docker.ports });
+    const compose = buildComposeFile({ plan, project, outDir, published: docker.published });
     files = [...files, compose];
     stream = compose.text;
   } else if (target === 'k8s') {
@@ -113,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     for (const path of writeExportFiles(outDir, files, values.force === true)) process.stdout.write(`wrote ${relative(cwd, path) || path}\n`);
   }
+  for (const warning of docker.warnings) process.stderr.write(`warning: ${warning}\n`);
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
   return ExitCode.OK;
 }

@@ -1,7 +1,7 @@
 /** `kirin hash-password [--argon2]` — a password hash for a route's `auth.users`. */
-import { parseArgs } from 'node:util';
 import { ExitCode, KirinError } from '../errors.ts';
 import { hashPassword, type HashKind } from '../middleware/password-hash.ts';
+import { parseCommandLine } from './args.ts';
 
 const USAGE = `Usage: kirin hash-password [--argon2]
 
@@ -20,12 +20,7 @@ of standard input (echo "$PASSWORD" | kirin hash-password).
 const BCRYPT_MAX_BYTES = 72;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { argon2: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-  } catch (error) {
-    throw new KirinError('KIRIN_ERR_USAGE', `${(error as Error).message}\n\n${USAGE}`);
-  }
+  const { values } = parseCommandLine(argv, { argon2: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, USAGE, 0);
   if (values.help) {
     process.stdout.write(USAGE);
     return ExitCode.OK;

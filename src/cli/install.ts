@@ -11,7 +11,8 @@ import { normalizeConfig } from '../config/normalize.ts';
 import { ExitCode, KirinError } from '../errors.ts';
 import { runCommand } from '../ops/command-runner.ts';
 import { DEFAULT_UNIT_DIR } from '../ops/systemd/installed-unit.ts';
-import { createUserCommand, lookUpUser, missingFolders, nextSteps, performInstall } from '../ops/systemd/install.ts';
+import { accessProblem, type Need } from '../ops/systemd/access.ts';
+import { createUserCommand, lookUpUser, missingFolders, nextSteps, performInstall, type ServiceUser } from '../ops/systemd/install.ts';
 import { buildUnits, stateDirectoryPath } from '../ops/systemd/service-unit.ts';
 import { CONFIG_OPTION, parseOpsArgs, resolveServeArgs } from './ops-args.ts';
 
@@ -79,14 +80,18 @@ export async function run(argv: string[]): Promise<number> {
   const group = values.group ?? user.group ?? (createUser ? userName : null);
 
   const workingDirectory = args.configFile ? dirname(args.configFile) : cwd;
-  const serveArgs = args.configFile ? ['--config', args.configFile] : [resolve(cwd, args.app!)];
+  const served = args.configFile ?? resolve(cwd, args.app!);
+  const serveArgs = args.configFile ? ['--config', args.configFile] : [served];
+  const nodePath = values.node ? resolve(values.node) : process.execPath;
+  const kirinBin = kirinBinPath();
+  for (const warning of accessWarnings(user, group, { nodePath, kirinBin, served, workingDirectory })) process.stderr.write(`kirin: warning: ${warning}\n`);
   const units = buildUnits({
     name,
     plan,
     serveArgs,
     workingDirectory,
-    nodePath: values.node ? resolve(values.node) : process.execPath,
-    kirinBin: kirinBinPath(),
+    nodePath,
+    kirinBin,
     user: userName,
     group,
     socket: values.socket === true,
@@ -109,6 +114,24 @@ export async function run(argv: string[]): Promise<number> {
   for (const note of units.notes) process.stdout.write(`note: ${note}\n`);
   process.stdout.write(`\n${nextSteps(name, values.socket === true, dryRun)}`);
   return ExitCode.OK;
+}
+
+/** What the service user could not run or read: each one would fail every start of the unit. */
+function accessWarnings(user: ServiceUser, group: string | null, paths: { nodePath: string; kirinBin: string; served: string; workingDirectory: string }): string[] {
+  if (user.uid === 0) return [];
+  const who = `the user "${user.name}"${user.exists ? '' : ' (not created yet)'}`;
+  const letGroupRead = `sudo chgrp -R ${group ?? user.name} ${paths.workingDirectory} && sudo chmod -R g+rX ${paths.workingDirectory}`;
+  const checks: [path: string, need: Need, what: string, fix: string][] = [
+    [paths.nodePath, 'execute', 'run Node at', 'install Node system-wide (docs/production.md, step 5: /usr/bin/node) or pass --node PATH to one it can run'],
+    [paths.kirinBin, 'read', 'read Kirin at', `keep the app and its node_modules outside home folders (e.g. in /srv) and let the group read them: ${letGroupRead}`],
+    [paths.served, 'read', 'read', `let the group read the site: ${letGroupRead}`],
+  ];
+  const warnings: string[] = [];
+  for (const [path, need, what, fix] of checks) {
+    const problem = accessProblem(path, { uid: user.uid, gids: user.gids }, need);
+    if (problem) warnings.push(`${who} cannot ${what} ${path}: it ${problem}; ${fix}`);
+  }
+  return warnings;
 }
 
 /** The kirin entry point this command runs from (node_modules/.bin/kirin resolves to dist/cli/bin.js). */

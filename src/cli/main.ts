@@ -2,8 +2,10 @@
  * Command dispatch. Each command lives in its own module, loaded on demand so
  * `kirin status` does not pay for what `kirin serve` needs.
  */
-import { ExitCode, KirinError } from '../errors.ts';
+import { closest } from '../config/issues.ts';
+import { ExitCode } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { reportCliError } from './report-error.ts';
 
 type CommandModule = { run(args: string[]): Promise<number> };
 
@@ -46,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`kirin: unknown command "${name}"\n\n${USAGE}`);
+    const near = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(near ? `kirin: unknown command "${name}" (did you mean "${near}"?)\n` : `kirin: unknown command "${name}"\n\n${USAGE}`);
     return ExitCode.USAGE;
   }
   try {
@@ -54,14 +57,4 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     return reportCliError(error);
   }
-}
-
-/** Prints an error the way a user can act on: the message, no stack, unless it is a bug. */
-export function reportCliError(error: unknown): number {
-  if (error instanceof KirinError) {
-    process.stderr.write(`kirin: ${error.message}\n`);
-    return error.code === 'KIRIN_ERR_USAGE' ? ExitCode.USAGE : (error.exitCode ?? ExitCode.FAILURE);
-  }
-  process.stderr.write(`kirin: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
-  return ExitCode.FAILURE;
 }

@@ -3,24 +3,16 @@
  * path, `--config FILE`, or kirin.config.* in the current folder — so each of
  * them works on exactly what `kirin serve` would run.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KirinError } from '../errors.ts';
+import { parseCommandLine, type Options } from './args.ts';
 import { parseServeArgs, SERVE_HELP, type ServeArgs } from './serve.ts';
-
-type Options = NonNullable<ParseArgsConfig['options']>;
 
 export const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const satisfies Options;
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
 
 /** Parses the command's flags (and -h); throws a usage error with the command's help. */
 export function parseOpsArgs<T extends Options>(argv: string[], options: T, help: string, maxPositionals = 1) {
-  try {
-    const parsed = parseArgs({ args: argv, options: { ...HELP_OPTION, ...options }, allowPositionals: true, strict: true });
-    if (parsed.positionals.length > maxPositionals) throw new Error(`unexpected argument "${parsed.positionals[maxPositionals]}"`);
-    return parsed;
-  } catch (error) {
-    throw new KirinError('KIRIN_ERR_USAGE', `${(error as Error).message}\n\n${help}`);
-  }
+  return parseCommandLine(argv, { ...HELP_OPTION, ...options }, help, maxPositionals);
 }
 
 /** The app and config file, found the way `kirin serve` finds them. */

@@ -2,21 +2,24 @@
  * `kirin serve [PATH[:EXPORT]] [options]` — run the master and its workers.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { findConfigFile, loadConfigFile, readEnvFiles } from '../config/load.ts';
 import { normalizeConfig } from '../config/normalize.ts';
 import type { ServePlan } from '../config/plan.ts';
+import { checkServedFiles } from '../config/served-files.ts';
 import { ExitCode, KirinError } from '../errors.ts';
 import { Master } from '../master/master.ts';
 import { SystemdNotifier, takeActivatedSockets, type ActivatedSockets } from '../master/systemd.ts';
 import { createLogger } from '../observe/log.ts';
 import { attachMasterExtensions } from '../master/extensions.ts';
-import { reportCliError } from './main.ts';
+import { parseCommandLine } from './args.ts';
+import { reportCliError } from './report-error.ts';
+import { resolveServeTarget } from './serve-target.ts';
 
 export const SERVE_HELP = `Usage: kirin serve [PATH[:EXPORT]] [options]
 
 Serves PATH (a fetch handler or Node listener module, .ts or .js) for every
-host, or the sites of kirin.config.ts when no PATH is given.
+host, or the sites of kirin.config.ts when no PATH is given. PATH may be a
+folder: its kirin.config.* is served, else its package.json "main".
 
 Options:
   -c, --config FILE            config file (default: kirin.config.{ts,mts,js,mjs,json} here)
@@ -73,18 +76,13 @@ export interface ServeArgs {
   app: string | undefined;
   configFile: string | null;
   overrides: Record<string, unknown>;
+  /** What a folder given as PATH resolved to, said once at start. */
+  note?: string | null;
 }
 
 export function parseServeArgs(argv: string[], cwd: string): ServeArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new KirinError('KIRIN_ERR_USAGE', `${(error as Error).message}\n\n${SERVE_HELP}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, SERVE_HELP, 1);
   if (values.help) return 'help';
-  if (positionals.length > 1) throw new KirinError('KIRIN_ERR_USAGE', `serve takes one app, got ${positionals.join(' ')}`);
   const overrides: Record<string, unknown> = {};
   const limits: Record<string, unknown> = {};
   if (values.workers !== undefined) overrides.workers = integer('--workers', values.workers, 1);
@@ -106,16 +104,16 @@ export function parseServeArgs(argv: string[], cwd: string): ServeArgs | 'help' 
   if (values['keep-alive-timeout'] !== undefined) limits.keepAliveTimeout = seconds('--keep-alive-timeout', values['keep-alive-timeout']);
   if (values['max-body'] !== undefined) limits.maxBody = values['max-body'];
   if (Object.keys(limits).length > 0) overrides.limits = limits;
-  const app = positionals[0];
-  let configFile: string | null = null;
-  if (values.config !== undefined) configFile = resolve(cwd, values.config);
-  else if (app === undefined) {
+  let configFile: string | null = values.config === undefined ? null : resolve(cwd, values.config);
+  const target = positionals[0] === undefined ? null : resolveServeTarget(positionals[0], cwd, configFile !== null);
+  if (target?.configFile) configFile = target.configFile;
+  if (target === null && configFile === null) {
     configFile = findConfigFile(cwd);
     if (configFile === null) {
       throw new KirinError('KIRIN_ERR_USAGE', `nothing to serve: give an app (kirin serve app.ts) or create kirin.config.ts in ${cwd}\n\n${SERVE_HELP}`);
     }
   }
-  return { app, configFile, overrides };
+  return { app: target?.app, configFile, overrides, note: target?.note ?? null };
 }
 
 function integer(flag: string, value: string, min: number): number {
@@ -134,6 +132,7 @@ function seconds(flag: string, value: string): number | string {
 export async function buildPlan(args: ServeArgs, cwd: string, baseEnv: NodeJS.ProcessEnv, activated: ActivatedSockets | null): Promise<{ plan: ServePlan; env: NodeJS.ProcessEnv }> {
   const raw = args.configFile ? await loadConfigFile(args.configFile) : {};
   const plan = normalizeConfig({ raw, file: args.configFile, cwd, app: args.app, overrides: args.overrides, env: baseEnv });
+  checkServedFiles(plan);
   if (activated) plan.listen = { http: activated.http, https: activated.https };
   const { env: fromFiles } = readEnvFiles(plan.envFiles, baseEnv);
   return { plan, env: { ...baseEnv, ...fromFiles } };
@@ -150,6 +149,7 @@ export async function run(argv: string[]): Promise<number> {
   const activated = takeActivatedSockets(baseEnv);
   const bootLogger = createLogger({ level: 'info', role: 'master' });
   const notifier = new SystemdNotifier(baseEnv, bootLogger);
+  if (args.note) bootLogger.info(args.note);
   let loaded: { plan: ServePlan; env: NodeJS.ProcessEnv };
   try {
     loaded = await buildPlan(args, cwd, baseEnv, activated);

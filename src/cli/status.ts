@@ -1,23 +1,24 @@
 /** `kirin status` — the master and its workers, for people or (--json) machines. */
-import { sendControl } from '../master/control.ts';
 import { ExitCode } from '../errors.ts';
 import type { MasterStatus } from '../master/master.ts';
 import { formatDuration } from '../util/duration.ts';
-import { parseControlArgs } from './control-args.ts';
+import { parseControlArgs, sendToMaster } from './control-args.ts';
 
-const USAGE = `Usage: kirin status [--json] [--state-dir DIR] [--config FILE]
+const USAGE = `Usage: kirin status [--json] [--state-dir DIR] [--config FILE] [--unit-dir DIR]
 
 Shows the running master and, per worker: pid, generation, state, uptime,
 memory (RSS), requests served and restarts. Exit 1 when Kirin is not running.
+Without --state-dir or a config here, it finds the Kirin \`kirin install\` set
+up (units in --unit-dir, default /etc/systemd/system) when there is one.
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const args = await parseControlArgs(argv, USAGE);
+  const { args } = await parseControlArgs(argv, USAGE, { installed: true });
   if (args.help) {
     process.stdout.write(USAGE);
     return ExitCode.OK;
   }
-  const status = (await sendControl(args.stateDir, 'status', {}, 10_000)) as MasterStatus;
+  const status = (await sendToMaster(args, 'status', {}, 10_000)) as MasterStatus;
   process.stdout.write(args.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
   return ExitCode.OK;
 }

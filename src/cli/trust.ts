@@ -6,11 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { findConfigFile, loadConfigFile } from '../config/load.ts';
 import { isPlainObject } from '../config/issues.ts';
 import { ExitCode, KirinError } from '../errors.ts';
 import { LocalCa } from '../tls/local-ca.ts';
+import { parseCommandLine } from './args.ts';
 import { parseControlArgs } from './control-args.ts';
 
 const USAGE = `Usage: kirin trust [--print] [--state-dir DIR] [--config FILE]
@@ -26,16 +26,12 @@ keep their own (Firefox, Chrome on Linux). Creates the CA on first use.
 const DEBIAN_STORE = '/usr/local/share/ca-certificates';
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { print: { type: 'boolean' }, 'state-dir': { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }));
-  } catch (error) {
-    throw new KirinError('KIRIN_ERR_USAGE', `${(error as Error).message}\n\n${USAGE}`);
-  }
+  const { values } = parseCommandLine(
+    argv,
+    { print: { type: 'boolean' }, 'state-dir': { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    USAGE,
+    0,
+  );
   if (values.help) {
     process.stdout.write(USAGE);
     return ExitCode.OK;
@@ -85,5 +81,5 @@ async function tlsStorage(stateDir: string | undefined, config: string | undefin
     if (isPlainObject(raw) && isPlainObject(raw.tls) && typeof raw.tls.storage === 'string') return resolve(dirname(configFile), raw.tls.storage);
   }
   const flags = [...(stateDir ? ['--state-dir', stateDir] : []), ...(config ? ['--config', config] : [])];
-  return join((await parseControlArgs(flags, USAGE)).stateDir, 'tls');
+  return join((await parseControlArgs(flags, USAGE, { installed: false })).args.stateDir, 'tls');
 }

@@ -31,6 +31,13 @@ export class ConfigPath {
 export interface ConfigProblem {
   path: string;
   message: string;
+  /** The `kirin serve` flag the value came from, when it came from one (e.g. '--max-body'). */
+  flag?: string;
+}
+
+/** Where a problem is, as the user wrote it: the key path, or the flag and the key it sets. */
+export function problemWhere(problem: ConfigProblem): string {
+  return problem.flag ? `${problem.flag} (${problem.path})` : problem.path;
 }
 
 export class Issues {
@@ -46,6 +53,10 @@ export class Issues {
   expected(at: ConfigPath, expected: string, got: unknown): void {
     this.add(at, `expected ${expected}, got ${describe(got)}`);
   }
+  /** Marks the problems whose value came from a command-line flag: `flagFor` maps a key path to its flag. */
+  attributeToFlags(flagFor: (path: string) => string | undefined): void {
+    for (const problem of this.problems) problem.flag ??= flagFor(problem.path);
+  }
   get ok(): boolean {
     return this.problems.length === 0;
   }
@@ -58,7 +69,8 @@ export class ConfigError extends KirinError {
   readonly file: string;
   readonly problems: ConfigProblem[];
   constructor(file: string, problems: ConfigProblem[]) {
-    const lines = problems.map((p) => `  ${file}: ${p.path}: ${p.message}`);
+    // A value from a flag is named by the flag: the file does not hold it.
+    const lines = problems.map((p) => (p.flag ? `  ${problemWhere(p)}: ${p.message}` : `  ${file}: ${p.path}: ${p.message}`));
     super('KIRIN_ERR_CONFIG', `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
     this.file = file;
     this.problems = problems;
@@ -102,7 +114,8 @@ export function checkKeys(value: Record<string, unknown>, known: readonly string
   }
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
+/** The candidate a typo most likely meant (a few edits away), or undefined: one rule for keys, commands and flags. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {

@@ -11,6 +11,7 @@ import { extname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { KirinError } from '../errors.ts';
+import { keyAndFlag } from './serve-flags.ts';
 
 export const CONFIG_NAMES = ['kirin.config.ts', 'kirin.config.mts', 'kirin.config.js', 'kirin.config.mjs', 'kirin.config.json'] as const;
 
@@ -81,7 +82,9 @@ export function readEnvFiles(files: readonly string[], base: NodeJS.ProcessEnv):
     try {
       text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new KirinError('KIRIN_ERR_CONFIG_LOAD', `envFiles: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? (error as Error).message);
+      throw new KirinError('KIRIN_ERR_CONFIG_LOAD', `${keyAndFlag('envFiles')}: cannot read ${file}: ${reason}`);
     }
     Object.assign(fromFiles, parseEnvText(text));
   }

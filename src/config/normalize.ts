@@ -22,6 +22,7 @@ import {
 } from './issues.ts';
 import { normalizeSites, parseAppSpec } from './normalize-routes.ts';
 import type { ListenAddress, ServePlan, ServicePlan, SitePlan } from './plan.ts';
+import { flagSetting, keyAndFlag } from './serve-flags.ts';
 import { defaultStateDir } from './state-dir.ts';
 
 const TOP_LEVEL_KEYS = [
@@ -134,6 +135,7 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
   if (plan.maxMemoryBytes > 0 && plan.maxMemoryBytes < 32 * 1024 * 1024) {
     issues.add(root.key('maxMemory'), 'is below 32 MB, less than an idle Node process uses; workers would recycle forever');
   }
+  issues.attributeToFlags(flagSetting(overrides));
   issues.throwIfAny();
   return plan;
 }
@@ -331,7 +333,7 @@ function servicePlan(name: string, raw: Record<string, unknown>, at: ConfigPath,
   const command = readString(raw.command, at.key('command'), issues, 'a command line') ?? '';
   const socket = command.includes('{socket}') ? join(stateDir, 'run', `${name}.sock`) : null;
   if (socket !== null && Buffer.byteLength(socket) > 107) {
-    issues.add(at.key('command'), `the socket path for {socket} (${socket}) is longer than unix sockets allow (107 bytes); set a shorter stateDir`);
+    issues.add(at.key('command'), `the socket path for {socket} (${socket}) is longer than unix sockets allow (107 bytes); set a shorter ${keyAndFlag('stateDir')}`);
   }
   return {
     name,

@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { keyAndFlag } from '../config/serve-flags.ts';
 import { KirinError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 
@@ -40,7 +41,7 @@ export class ControlServer {
     this.path = join(stateDir, CONTROL_SOCKET);
     if (existsSync(this.path)) {
       if (await isAlive(this.path)) {
-        throw new KirinError('KIRIN_ERR_CONTROL', `another Kirin is already running with state folder ${stateDir} (its control socket answers); stop it first (kirin stop) or set another stateDir`);
+        throw new KirinError('KIRIN_ERR_CONTROL', `another Kirin is already running with state folder ${stateDir} (its control socket answers); stop it first (kirin stop) or set another ${keyAndFlag('stateDir')}`);
       }
       unlinkSync(this.path);
     }

@@ -32,9 +32,28 @@ export function createLogger(options: LoggerOptions): Logger {
       messageKey: 'msg',
       redact: { paths: REDACT, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
+      hooks: { logMethod: messageFirst },
     },
     destination,
   );
+}
+
+/**
+ * pino writes `msg` after every field; a fatal error's `stack` would then hide
+ * the message at the end of a screen-wide line. Passing the message as the
+ * first field of the object puts it right after level, time, pid and role.
+ * (pino has no option for the order; `hooks.logMethod` is its way to rewrite
+ * a call.) Calls with printf-style arguments are left to pino's own format.
+ */
+function messageFirst(this: pino.Logger, args: Parameters<pino.LogFn>, method: pino.LogFn): void {
+  const [first, message, ...rest] = args as unknown[];
+  if (typeof message !== 'string' || rest.length > 0 || first === null || typeof first !== 'object') {
+    method.apply(this, args);
+    return;
+  }
+  // An Error logged as the object goes under `err`, as pino would put it.
+  const fields = first instanceof Error ? { err: first } : first;
+  method.call(this, { msg: message, ...fields });
 }
 
 const LEVEL_COLORS: Record<string, string> = { debug: '\x1b[90m', info: '\x1b[36m', warn: '\x1b[33m', error: '\x1b[31m', fatal: '\x1b[35m' };

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/issues.ts';
 import { readEnvFiles } from '../../src/config/load.ts';
 import { normalizeConfig, parseListenAddress } from '../../src/config/normalize.ts';
+import { checkServedFiles, servedFileProblems } from '../../src/config/served-files.ts';
 import { tempDir } from '../support/kirin.ts';
 
 const FILE = '/srv/app/kirin.config.ts';
@@ -114,6 +115,71 @@ describe('normalizeConfig', () => {
   });
 });
 
+describe('values from flags', () => {
+  it('a bad value from a flag is named by the flag and the key it sets, not by the file', () => {
+    try {
+      plan({ logLevel: 'info', sites: { '*': site } }, { overrides: { logLevel: 'loud', listen: { http: ['localhost:80x'] }, limits: { maxBody: '10zb' }, stateDir: '/srv/app/state' } });
+      assert.fail('accepted');
+    } catch (error) {
+      assert.equal(
+        (error as Error).message,
+        [
+          'invalid configuration (3 problems):',
+          "  --bind (listen.http[0]): expected 'HOST:PORT' (e.g. '127.0.0.1:8000', ':80', '[::1]:8000') or 'unix:/path'; got \"localhost:80x\"",
+          "  --max-body (limits.maxBody): expected a size in bytes (1048576) or with a unit ('512kb', '10mb', '1gb'), got \"10zb\"",
+          "  --log-level (logLevel): expected one of 'debug', 'info', 'warn', 'error', got \"loud\"",
+        ].join('\n'),
+      );
+    }
+  });
+
+  it('advice about a setting names the key and its flag', () => {
+    assert.deepEqual(problems({ stateDir: `/srv/${'x'.repeat(100)}`, services: { web: 'gunicorn app --bind unix:{socket}' }, sites: { '*': site } }), [
+      `services.web.command: the socket path for {socket} (/srv/${'x'.repeat(100)}/run/web.sock) is longer than unix sockets allow (107 bytes); set a shorter stateDir (--state-dir)`,
+    ]);
+  });
+});
+
+describe('the files a plan serves', () => {
+  it('a missing app module or static root is named by its key; a near name is suggested; folders and files are told apart', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'app.ts'), 'export default { fetch: () => new Response("ok") };\n');
+    mkdirSync(join(dir, 'src'));
+    const file = join(dir, 'kirin.config.json');
+    const served = normalizeConfig({
+      raw: {
+        sites: {
+          'example.com': { '/static/': { static: './public' }, '/files/': { static: './app.ts' }, '/src/': { app: './src' }, '/': { app: './app.mts' } },
+          'ok.example.com': { '/': { app: './app.ts:default' } },
+        },
+      },
+      file,
+      cwd: dir,
+      env: {},
+    });
+    assert.throws(
+      () => checkServedFiles(served),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        error.message ===
+          [
+            'invalid configuration (4 problems):',
+            `  ${file}: sites["example.com"]["/static/"].static: no such folder: ${dir}/public`,
+            `  ${file}: sites["example.com"]["/files/"].static: ${dir}/app.ts is a file; static serves a folder (its files by their paths)`,
+            `  ${file}: sites["example.com"]["/src/"].app: ${dir}/src is a folder; name the module file in it (e.g. 'src/app.ts')`,
+            `  ${file}: sites["example.com"]["/"].app: no such file: ${dir}/app.mts; did you mean "app.ts"?`,
+          ].join('\n'),
+    );
+  });
+
+  it('a plan whose files are all there passes', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'app.ts'), 'export default { fetch: () => new Response("ok") };\n');
+    mkdirSync(join(dir, 'public'));
+    assert.deepEqual(servedFileProblems(normalizeConfig({ raw: { sites: { '*': { '/static/': { static: './public' }, '/': { app: './app.ts' } } } }, file: join(dir, 'kirin.config.json'), cwd: dir, env: {} })), []);
+  });
+});
+
 describe('parseListenAddress', () => {
   it('understands the documented forms', () => {
     assert.deepEqual(parseListenAddress('127.0.0.1:8080', '/'), { kind: 'tcp', host: '127.0.0.1', port: 8080, path: '', fd: -1, spec: '127.0.0.1:8080' });
@@ -135,6 +201,6 @@ describe('env files', () => {
   });
 
   it('a missing env file is an error that names it', () => {
-    assert.throws(() => readEnvFiles(['/nonexistent/.env'], {}), /envFiles: cannot read \/nonexistent\/\.env: ENOENT/);
+    assert.throws(() => readEnvFiles(['/nonexistent/.env'], {}), /envFiles \(--env-file\): cannot read \/nonexistent\/\.env: no such file/);
   });
 });

@@ -5,31 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { request } from '../support/http.ts';
-import { KIRIN_BIN, linkKirin, ROOT, startKirin, tempDir, writeFiles } from '../support/kirin.ts';
+import { linkKirin, ROOT, runKirin, startKirin, tempDir, writeFiles } from '../support/kirin.ts';
 
 const execFileAsync = promisify(execFile);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function kirin(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [KIRIN_BIN, ...args], { cwd, env: { ...process.env, NODE_ENV: '', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const kirin = runKirin;
 
 /** The production example, copied into a fresh folder with a real .env, as docs/production.md walks it. */
 async function productionExample(): Promise<string> {
@@ -153,6 +139,22 @@ describe('kirin install', () => {
     assert.equal(`${verify.stdout}${verify.stderr}`.trim(), '');
   });
 
+  it('warns when the service user cannot run Node (nvm under /root, mode 700), naming the folder in the way', async () => {
+    const dir = await productionExample();
+    chmodSync(dir, 0o755);
+    const hidden = tempDir('ke-nvm-');
+    mkdirSync(join(hidden, 'bin'));
+    symlinkSync(process.execPath, join(hidden, 'bin', 'node'));
+    const dry = await kirin(['install', '--dry-run', '--user', 'nobody', '--node', join(hidden, 'bin', 'node'), '--unit-dir', join(dir, 'units')], dir);
+    assert.equal(dry.code, 0);
+    assert.equal(
+      dry.stderr,
+      `kirin: warning: the user "nobody" cannot run Node at ${hidden}/bin/node: it may not enter the folder ${hidden} (mode 700, owner root, group root); install Node system-wide (docs/production.md, step 5: /usr/bin/node) or pass --node PATH to one it can run\n`,
+    );
+    const fine = await kirin(['install', '--dry-run', '--user', 'nobody', '--unit-dir', join(dir, 'units')], dir);
+    assert.equal(fine.stderr, '', 'the Node running this command, the site and Kirin are all readable by nobody');
+  });
+
   it('a missing user is refused unless --create-user', async () => {
     const dir = await productionExample();
     const run = await kirin(['install', '--user', 'no-such-user-kirin', '--unit-dir', join(dir, 'units')], dir);
@@ -187,6 +189,36 @@ describe('kirin export', () => {
     assert.equal(readFileSync(join(dir, 'deploy', 'Dockerfile'), 'utf8'), 'FROM scratch\n');
     assert.equal((await kirin(['export', 'compose', '--force'], dir)).code, 0);
     assert.match(readFileSync(join(dir, 'deploy', 'compose.yml'), 'utf8'), /kirin-state:\/var\/lib\/kirin/);
+  });
+
+  it('a loopback-only config: compose publishes on 127.0.0.1 and says so; a loopback upstream is a warning; an edited Dockerfile is kept unless --force', async () => {
+    const dir = tempDir('ke-export-');
+    writeFiles(dir, {
+      'package.json': JSON.stringify({ name: 'shop', dependencies: { kirin: '^0.1.0' } }),
+      'package-lock.json': '{}',
+      'app.ts': 'export default { fetch: () => new Response("ok") };\n',
+      'kirin.config.json': JSON.stringify({ listen: { http: ['127.0.0.1:8400'] }, sites: { '*': { '/api/': { proxy: 'http://127.0.0.1:9001' }, '/': { app: './app.ts' } } } }),
+    });
+    const run = await kirin(['export', 'compose'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(
+      run.stderr,
+      [
+        'warning: sites["*"]["/api/"].proxy.to[0] is http://127.0.0.1:9001: inside the container, 127.0.0.1 is the container itself and nothing listens there; point it at the upstream\'s container (compose: its service name, e.g. http://api:9001), at this machine (http://host.docker.internal:9001 with extra_hosts: ["host.docker.internal:host-gateway"]), or run it as one of Kirin\'s services',
+        "note: the config listens on 127.0.0.1:8400, loopback only: inside the container Kirin listens on :8400, and the port is published on the host's 127.0.0.1 only (-p 127.0.0.1:8400:8400), so only this machine reaches it, as with the config; to take traffic from other machines, listen on every address in the config (':8400')",
+        '',
+      ].join('\n'),
+    );
+    assert.match(readFileSync(join(dir, 'deploy', 'compose.yml'), 'utf8'), /^ {4}ports:\n {6}- "127\.0\.0\.1:8400:8400"$/m);
+    const dockerfile = join(dir, 'deploy', 'Dockerfile');
+    const edited = `${readFileSync(dockerfile, 'utf8')}RUN echo tuned by hand\n`;
+    writeFileSync(dockerfile, edited);
+    const again = await kirin(['export', 'docker'], dir);
+    assert.equal(again.code, 2);
+    assert.equal(again.stderr, `kirin: ${dockerfile} was edited since kirin export wrote it\nnothing was written: keep your version (move it away, export, and merge by hand) or add --force to replace it\n`);
+    assert.equal(readFileSync(dockerfile, 'utf8'), edited);
+    assert.equal((await kirin(['export', 'docker', '--force'], dir)).code, 0);
+    assert.doesNotMatch(readFileSync(dockerfile, 'utf8'), /tuned by hand/);
   });
 
   it('an unknown target is a usage error', async () => {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -26,9 +26,10 @@ import { normalizeConfig } from '../../src/config/normalize.ts';
 import type { ServePlan } from '../../src/config/plan.ts';
 import { buildComposeFile } from '../../src/ops/export/compose.ts';
 import { STATE_DIR } from '../../src/ops/export/container-config.ts';
-import { buildDockerExport, DOCKER_CONFIG_NAME } from '../../src/ops/export/docker.ts';
+import { buildDockerExport, DOCKER_CONFIG_NAME, publishSpec } from '../../src/ops/export/docker.ts';
 import { ADMIN_PORT, buildK8sExport, CLUSTER_PROXIES, HTTP_PORT, K8S_CONFIG_NAME, yamlStream } from '../../src/ops/export/k8s.ts';
 import { readProjectFacts, type ProjectFacts } from '../../src/ops/export/project.ts';
+import { exportedFileState, writeExportFiles } from '../../src/ops/export/write-files.ts';
 import { tempDir, writeFiles } from '../support/kirin.ts';
 
 const execFileAsync = promisify(execFile);
@@ -246,18 +247,95 @@ describe('kirin export docker', () => {
     for (const entry of ['.env', '.env.*', '.git', 'node_modules']) assert.ok(ignore.includes(entry), entry);
   });
 
-  it('a loopback-only config listens on every address in the container; kirin missing from dependencies is said', async () => {
+  it('a loopback-only config listens on every address in the container and is published on the host\'s loopback only; kirin missing from dependencies is said', async () => {
     const p = project({ listen: { http: ['127.0.0.1:8000'] }, sites: { '*': { '/': { app: './app.ts' } } } }, 'kirin.config.json', { name: 'x' });
     const { plan, facts } = await planFor(p.file);
     const docker = buildDockerExport({ plan, project: facts, outDir: 'deploy', app: null, nodeMajor: 24 });
-    assert.match(docker.notes.join('\n'), /listens on loopback only/);
+    assert.equal(
+      docker.notes[0],
+      "the config listens on 127.0.0.1:8000, loopback only: inside the container Kirin listens on :8000, and the port is published on the host's 127.0.0.1 only (-p 127.0.0.1:8000:8000), so only this machine reaches it, as with the config; to take traffic from other machines, listen on every address in the config (':8000')",
+    );
     assert.match(docker.notes.join('\n'), /kirin is not in package\.json/);
+    assert.deepEqual(docker.published, [{ host: '127.0.0.1', port: 8000 }]);
+    assert.match(docker.files[0]!.text, /docker run --init -p 127\.0\.0\.1:8000:8000 --env-file \.env x$/m);
+    const compose = buildComposeFile({ plan, project: facts, outDir: join(p.dir, 'deploy'), published: docker.published });
+    assert.deepEqual((parseYaml(compose.text) as { services: Record<string, { ports: string[] }> }).services.x!.ports, ['127.0.0.1:8000:8000']);
     const configFile = join(p.dir, 'site', DOCKER_CONFIG_NAME);
     writeFileSync(configFile, docker.files.find((f) => f.path === DOCKER_CONFIG_NAME)!.text);
     const raw = await loadConfigFile(configFile);
     const containerPlan = normalizeConfig({ raw, file: configFile, cwd: join(p.dir, 'site'), env: { STATE_DIRECTORY: STATE_DIR } });
     assert.deepEqual(containerPlan.listen.http.map((a) => a.spec), [':8000']);
     assert.equal(containerPlan.stateDir, STATE_DIR);
+  });
+
+  it('a LAN address is published on that address; TLS listeners stay TLS inside the container', async () => {
+    const p = project({ listen: { http: ['192.168.1.20:80', '127.0.0.1:8080'], https: ['192.168.1.20:443'] }, sites: { 'a.test': { '/': { app: './app.ts' } } } });
+    const { plan, facts } = await planFor(p.file);
+    const docker = buildDockerExport({ plan, project: facts, outDir: 'deploy', app: null, nodeMajor: 24 });
+    assert.deepEqual(docker.published.map(publishSpec), ['192.168.1.20:80:80', '127.0.0.1:8080:8080', '192.168.1.20:443:443']);
+    assert.match(docker.notes[0]!, /^the config listens on 192\.168\.1\.20:80, 127\.0\.0\.1:8080, 192\.168\.1\.20:443, addresses a container does not have/);
+    const configFile = join(p.dir, 'site', DOCKER_CONFIG_NAME);
+    writeFileSync(configFile, docker.files.find((f) => f.path === DOCKER_CONFIG_NAME)!.text);
+    const containerPlan = normalizeConfig({ raw: await loadConfigFile(configFile), file: configFile, cwd: join(p.dir, 'site'), env: { STATE_DIRECTORY: STATE_DIR } });
+    assert.deepEqual(containerPlan.listen.http.map((a) => a.spec), [':80', ':8080']);
+    assert.deepEqual(containerPlan.listen.https.map((a) => a.spec), [':443']);
+  });
+
+  it('warns, naming the key, when a proxy upstream is on loopback (in a container that is the container itself)', async () => {
+    const p = project({
+      services: { api: 'node api.ts --port {port}' },
+      sites: {
+        'a.test': {
+          '/api/': { proxy: { to: ['http://127.0.0.1:9001', 'http://10.0.0.5:9002', 'http://localhost:9003'] } },
+          '/svc/': { proxy: { service: 'api' } },
+          '/': { app: './app.ts' },
+        },
+      },
+    });
+    const { plan, facts } = await planFor(p.file);
+    const docker = buildDockerExport({ plan, project: facts, outDir: 'deploy', app: null, nodeMajor: 24 });
+    assert.deepEqual(docker.warnings, [
+      'sites["a.test"]["/api/"].proxy.to[0] is http://127.0.0.1:9001: inside the container, 127.0.0.1 is the container itself and nothing listens there; point it at the upstream\'s container (compose: its service name, e.g. http://api:9001), at this machine (http://host.docker.internal:9001 with extra_hosts: ["host.docker.internal:host-gateway"]), or run it as one of Kirin\'s services',
+      'sites["a.test"]["/api/"].proxy.to[2] is http://localhost:9003: inside the container, localhost is the container itself and nothing listens there; point it at the upstream\'s container (compose: its service name, e.g. http://api:9003), at this machine (http://host.docker.internal:9003 with extra_hosts: ["host.docker.internal:host-gateway"]), or run it as one of Kirin\'s services',
+    ]);
+  });
+});
+
+describe('writing exported files', () => {
+  const files = [
+    { path: 'Dockerfile', text: '# syntax=docker/dockerfile:1\n# Generated by `kirin export docker` (Kirin 0.1.0).\nFROM node:24-slim\n' },
+    { path: 'kirin.container.config.mjs', text: '// Generated by `kirin export docker` (Kirin 0.1.0).\nexport default {};\n' },
+    { path: 'k8s/service.yaml', text: '# Generated by `kirin export k8s` (Kirin 0.1.0).\napiVersion: v1\n' },
+  ];
+
+  it('stamps each file with the hash of what it wrote, below the header (the syntax line stays first)', () => {
+    const out = tempDir();
+    writeExportFiles(out, files, false);
+    const dockerfile = readFileSync(join(out, 'Dockerfile'), 'utf8').split('\n');
+    assert.equal(dockerfile[0], '# syntax=docker/dockerfile:1');
+    assert.match(dockerfile[2]!, /^# sha256:[0-9a-f]{64} of what kirin export wrote; it replaces this file only while that matches \(or with --force\)$/);
+    assert.match(readFileSync(join(out, 'kirin.container.config.mjs'), 'utf8').split('\n')[1]!, /^\/\/ sha256:[0-9a-f]{64} of what/);
+    for (const file of files) assert.equal(exportedFileState(readFileSync(join(out, file.path), 'utf8')), 'unchanged', file.path);
+  });
+
+  it('replaces files it wrote; refuses an edited file or one it did not write, naming each, and writes nothing; --force replaces them', () => {
+    const out = tempDir();
+    writeExportFiles(out, files, false);
+    assert.deepEqual(writeExportFiles(out, files, false).length, 3, 'an unchanged export is replaced');
+    const dockerfile = join(out, 'Dockerfile');
+    const edited = readFileSync(dockerfile, 'utf8').replace('FROM node:24-slim', 'FROM node:24-slim\nRUN apt-get install -y libvips');
+    writeFileSync(dockerfile, edited);
+    writeFileSync(join(out, 'k8s', 'service.yaml'), 'apiVersion: v1\n');
+    assert.equal(exportedFileState(edited), 'edited');
+    assert.throws(
+      () => writeExportFiles(out, [...files].reverse(), false),
+      (error: Error) =>
+        error.message ===
+        `${join(out, 'k8s/service.yaml')} exists and was not written by kirin export\n${dockerfile} was edited since kirin export wrote it\nnothing was written: keep your version (move it away, export, and merge by hand) or add --force to replace them`,
+    );
+    assert.equal(readFileSync(dockerfile, 'utf8'), edited, 'the edited file is kept');
+    writeExportFiles(out, files, true);
+    assert.equal(exportedFileState(readFileSync(dockerfile, 'utf8')), 'unchanged');
   });
 });
 
@@ -267,7 +345,7 @@ describe('kirin export compose', () => {
     const { plan, facts } = await planFor(p.file);
     const outDir = join(p.dir, 'deploy');
     const docker = buildDockerExport({ plan, project: facts, outDir: 'deploy', app: null, nodeMajor: 24 });
-    const compose = buildComposeFile({ plan, project: facts, outDir, ports: docker.ports });
+    const compose = buildComposeFile({ plan, project: facts, outDir, published: docker.published });
     assert.match(compose.text, /- "80:80"/);
     const doc = parseYaml(compose.text) as { services: Record<string, Record<string, any>>; volumes: Record<string, unknown> };
     const service = doc.services['shop-site']!;

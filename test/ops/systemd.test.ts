@@ -216,10 +216,10 @@ describe('kirin install: steps', () => {
   it('looks users up with getent and id', async () => {
     const run: CommandRunner = async (file, args) => {
       if (file === 'getent') return args[1] === 'www' ? { code: 0, stdout: 'www:x:33:33::/var/www:/usr/sbin/nologin\n', stderr: '' } : { code: 2, stdout: '', stderr: '' };
-      if (file === 'id') return { code: 0, stdout: 'www-data\n', stderr: '' };
+      if (file === 'id') return { code: 0, stdout: args[0] === '-G' ? '33 44\n' : 'www-data\n', stderr: '' };
       return null;
     };
-    assert.deepEqual(await lookUpUser('www', run), { name: 'www', group: 'www-data', exists: true });
-    assert.deepEqual(await lookUpUser('nobody-here', run), { name: 'nobody-here', group: null, exists: false });
+    assert.deepEqual(await lookUpUser('www', run), { name: 'www', group: 'www-data', exists: true, uid: 33, gids: [33, 44] });
+    assert.deepEqual(await lookUpUser('nobody-here', run), { name: 'nobody-here', group: null, exists: false, uid: null, gids: [] });
   });
 });

@@ -3,12 +3,13 @@
  * for it to be ready by reading its log, talk to it over loopback, stop it.
  * Waiting is always on a signal or a poll with a deadline — never a bare sleep.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { forEachLine } from '../../src/util/lines.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -153,6 +154,23 @@ export async function startKirin(options: StartOptions): Promise<KirinProcess> {
     if (!kirin.stateDir && typeof ready.control === 'string') kirin.stateDir = dirname(ready.control);
   }
   return kirin;
+}
+
+export interface CommandRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one `kirin …` command to its end (status, check, export …) and returns its exit code and output. */
+export async function runKirin(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [KIRIN_BIN, ...args], { cwd, env: { ...process.env, NODE_ENV: '', ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
 
 function stateDirFromArgs(args: string[]): string | undefined {

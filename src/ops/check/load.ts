@@ -5,10 +5,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, isPlainObject } from '../../config/issues.ts';
+import { ConfigError, isPlainObject, problemWhere, type ConfigProblem } from '../../config/issues.ts';
 import { loadConfigFile, parseEnvText } from '../../config/load.ts';
 import { normalizeConfig } from '../../config/normalize.ts';
+import { keyAndFlag } from '../../config/serve-flags.ts';
 import type { ServePlan } from '../../config/plan.ts';
+import { servedFileProblems } from '../../config/served-files.ts';
 import type { ServeArgs } from '../../cli/serve.ts';
 import { KirinError } from '../../errors.ts';
 import type { CommandRunner } from '../command-runner.ts';
@@ -50,16 +52,18 @@ export async function loadAuditContext(input: AuditInput): Promise<{ context: Au
       plan = normalizeConfig({ raw, file, cwd: input.cwd, app: input.args.app, overrides: input.args.overrides, env: baseEnv as NodeJS.ProcessEnv });
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      for (const problem of error.problems) {
-        findings.push(finding('K001', `${problem.path}: ${problem.message}`, `change ${problem.path} in ${error.file}`, `${error.file}: ${problem.path}`));
-      }
+      for (const problem of error.problems) findings.push(configFinding(problem, error.file, `change ${problemWhere(problem)}${problem.flag ? '' : ` in ${error.file}`}`));
     }
+  }
+  // What would stop `kirin serve` before its workers start: a missing app module or static root.
+  for (const problem of plan ? servedFileProblems(plan) : []) {
+    findings.push(configFinding(problem, file ?? 'command line', `create it, or change ${problem.path}${file ? ` in ${file}` : ''} to the path it has`));
   }
 
   const loadedPaths = plan ? plan.envFiles : rawEnvFiles(raw, baseDir);
   const envFiles: EnvFileFacts[] = loadedPaths.map((path) => ({ path, vars: readEnvFile(path), loaded: true }));
   for (const envFile of envFiles) {
-    if (envFile.vars === null) findings.push(finding('K001', `envFiles: cannot read ${envFile.path}`, 'create the file or remove it from envFiles (and let the service user read it)', envFile.path));
+    if (envFile.vars === null) findings.push(finding('K001', `${keyAndFlag('envFiles')}: cannot read ${envFile.path}`, 'create the file or remove it from envFiles (and let the service user read it)', envFile.path));
   }
   // The unit's EnvironmentFile= lines reach the app as well (kirin install writes one per config env file).
   for (const path of unit?.environmentFiles ?? []) {
@@ -89,6 +93,10 @@ export async function loadAuditContext(input: AuditInput): Promise<{ context: Au
     notes: [],
   };
   return { context, findings };
+}
+
+function configFinding(problem: ConfigProblem, file: string, fix: string): Finding {
+  return finding('K001', `${problemWhere(problem)}: ${problem.message}`, fix, problem.flag ? problemWhere(problem) : `${file}: ${problem.path}`);
 }
 
 function rawEnvFiles(raw: Record<string, unknown> | null, baseDir: string): string[] {

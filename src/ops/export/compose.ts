@@ -7,7 +7,7 @@ import { relative } from 'node:path';
 import { Scalar, stringify } from 'yaml';
 import type { ServePlan } from '../../config/plan.ts';
 import { STATE_DIR } from './container-config.ts';
-import { generatedBy, type ExportFile } from './docker.ts';
+import { generatedBy, publishSpec, type ExportFile, type PublishedPort } from './docker.ts';
 import type { ProjectFacts } from './project.ts';
 
 export interface ComposeOptions {
@@ -15,7 +15,7 @@ export interface ComposeOptions {
   project: ProjectFacts;
   /** Absolute output folder (compose resolves paths against the file's folder). */
   outDir: string;
-  ports: number[];
+  published: PublishedPort[];
 }
 
 export function buildComposeFile(options: ComposeOptions): ExportFile {
@@ -30,7 +30,8 @@ export function buildComposeFile(options: ComposeOptions): ExportFile {
     restart: 'unless-stopped',
     ...(plan.envFiles.length > 0 ? { env_file: plan.envFiles.map(fromOut) } : {}),
     // Quoted: YAML 1.1 parsers read 80:80 as a base-60 number.
-    ...(options.ports.length > 0 ? { ports: options.ports.map((p) => quoted(`${p}:${p}`)) } : {}),
+    // On the host address the config listens on: a loopback-only config stays loopback-only.
+    ...(options.published.length > 0 ? { ports: options.published.map((p) => quoted(publishSpec(p))) } : {}),
     volumes: [`kirin-state:${STATE_DIR}`],
     // Longer than Kirin's graceful timeout, so a stop drains instead of being killed.
     stop_grace_period: `${Math.ceil(plan.gracefulTimeoutMs / 1000) + 10}s`,

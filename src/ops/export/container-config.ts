@@ -20,8 +20,8 @@ export interface ContainerConfigOptions {
   configName: string | null;
   /** For app mode: the app spec relative to the config folder, e.g. './app.ts'. */
   app: string | null;
-  /** Replace listen with these plain-HTTP addresses (null: keep the config's). */
-  listenHttp: string[] | null;
+  /** Replace listen with these addresses (null: keep the config's). */
+  listen: { http: string[]; https: string[] } | null;
   /** Every site plain HTTP: certificates and TLS belong to the ingress. */
   tlsOff: boolean;
   /** Replace trustedProxies (null: keep). */
@@ -55,7 +55,10 @@ export function containerConfigSource(options: ContainerConfigOptions): string {
     overrides.push('  // No certificates to request or store: the ingress terminates TLS.');
     overrides.push('  tls: undefined,');
   }
-  if (options.listenHttp) overrides.push(`  listen: { http: ${JSON.stringify(options.listenHttp)} },`);
+  if (options.listen) {
+    const https = options.listen.https.length > 0 ? `, https: ${JSON.stringify(options.listen.https)}` : '';
+    overrides.push(`  listen: { http: ${JSON.stringify(options.listen.http)}${https} },`);
+  }
   overrides.push("  // The container's environment comes from env_file / the Secret, not from files in the image.");
   overrides.push('  envFiles: undefined,');
   overrides.push(`  // $STATE_DIRECTORY (${STATE_DIR}, a volume) holds the control socket and certificates.`);

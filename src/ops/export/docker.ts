@@ -24,9 +24,25 @@ export interface ExportFile {
 
 export interface DockerExport {
   files: ExportFile[];
-  /** Container ports Kirin listens on (for EXPOSE and compose's ports). */
+  /** Container ports Kirin listens on (for EXPOSE). */
   ports: number[];
+  /** Where each port is published on the host (`docker run -p`, compose's ports). */
+  published: PublishedPort[];
   notes: string[];
+  /** What will not work in a container as the config stands. */
+  warnings: string[];
+}
+
+export interface PublishedPort {
+  /** The host address to publish on: '' for every interface, '127.0.0.1' for loopback only. */
+  host: string;
+  port: number;
+}
+
+/** `-p`/ports syntax: "8000:8000", "127.0.0.1:8000:8000", "[2001:db8::1]:443:443". */
+export function publishSpec({ host, port }: PublishedPort): string {
+  const address = host === '' ? '' : host.includes(':') ? `[${host}]:` : `${host}:`;
+  return `${address}${port}:${port}`;
 }
 
 export interface DockerOptions {
@@ -47,18 +63,14 @@ export function generatedBy(command: string): string {
 export function buildDockerExport(options: DockerOptions): DockerExport {
   const { plan, project } = options;
   const notes: string[] = [];
-  const addresses = [...plan.listen.http, ...plan.listen.https];
-  const tcp = addresses.filter((a) => a.kind === 'tcp');
-  // 127.0.0.1 inside a container is unreachable from outside it: listen on every address instead.
-  const loopbackOnly = addresses.length > 0 && addresses.every((a) => a.kind === 'tcp' && isLoopback(a.host || '0.0.0.0'));
-  const listenHttp = loopbackOnly ? [...new Set(tcp.map((a) => `:${a.port}`))] : null;
-  if (loopbackOnly) notes.push(`the config listens on loopback only (${addresses.map((a) => a.spec).join(', ')}); in the container Kirin listens on ${listenHttp!.join(', ')} (every address) so the published port reaches it`);
+  const { listen, published } = containerListen(plan, notes);
+  const warnings = loopbackUpstreams(plan);
   if (project.kirinListedIn !== 'dependencies') {
-    notes.push(project.kirinListedIn === 'devDependencies' ? 'kirin is in devDependencies: `npm ci --omit=dev` leaves it out of the image; move it: npm install --save kirin' : 'kirin is not in package.json: add it (npm install --save kirin) so the image has it');
+    notes.push(project.kirinListedIn === 'devDependencies' ? 'kirin is in devDependencies: `npm ci --omit=dev` leaves it out of the image; move it to dependencies' : 'kirin is not in package.json: add it to dependencies (docs/production.md, step 1) so the image has it');
   }
   if (!project.lockfile) notes.push('there is no package-lock.json: the image runs `npm install`, so each build may get other versions; commit a lockfile (npm install) for repeatable builds');
 
-  const ports = [...new Set(tcp.map((a) => a.port))].sort((a, b) => a - b);
+  const ports = [...new Set(published.map((p) => p.port))].sort((a, b) => a - b);
   const healthcheck = healthcheckLine(plan.admin?.listen ?? null, notes);
   const configInImage = imagePath(project, DOCKER_CONFIG_NAME);
   const install = project.lockfile ? 'npm ci' : 'npm install';
@@ -70,7 +82,7 @@ export function buildDockerExport(options: DockerOptions): DockerExport {
     `# ${generatedBy('kirin export docker')}`,
     `# Build it from the project folder:  docker build -f ${options.outDir}/Dockerfile -t ${project.name} .`,
     `# BuildKit (the default builder) reads ${options.outDir}/Dockerfile.dockerignore next to it: .env, .git and`,
-    `# node_modules stay out of the build. Run:  docker run --init ${ports.map((p) => `-p ${p}:${p}`).join(' ')} --env-file .env ${project.name}`.replace(/ {2,}/g, ' '),
+    `# node_modules stay out of the build. Run:  docker run --init ${published.map((p) => `-p ${publishSpec(p)}`).join(' ')} --env-file .env ${project.name}`.replace(/ {2,}/g, ' '),
     '',
     `FROM node:${options.nodeMajor}-slim AS build`,
     `WORKDIR ${APP_DIR}`,
@@ -97,7 +109,7 @@ export function buildDockerExport(options: DockerOptions): DockerExport {
     command: 'kirin export docker',
     configName: project.configName,
     app: options.app,
-    listenHttp,
+    listen,
     tlsOff: false,
     trustedProxies: null,
     admin: null,
@@ -111,8 +123,73 @@ export function buildDockerExport(options: DockerOptions): DockerExport {
       { path: DOCKER_CONFIG_NAME, text: config },
     ],
     ports,
+    published,
     notes,
+    warnings,
   };
+}
+
+/**
+ * A container has its own network: an address of this machine (127.0.0.1, a
+ * LAN address) does not exist inside it. Kirin listens on every address of the
+ * container, and the port is published on the host address the config named —
+ * loopback stays loopback — so `export` changes where the site is reachable
+ * from only where the config already let it be reached.
+ */
+function containerListen(plan: ServePlan, notes: string[]): { listen: { http: string[]; https: string[] } | null; published: PublishedPort[] } {
+  const published: PublishedPort[] = [];
+  const moved: string[] = [];
+  const inContainer = (addresses: readonly ListenAddress[]) =>
+    addresses.map((address) => {
+      if (address.kind !== 'tcp') return address.spec;
+      const everywhere = address.host === '' || address.host === '0.0.0.0' || address.host === '::';
+      const host = everywhere ? '' : isLoopback(address.host) ? '127.0.0.1' : address.host;
+      if (!published.some((p) => p.port === address.port && p.host === host)) published.push({ host, port: address.port });
+      if (everywhere) return address.spec;
+      moved.push(address.spec);
+      return `:${address.port}`;
+    });
+  const listen = { http: [...new Set(inContainer(plan.listen.http))], https: [...new Set(inContainer(plan.listen.https))] };
+  if (moved.length === 0) return { listen: null, published };
+  const loopbackOnly = published.every((p) => p.host === '127.0.0.1');
+  const specs = published.map((p) => `-p ${publishSpec(p)}`).join(' ');
+  notes.push(
+    loopbackOnly
+      ? `the config listens on ${moved.join(', ')}, loopback only: inside the container Kirin listens on ${listen.http.concat(listen.https).join(', ')}, and the port is published on the host's 127.0.0.1 only (${specs}), so only this machine reaches it, as with the config; to take traffic from other machines, listen on every address in the config (':${published[0]!.port}')`
+      : `the config listens on ${moved.join(', ')}, addresses a container does not have: inside it Kirin listens on every address, and the ports are published on those addresses of the host (${specs})`,
+  );
+  return { listen, published };
+}
+
+/** Proxy upstreams on loopback: inside a container, 127.0.0.1 is the container itself. */
+function loopbackUpstreams(plan: ServePlan): string[] {
+  const warnings: string[] = [];
+  for (const site of plan.sites) {
+    for (const route of site.routes) {
+      if (route.handler.type !== 'proxy') continue;
+      route.handler.to.forEach((url, i) => {
+        const host = upstreamHost(url);
+        if (host === null || !(host === 'localhost' || isLoopback(host))) return;
+        warnings.push(
+          `${route.at}.proxy.to[${i}] is ${url}: inside the container, ${host} is the container itself and nothing listens there; point it at the upstream's container (compose: its service name, e.g. http://api${portOf(url)}), at this machine (http://host.docker.internal${portOf(url)} with extra_hosts: ["host.docker.internal:host-gateway"]), or run it as one of Kirin's services`,
+        );
+      });
+    }
+  }
+  return warnings;
+}
+
+function upstreamHost(url: string): string | null {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return null; // http://unix:/path and other non-URL forms.
+  }
+}
+
+function portOf(url: string): string {
+  const port = new URL(url).port;
+  return port ? `:${port}` : '';
 }
 
 // A builder without BuildKit ignores Dockerfile.dockerignore; fail the build rather than bake secrets in.

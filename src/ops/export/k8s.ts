@@ -73,7 +73,7 @@ export function buildK8sExport(options: K8sOptions): K8sExport {
     command: 'kirin export k8s',
     configName: project.configName,
     app: options.app,
-    listenHttp: [`:${HTTP_PORT}`],
+    listen: { http: [`:${HTTP_PORT}`], https: [] },
     tlsOff: true,
     trustedProxies: options.trustedProxies,
     admin: { listen: `:${ADMIN_PORT}`, tokenVariable: ADMIN_TOKEN_VARIABLE },

@@ -27,7 +27,7 @@ export const APP_DIR = '/app';
 
 export function readProjectFacts(baseDir: string, configFile: string | null): ProjectFacts {
   const root = findPackageRoot(baseDir);
-  if (root === null) throw new KirinError('KIRIN_ERR_USAGE', `no package.json in ${baseDir} or above it: the image installs the app with npm, so create one (npm init -y && npm install kirin)`);
+  if (root === null) throw new KirinError('KIRIN_ERR_USAGE', `no package.json in ${baseDir} or above it: the image installs the app with npm, so create one (npm init -y, then install Kirin as docs/production.md, step 1 says)`);
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
     name?: string;
     scripts?: Record<string, string>;

@@ -13,18 +13,25 @@ export interface ServiceUser {
   name: string;
   group: string | null;
   exists: boolean;
+  /** Its uid and every group it is in (for what it may read and run); null and [] when it does not exist. */
+  uid: number | null;
+  gids: number[];
 }
 
-/** Looks the user up (getent) and its primary group (id -gn). */
+/** Looks the user up (getent), its primary group (id -gn) and all its groups (id -G). */
 export async function lookUpUser(name: string, run: CommandRunner): Promise<ServiceUser> {
   const entry = await run('getent', ['passwd', name]);
   const exists = entry !== null && entry.code === 0 && entry.stdout.trim() !== '';
   let group: string | null = null;
+  let gids: number[] = [];
   if (exists) {
     const id = await run('id', ['-gn', name]);
     if (id && id.code === 0) group = id.stdout.trim() || null;
+    const groups = await run('id', ['-G', name]);
+    if (groups && groups.code === 0) gids = groups.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger);
   }
-  return { name, group, exists };
+  const uid = exists ? Number(entry!.stdout.split(':')[2]) : NaN;
+  return { name, group, exists, uid: Number.isInteger(uid) ? uid : null, gids };
 }
 
 /** The useradd line for a system user that owns nothing and cannot log in. */

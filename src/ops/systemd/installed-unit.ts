@@ -9,6 +9,9 @@ import { parseUnit, splitUnitWords, unitValues } from './unit-file.ts';
 
 export const DEFAULT_UNIT_DIR = '/etc/systemd/system';
 
+/** The first words of the header `kirin install` writes: how its units are told from hand-written ones. */
+export const INSTALL_MARK = 'Written by `kirin install`';
+
 export interface InstalledUnit {
   path: string;
   /** User=, or null (root) when not set. */
@@ -65,4 +68,40 @@ function readUnit(path: string, sections: ReturnType<typeof parseUnit>, siblings
     environmentFiles: unitValues(sections, 'Service', 'EnvironmentFile').map((f) => f.replace(/^-/, '')),
     socketActivated: unitValues(sections, 'Unit', 'Requires').some((v) => v.includes('.socket')) || unitValues(sections, 'Service', 'Sockets').length > 0 || siblings.includes(`${base}.socket`),
   };
+}
+
+/** A Kirin that `kirin install` set up: its service, what it serves, and the state folder systemd gives it. */
+export interface InstalledKirin {
+  /** The unit's name, e.g. 'kirin.service'. */
+  unit: string;
+  /** `serve --config FILE`'s file, or null when it serves an app path. */
+  configFile: string | null;
+  /** /var/lib/<StateDirectory=>: the state folder unless the config sets stateDir. */
+  stateDirectory: string;
+}
+
+/** Every service in `unitDir` that `kirin install` wrote, by name. */
+export function listInstalledKirins(unitDir: string): InstalledKirin[] {
+  let names: string[];
+  try {
+    names = readdirSync(unitDir).filter((n) => n.endsWith('.service')).sort();
+  } catch {
+    return [];
+  }
+  const found: InstalledKirin[] = [];
+  for (const name of names) {
+    let text: string;
+    try {
+      text = readFileSync(join(unitDir, name), 'utf8');
+    } catch {
+      continue;
+    }
+    if (!text.includes(INSTALL_MARK)) continue;
+    const sections = parseUnit(text);
+    const words = unitValues(sections, 'Service', 'ExecStart').map(splitUnitWords)[0] ?? [];
+    const config = words.indexOf('--config');
+    const stateDirectory = unitValues(sections, 'Service', 'StateDirectory')[0]?.split(/\s+/)[0] ?? name.replace(/\.service$/, '');
+    found.push({ unit: name, configFile: config === -1 ? null : (words[config + 1] ?? null), stateDirectory: `/var/lib/${stateDirectory}` });
+  }
+  return found;
 }

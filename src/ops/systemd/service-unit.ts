@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import type { ListenAddress, ServePlan } from '../../config/plan.ts';
 import { VERSION } from '../../version.ts';
 import { isInside } from '../check/env-files.ts';
+import { INSTALL_MARK } from './installed-unit.ts';
 import { quoteUnitWord, renderUnit, type UnitSection } from './unit-file.ts';
 
 export interface ServiceUnitOptions {
@@ -158,7 +159,7 @@ export function buildUnits(options: ServiceUnitOptions): GeneratedUnits {
   };
   const install: UnitSection = { name: 'Install', entries: [['WantedBy', 'multi-user.target']] };
   const header = [
-    `Written by \`kirin install\` (Kirin ${VERSION}). Change it with \`systemctl edit ${name}\`,`,
+    `${INSTALL_MARK} (Kirin ${VERSION}). Change it with \`systemctl edit ${name}\`,`,
     'or run kirin install again after changing the config (ports, env files, log files).',
     'Docs: docs/systemd.md',
   ];
