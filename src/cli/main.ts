@@ -19,6 +19,9 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   secret: { summary: 'print a new random secret (SECRET_KEY, admin.token)', load: () => import('./secret.ts') },
   install: { summary: 'write a systemd service for this config', load: () => import('./install.ts') },
   export: { summary: 'write Docker, Compose or Kubernetes files', load: () => import('./export.ts') },
+  deploy: { summary: 'ship a release to your server over SSH (deploy setup prepares it)', load: () => import('./deploy.ts') },
+  rollback: { summary: 'switch back to the previous (or a named) release', load: () => import('./rollback.ts') },
+  releases: { summary: 'list the releases on each host', load: () => import('./releases.ts') },
 };
 
 export const USAGE = `Kirin ${VERSION} — run a JavaScript/TypeScript web app in production on a machine you own.

@@ -43,6 +43,7 @@ const TOP_LEVEL_KEYS = [
   'tls',
   'admin',
   'notify',
+  'deploy', // read by the deploy commands (src/deploy/config.ts)
 ] as const;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

@@ -56,6 +56,8 @@ export interface KirinConfig {
   admin?: AdminConfig | false;
   /** Where alerts go. */
   notify?: NotifyConfig;
+  /** `kirin deploy`: hosts, path, hooks … (docs/deploy.md). */
+  deploy?: import('../deploy/config.ts').DeployConfig;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
