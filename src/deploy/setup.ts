@@ -37,7 +37,8 @@ export async function setupHost(plan: DeployPlan, spec: HostSpec, login: HostSpe
     await host.ssh.connect();
     const facts = await readHostFacts(host, plan.name);
     const deployUser = spec.user ?? facts.user;
-    const asRoot = facts.user === 'root' ? '' : facts.sudo ? 'sudo -n ' : null;
+    // useradd and friends live in sbin, which a non-login PATH may lack.
+    const asRoot = facts.user === 'root' ? 'PATH="$PATH:/usr/sbin:/sbin" ' : facts.sudo ? 'sudo -n ' : null;
 
     const nodeIssues = nodeProblems(spec.label, facts);
     if (nodeIssues.length === 0) report({ what: 'node', state: 'ok', detail: `Node ${facts.node} and npm on the PATH of SSH sessions` });
