@@ -19,14 +19,14 @@ export function explainSshFailure(label: string, stderr: string): string | null 
   if (/Host key verification failed|No .* host key is known for/i.test(text)) {
     return [
       `${label}: the host's SSH key is not in known_hosts, and Kirin does not accept an unknown key by itself.`,
-      `Connect once with \`ssh ${hostOf(label)}\` and compare the fingerprint it shows with the server's`,
+      `Connect once with \`ssh ${label.replace(/:\d+$/, '')}\` and compare the fingerprint it shows with the server's`,
       '(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on its console), or add a key you verified to ~/.ssh/known_hosts (in CI: a repository secret).',
     ].join('\n  ');
   }
   if (/Permission denied \(/i.test(text)) {
     return [
       `${label}: the host refused the login (${/Permission denied \(([^)]*)\)/i.exec(text)?.[1] ?? 'publickey'}).`,
-      `Your key is not authorized for this user there, or ssh offered none: add it with \`ssh-copy-id ${hostOf(label)}\``,
+      `Your key is not authorized for this user there, or ssh offered none: add it with \`ssh-copy-id ${label.replace(/:\d+$/, '')}\``,
       "(or put the public key in the user's ~/.ssh/authorized_keys), and check `ssh-add -l` lists it.",
     ].join('\n  ');
   }
@@ -43,8 +43,12 @@ export function explainSshFailure(label: string, stderr: string): string | null 
   return null;
 }
 
+/** The name known_hosts records: `host`, or `[host]:port` off port 22. */
 function hostOf(label: string): string {
-  return label.replace(/:\d+$/, '');
+  const withoutUser = label.slice(label.lastIndexOf('@') + 1);
+  const port = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(withoutUser);
+  if (!port) return withoutUser;
+  return port[2] === '22' ? port[1]!.replace(/^\[|\]$/g, '') : `${port[1]!.startsWith('[') ? port[1] : `[${port[1]}]`}:${port[2]}`;
 }
 
 export function lastLine(text: string): string {
