@@ -26,17 +26,20 @@ export function kirinTarball(): string {
  * Kirin's own runtime dependencies exactly as this checkout's lockfile pins
  * them (every platform's optional binaries listed, so `npm ci` accepts it).
  */
-export function appLockfile(name: string, tarballRef: string): string {
+export function appLockfile(name: string, tarballRef: string, extra: Record<string, string> = {}): string {
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, unknown>> };
   const kirin = lock.packages['']!;
   const packages: Record<string, unknown> = {
-    '': { name, version: '1.0.0', dependencies: { kirin: tarballRef } },
+    '': { name, version: '1.0.0', dependencies: { kirin: tarballRef, ...extra } },
     'node_modules/kirin': { version: kirin.version, resolved: tarballRef, license: kirin.license, dependencies: kirin.dependencies, bin: kirin.bin, engines: kirin.engines },
   };
+  // Extra dependencies come from this checkout's lockfile too (dev ones included), with their own dependencies' entries.
+  const extraKeys = Object.keys(extra).flatMap((dep) => [`node_modules/${dep}`, ...Object.keys(lock.packages).filter((k) => k.startsWith(`node_modules/${dep.split('/')[0]}/`) || (dep === 'typescript' && k.startsWith('node_modules/@typescript/')))]);
   for (const [key, entry] of Object.entries(lock.packages)) {
-    if (!key || entry.dev) continue;
+    if (!key || (entry.dev && !extraKeys.includes(key))) continue;
     const copy = { ...entry };
     delete copy.devOptional;
+    delete copy.dev;
     packages[key] = copy;
   }
   return `${JSON.stringify({ name, version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`;
@@ -59,7 +62,7 @@ export const APP_SOURCE = (version: string) => `export default {
 };
 `;
 
-export function createApp(options: { deploy: Record<string, unknown>; name?: string; version?: string; extraConfig?: Record<string, unknown> }): TestApp {
+export function createApp(options: { deploy: Record<string, unknown>; name?: string; version?: string; extraConfig?: Record<string, unknown>; dependencies?: Record<string, string> }): TestApp {
   const dir = mkdtempSync(join(tmpdir(), 'kd-app-'));
   const name = options.name ?? 'kd-app';
   const tarball = kirinTarball();
@@ -69,8 +72,8 @@ export function createApp(options: { deploy: Record<string, unknown>; name?: str
     writeFileSync(join(dir, path), content);
   };
   write(`vendor/${tarball.split('/').pop()}`, readFileSync(tarball));
-  write('package.json', `${JSON.stringify({ name, version: '1.0.0', private: true, type: 'module', dependencies: { kirin: tarballRef } }, null, 2)}\n`);
-  write('package-lock.json', appLockfile(name, tarballRef));
+  write('package.json', `${JSON.stringify({ name, version: '1.0.0', private: true, type: 'module', dependencies: { kirin: tarballRef, ...options.dependencies } }, null, 2)}\n`);
+  write('package-lock.json', appLockfile(name, tarballRef, options.dependencies));
   write('app.js', APP_SOURCE(options.version ?? 'v1'));
   write('public/style.css', 'body { color: #333 }\n');
   let config: Record<string, unknown> = {
@@ -102,14 +105,17 @@ let npmCache: string | null = null;
  * --prefer-offline` on the host then installs from it.
  */
 export function appNpmCache(): string {
-  if (npmCache) return npmCache;
+  npmCache ??= npmCacheFor(createApp({ deploy: { hosts: ['nobody@localhost'] } }).dir);
+  return npmCache;
+}
+
+/** An npm cache filled by installing this app's lockfile here. */
+export function npmCacheFor(appDir: string): string {
   const work = mkdtempSync(join(tmpdir(), 'kd-npm-'));
-  const app = createApp({ deploy: { hosts: ['nobody@localhost'] } });
-  for (const file of ['package.json', 'package-lock.json']) writeFileSync(join(work, file), readFileSync(join(app.dir, file)));
+  for (const file of ['package.json', 'package-lock.json']) writeFileSync(join(work, file), readFileSync(join(appDir, file)));
   mkdirSync(join(work, 'vendor'));
   const tarball = kirinTarball();
   writeFileSync(join(work, 'vendor', tarball.split('/').pop()!), readFileSync(tarball));
   execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--cache', join(work, 'cache')], { cwd: work, stdio: 'ignore', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` } });
-  npmCache = join(work, 'cache');
-  return npmCache;
+  return join(work, 'cache');
 }
