@@ -18,6 +18,8 @@ import { describeLoad, startLoad, type LoadReport } from './lib/load.ts';
 import { APP_SOURCE, createApp, npmCacheFor } from '../test/deploy/support/app.ts';
 import { cli } from '../test/deploy/support/cli.ts';
 import { startTestHost } from '../test/deploy/support/test-host.ts';
+import { waitFor } from '../test/support/kirin.ts';
+import { shellQuote } from '../src/deploy/shell.ts';
 
 interface Row {
   way: string;
@@ -43,6 +45,7 @@ try {
   const timed = async (step: string, args: string[], underLoad: string | null) => {
     const load = underLoad ? startLoad({ url: underLoad, concurrency: 20 }) : null;
     if (load) await load.waitForRequests(200);
+    console.error(`kirin: ${step} …`);
     const started = performance.now();
     const result = await cli(args, app.dir);
     const seconds = (performance.now() - started) / 1000;
@@ -70,15 +73,16 @@ try {
     // systemctl restart: stop, wait for the exit, start.
     `if [ -f kirin.pid ]; then pid=$(cat kirin.pid); kill -TERM $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; fi`,
     serve,
-    'set +e',
-    'for i in $(seq 1 300); do node -e "fetch(\'http://127.0.0.1:8001/\').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" && break; sleep 0.1; done',
   ].join('\n');
   const seedsDeploy = async (step: string, underLoad: boolean) => {
     const load = underLoad ? startLoad({ url: `http://${host.address}:8001/`, concurrency: 20 }) : null;
     if (load) await load.waitForRequests(200);
+    console.error(`seeds: ${step} …`);
     const started = performance.now();
     await run('rsync', ['-a', '--delete', '--stats', '--exclude=/.git/', '--exclude=/node_modules/', '--exclude=/.env*', '-e', `ssh -F ${host.sshConfig}`, `${app.dir}/`, `${host.spec}:${seedsDir}/`]);
-    await run('ssh', ['-F', host.sshConfig, host.spec, restart]);
+    await run('ssh', ['-F', host.sshConfig, '-n', host.spec, `sh -c ${shellQuote(restart)}`]);
+    // The restart is done when the new Kirin answers.
+    await waitFor(() => fetch(`http://${host.address}:8001/`).then((r) => r.ok, () => false), { timeoutMs: 60_000, intervalMs: 100, what: 'the restarted Kirin' });
     const seconds = (performance.now() - started) / 1000;
     const report = load ? await settle(load) : null;
     rows.push({ way: "the seeds' way", step, seconds, failures: report ? `${report.failures} of ${report.requests}` : '-', note: report ? failureKinds(report) : '' });
