@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'KIRIN_ERR_NOT_RUNNING',
   'KIRIN_ERR_SERVICE',
   'KIRIN_ERR_TLS',
+  'KIRIN_ERR_DEPLOY',
 ] as const;
 
 export type KirinErrorCode = (typeof ERROR_CODES)[number];

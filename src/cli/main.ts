@@ -22,6 +22,9 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   install: { summary: 'write a systemd service for this config', load: () => import('./install.ts') },
   export: { summary: 'write Docker, Compose or Kubernetes files', load: () => import('./export.ts') },
   ddns: { summary: 'DDNS: status, or update --once now (names → this machine)', load: () => import('./ddns.ts') },
+  deploy: { summary: 'ship a release to your server over SSH (deploy setup prepares it)', load: () => import('./deploy.ts') },
+  rollback: { summary: 'switch back to the previous (or a named) release', load: () => import('./rollback.ts') },
+  releases: { summary: 'list the releases on each host', load: () => import('./releases.ts') },
 };
 
 export const USAGE = `Kirin ${VERSION} — run a JavaScript/TypeScript web app in production on a machine you own.

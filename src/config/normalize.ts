@@ -46,6 +46,7 @@ const TOP_LEVEL_KEYS = [
   'admin',
   'notify',
   'ddns',
+  'deploy', // read by the deploy commands (src/deploy/config.ts)
 ] as const;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

@@ -58,6 +58,8 @@ export interface KirinConfig {
   notify?: NotifyConfig;
   /** Keep the sites' names pointed at this machine's public address (docs/ddns.md). */
   ddns?: DdnsConfig;
+  /** `kirin deploy`: hosts, path, hooks … (docs/deploy.md). */
+  deploy?: import('../deploy/config.ts').DeployConfig;
 }
 
 export type { DdnsConfig } from '../ddns/config-types.ts';

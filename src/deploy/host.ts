@@ -1,0 +1,44 @@
+/**
+ * One host during a deploy command: its SSH connection, its folders, and the
+ * one way remote output reaches the screen — each line prefixed by the host.
+ */
+import { KirinError } from '../errors.ts';
+import type { HostSpec } from './host-spec.ts';
+import { HostLayout } from './layout.ts';
+import type { Progress } from './progress.ts';
+import { FACT_PREFIX } from './shell.ts';
+import { lastLine } from './ssh-errors.ts';
+import { SshHost, type RemoteResult } from './ssh.ts';
+
+export class Host {
+  readonly ssh: SshHost;
+  readonly layout: HostLayout;
+  readonly #progress: Progress;
+
+  constructor(spec: HostSpec, root: string, sshConfig: string | null, progress: Progress) {
+    this.ssh = new SshHost(spec, sshConfig);
+    this.layout = new HostLayout(root);
+    this.#progress = progress;
+  }
+
+  get label(): string {
+    return this.ssh.label;
+  }
+
+  /** Runs a script; its output lines appear prefixed by the host unless `quiet`. */
+  run(script: string, options: { input?: Buffer | string; quiet?: boolean } = {}): Promise<RemoteResult> {
+    return this.ssh.run(script, {
+      input: options.input,
+      onLine: options.quiet ? undefined : (line, stream) => {
+        if (!line.startsWith(FACT_PREFIX)) this.#progress.remote(this.label, line, stream);
+      },
+    });
+  }
+
+  /** Runs a script and throws `<host>: <what> failed …` with its last line of output when it fails. */
+  async must(script: string, what: string, options: { input?: Buffer | string; quiet?: boolean } = {}): Promise<RemoteResult> {
+    const result = await this.run(script, options);
+    if (result.code !== 0) throw new KirinError('KIRIN_ERR_DEPLOY', `${this.label}: ${what} failed (exit ${result.code}): ${lastLine(result.stderr) || lastLine(result.stdout) || 'no output'}`);
+    return result;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * `kirin deploy` end to end against a real OpenSSH server in its own network
+ * namespace (a second machine with its own address), a user the setup
+ * creates, and a real Kirin serving there — under load from this side.
+ * The steps build on each other, in order: setup, deploys, rollback, prune,
+ * and the failures that must leave the serving release alone.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { describeLoad, startLoad } from '../../bench/lib/load.ts';
+import { waitFor } from '../support/kirin.ts';
+import { appNpmCache, APP_SOURCE, createApp, type TestApp } from './support/app.ts';
+import { cli, startCli } from './support/cli.ts';
+import { giveNpmCache, startTestHost, type TestHost } from './support/test-host.ts';
+
+let host: TestHost;
+let app: TestApp;
+const secret = `kd-secret-${randomBytes(12).toString('hex')}`;
+
+async function get(path = '/'): Promise<string> {
+  const response = await fetch(`http://${host.address}:8000${path}`);
+  return response.text();
+}
+
+function releasesOnHost(): string[] {
+  return host.exec(`ls -1 ${host.path}/releases`).trim().split('\n').filter(Boolean);
+}
+
+function currentOnHost(): string {
+  return host.exec(`readlink ${host.path}/current`).trim();
+}
+
+async function deployUnderLoad(args: string[] = ['deploy']) {
+  const load = startLoad({ url: `http://${host.address}:8000/`, concurrency: 20, connection: 'keep-alive' });
+  try {
+    await load.waitForRequests(200);
+    const result = await cli(args, app.dir);
+    await load.waitForRequests(load.snapshot().requests + 200);
+    return { result, load: await load.stop() };
+  } finally {
+    await load.stop();
+  }
+}
+
+describe('kirin deploy over SSH', () => {
+  before(async () => {
+    host = await startTestHost({ createUser: false });
+    app = createApp({ deploy: { hosts: [host.spec], path: host.path, sshConfig: host.sshConfig, keep: 3, env: '.env.production', healthTimeout: 20 }, extraConfig: { envFiles: ['.env'] } });
+    app.write('.env.production', `NODE_ENV=production\nSECRET_KEY=${secret}\n`);
+  });
+  after(async () => {
+    await host?.stop();
+  });
+
+  it('setup as root creates the user and folders; a second setup changes nothing', async () => {
+    const first = await cli(['deploy', 'setup', '--as', 'root'], app.dir);
+    assert.equal(first.code, 0, first.output);
+    assert.match(first.output, new RegExp(`\\+ user: created ${host.user}`));
+    assert.match(first.output, /\+ folders: created/);
+    assert.match(first.output, /✓ node: Node 24\.\d+\.\d+ and npm/);
+    assert.equal(host.exec(`stat -c %U ${host.path}/releases`).trim(), host.user);
+
+    const second = await cli(['deploy', 'setup', '--as', 'root'], app.dir);
+    assert.equal(second.code, 0, second.output);
+    assert.doesNotMatch(second.output, /^\[.*\] [+!] /m, second.output);
+    assert.match(second.output, /setup: nothing to change/);
+    giveNpmCache(host.user, appNpmCache());
+  });
+
+  it('the first deploy installs, starts Kirin from current (detached, no systemd) and passes the health gate; the env file lands 0600 and is never printed', async () => {
+    const result = await cli(['deploy'], app.dir);
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /started Kirin \(detached: systemd does not run this host/);
+    assert.match(result.output, /install: npm ci --omit=dev/);
+    assert.equal(await get('/'), 'v1');
+    assert.equal(await get('/env'), 'secret is set');
+    const [release] = releasesOnHost();
+    assert.equal(currentOnHost(), `releases/${release}`);
+    assert.equal(host.exec(`stat -c '%a %U' ${host.path}/shared/env/${release}`).trim(), `600 ${host.user}`);
+    assert.equal(host.exec(`readlink ${host.path}/releases/${release}/.env`).trim(), `${host.path}/shared/env/${release}`);
+    assert.ok(!result.output.includes(secret), 'the secret appeared in the output');
+    // The master runs from the release (pid file in .kirin/), as the deploy user.
+    const pid = Number(host.exec(`cat ${host.path}/.kirin/kirin.pid`).trim());
+    assert.equal(host.exec(`stat -c %U /proc/${pid}`).trim(), host.user);
+  });
+
+  it('a deploy of a one-file change under 20 keep-alive connections: zero failed requests, and rsync sends only that file', async () => {
+    const before = releasesOnHost();
+    app.write('app.js', APP_SOURCE('v2'));
+    const { result, load } = await deployUnderLoad();
+    assert.equal(result.code, 0, result.output);
+    assert.equal(load.failures, 0, `failures during the deploy: ${describeLoad(load)}`);
+    assert.ok(load.ok > 400, describeLoad(load));
+    assert.equal(await get('/'), 'v2');
+    // rsync's --stats: one regular file transferred; the rest hard-linked from the current release.
+    assert.match(result.output, /upload: 1 of \d+ files sent/);
+    assert.match(result.output, /lockfile unchanged: node_modules linked from the current release/);
+    const release = releasesOnHost().find((r) => !before.includes(r))!;
+    assert.equal(host.exec(`stat -c %h ${host.path}/releases/${release}/public/style.css`).trim(), '2');
+    assert.equal(host.exec(`stat -c %h ${host.path}/releases/${release}/app.js`).trim(), '1');
+    assert.ok(!result.output.includes(secret));
+  });
+
+  it('kirin releases lists them with the current one marked', async () => {
+    const result = await cli(['releases'], app.dir);
+    assert.equal(result.code, 0, result.output);
+    const current = currentOnHost().replace('releases/', '');
+    assert.match(result.output, new RegExp(`^\\s+\\*\\s+${current}\\s`, 'm'));
+    assert.match(result.output, /RELEASE\s+COMMIT\s+DEPLOYED\s+BY\s+KIRIN/);
+  });
+
+  it('rollback under load: back to the previous release with zero failed requests, and it says migrations are not reverted', async () => {
+    const [first] = releasesOnHost();
+    const { result, load } = await deployUnderLoad(['rollback']);
+    assert.equal(result.code, 0, result.output);
+    assert.equal(load.failures, 0, `failures during the rollback: ${describeLoad(load)}`);
+    assert.equal(currentOnHost(), `releases/${first}`);
+    assert.equal(await get('/'), 'v1');
+    assert.match(result.output, /Database migrations are not reverted/);
+  });
+
+  it('a beforeSwitch hook that fails: nothing is switched and the old release keeps serving', async () => {
+    const current = currentOnHost();
+    const releases = releasesOnHost();
+    app.write('app.js', APP_SOURCE('v-hook'));
+    app.setDeploy({ hooks: { beforeSwitch: ['echo "migrating $KIRIN_RELEASE"', 'echo "the migration broke" >&2; exit 3'] } });
+    const result = await cli(['deploy'], app.dir);
+    app.setDeploy({ hooks: {} });
+    assert.notEqual(result.code, 0);
+    assert.match(result.output, /migrating \d{8}-\d{6}-\d{3}/);
+    assert.match(result.output, /the beforeSwitch hook `echo "the migration broke" >&2; exit 3` failed \(exit 3\); nothing was switched/);
+    assert.equal(currentOnHost(), current);
+    assert.deepEqual(releasesOnHost(), releases);
+    assert.equal(await get('/'), 'v1');
+  });
+
+  it('a release whose app throws at import: switched back automatically, exit code non-zero, old release serving without a failed request', async () => {
+    const current = currentOnHost();
+    app.write('app.js', "throw new Error('the app is broken at import');\n");
+    const { result, load } = await deployUnderLoad();
+    assert.equal(result.code, 1, result.output);
+    assert.match(result.output, /the new release did not start: .*broken at import/s);
+    assert.match(result.output, new RegExp(`Switched back to ${current.replace('releases/', '')}`));
+    assert.equal(currentOnHost(), current);
+    assert.equal(load.failures, 0, describeLoad(load));
+    assert.equal(await get('/'), 'v1');
+  });
+
+  it('keep: 3 — after more deploys, three releases are left', async () => {
+    for (const version of ['v3', 'v4', 'v5']) {
+      app.write('app.js', APP_SOURCE(version));
+      const result = await cli(['deploy'], app.dir);
+      assert.equal(result.code, 0, result.output);
+    }
+    assert.equal(await get('/'), 'v5');
+    assert.equal(releasesOnHost().length, 3, releasesOnHost().join(' '));
+    assert.ok(releasesOnHost().includes(currentOnHost().replace('releases/', '')));
+  });
+
+  it('a stale lock left by a deploy that died is detected; --unlock frees it', async () => {
+    app.setDeploy({ hooks: { beforeSwitch: ['sleep 60'] } });
+    const dying = startCli(['deploy'], app.dir);
+    await waitFor(() => /beforeSwitch …/.test(dying.output()), { timeoutMs: 60_000, what: 'the deploy to reach its hook' });
+    process.kill(-dying.child.pid!, 'SIGKILL');
+    await dying.done;
+    app.setDeploy({ hooks: {} });
+
+    const blocked = await cli(['deploy'], app.dir);
+    assert.notEqual(blocked.code, 0);
+    assert.match(blocked.output, /the deploy lock held by .* looks stale: the deploy that took it \(pid \d+ on this machine\) is gone/);
+    assert.match(blocked.output, /kirin deploy --unlock/);
+
+    const unlock = await cli(['deploy', '--unlock'], app.dir);
+    assert.equal(unlock.code, 0, unlock.output);
+    assert.match(unlock.output, /freed the deploy lock held by .*kirin deploy/);
+    app.write('app.js', APP_SOURCE('v6'));
+    const next = await cli(['deploy'], app.dir);
+    assert.equal(next.code, 0, next.output);
+    assert.equal(await get('/'), 'v6');
+  });
+
+  it('the connection drops mid-upload: the current release is unchanged and no half release appears', async () => {
+    const current = currentOnHost();
+    const releases = releasesOnHost();
+    const marker = `${host.dir}/dropped`;
+    const dropConfig = `${host.dir}/ssh_config_drop`;
+    writeFileSync(dropConfig, `${readFileSync(host.sshConfig, 'utf8')}  ProxyCommand ${process.execPath} ${new URL('./support/drop-proxy.ts', import.meta.url).pathname} %h %p ${marker} 2000000\n`);
+    app.setDeploy({ sshConfig: dropConfig });
+    app.write('big.bin', randomBytes(8 * 1024 * 1024));
+    app.write('app.js', APP_SOURCE('v-dropped'));
+    const result = await cli(['deploy'], app.dir);
+    app.setDeploy({ sshConfig: host.sshConfig });
+    assert.notEqual(result.code, 0, result.output);
+    assert.match(readFileSync(marker, 'utf8'), /dropped after/);
+    assert.match(result.output, /the connection dropped during the upload|the SSH connection dropped/);
+    assert.equal(currentOnHost(), current);
+    assert.deepEqual(releasesOnHost(), releases);
+    assert.equal(await get('/'), 'v6');
+    // Nothing half-uploaded became a release; the next deploy goes through.
+    const next = await cli(['deploy'], app.dir);
+    assert.equal(next.code, 0, next.output);
+    assert.equal(await get('/'), 'v-dropped');
+  });
+});
