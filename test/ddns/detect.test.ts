@@ -22,7 +22,8 @@ describe('echo services', () => {
     started.push(e);
     return e;
   };
-  const client = new EchoClient({ timeoutMs: 500 });
+  // Long enough that a loaded machine's answer is not taken for a hang; the hanging stand-in costs this once per call.
+  const client = new EchoClient({ timeoutMs: 2_000 });
   after(async () => {
     client.close();
     await Promise.all(started.map((e) => e.close()));

@@ -14,14 +14,18 @@ import type { SecretRef } from '../../src/ddns/plan.ts';
 import { startCloudflare, startDuckdns, startDyndns2 } from './support/stand-ins.ts';
 
 const signal = () => AbortSignal.timeout(20_000);
+/** A stand-in that answers gets this long: a loaded machine must not turn an answer into a timeout. */
+const ANSWER_MS = 15_000;
+/** A stand-in told to hang is given up on after this long. */
+const HANG_MS = 500;
 const ref = (variable: string): SecretRef => ({ variable, at: `ddns.${variable}` });
 const secrets = (values: Record<string, string>) => (r: SecretRef) => values[r.variable]!;
 
 describe('dyndns2', async () => {
   const service = await startDyndns2({ username: 'kirin@example.com', password: 'pw-0123456789' });
   after(() => service.close());
-  const provider = (password = 'pw-0123456789') =>
-    new Dyndns2Provider({ kind: 'dyndns2', server: service.url, username: 'kirin@example.com', password: ref('DDNS_PASSWORD') }, secrets({ DDNS_PASSWORD: password }), { timeoutMs: 500 });
+  const provider = (password = 'pw-0123456789', timeoutMs = ANSWER_MS) =>
+    new Dyndns2Provider({ kind: 'dyndns2', server: service.url, username: 'kirin@example.com', password: ref('DDNS_PASSWORD') }, secrets({ DDNS_PASSWORD: password }), { timeoutMs });
 
   it('sends every name with both addresses, basic auth and a User-Agent; good then nochg are both success', async () => {
     const request = { names: ['a.example.com', 'b.example.com'], ipv4: '81.2.69.160', ipv6: '2a01:4f8:1:2::10' };
@@ -65,7 +69,7 @@ describe('dyndns2', async () => {
 
   it('retries later when the service does not answer in time', async () => {
     service.override.push('hang');
-    const [result] = await provider().update({ names: ['a.example.com'], ipv4: '81.2.69.164', ipv6: null }, signal());
+    const [result] = await provider(undefined, HANG_MS).update({ names: ['a.example.com'], ipv4: '81.2.69.164', ipv6: null }, signal());
     assert.equal(result!.status, 'retry');
     assert.equal(result!.code, 'timeout');
   });
@@ -81,7 +85,7 @@ describe('duckdns', async () => {
   const token = 'a7c4d0ad-114e-40ef-ba1d-d217904a50f2';
   const service = await startDuckdns(token, ['myhome']);
   after(() => service.close());
-  const provider = (t = token) => new DuckdnsProvider({ kind: 'duckdns', server: service.url, token: ref('DUCKDNS_TOKEN') }, secrets({ DUCKDNS_TOKEN: t }), { timeoutMs: 500 });
+  const provider = (t = token, timeoutMs = ANSWER_MS) => new DuckdnsProvider({ kind: 'duckdns', server: service.url, token: ref('DUCKDNS_TOKEN') }, secrets({ DUCKDNS_TOKEN: t }), { timeoutMs });
 
   it('sends the domain label, token and both addresses; OK is success', async () => {
     const [result] = await provider().update({ names: ['myhome.duckdns.org'], ipv4: '81.2.69.160', ipv6: '2a01:4f8:1:2::10' }, signal());
@@ -101,7 +105,7 @@ describe('duckdns', async () => {
 
   it('retries later when DuckDNS does not answer in time', async () => {
     service.override.push('hang');
-    const [result] = await provider().update({ names: ['myhome.duckdns.org'], ipv4: '81.2.69.162', ipv6: null }, signal());
+    const [result] = await provider(undefined, HANG_MS).update({ names: ['myhome.duckdns.org'], ipv4: '81.2.69.162', ipv6: null }, signal());
     assert.equal(result!.status, 'retry');
     assert.equal(result!.code, 'timeout');
   });
@@ -112,7 +116,7 @@ describe('cloudflare', async () => {
   const service = await startCloudflare(token, { 'example.com': 'zone123' });
   after(() => service.close());
   const provider = (t = token) =>
-    new CloudflareProvider({ kind: 'cloudflare', server: `${service.url}/client/v4`, zone: null, token: ref('CF'), ttl: 1 }, secrets({ CF: t }), { timeoutMs: 500 });
+    new CloudflareProvider({ kind: 'cloudflare', server: `${service.url}/client/v4`, zone: null, token: ref('CF'), ttl: 1 }, secrets({ CF: t }), { timeoutMs: ANSWER_MS });
 
   it('finds the zone from the name, creates missing records, then PATCHes only the content on a change', async () => {
     const p = provider();
@@ -156,7 +160,7 @@ describe('cloudflare', async () => {
 
   it('retries later when the API does not answer in time', async () => {
     service.override.push('hang');
-    const [result] = await new CloudflareProvider({ kind: 'cloudflare', server: `${service.url}/client/v4`, zone: 'example.com', token: ref('CF'), ttl: 1 }, secrets({ CF: token }), { timeoutMs: 500 }).update({ names: ['home.example.com'], ipv4: '81.2.69.165', ipv6: null }, signal());
+    const [result] = await new CloudflareProvider({ kind: 'cloudflare', server: `${service.url}/client/v4`, zone: 'example.com', token: ref('CF'), ttl: 1 }, secrets({ CF: token }), { timeoutMs: HANG_MS }).update({ names: ['home.example.com'], ipv4: '81.2.69.165', ipv6: null }, signal());
     assert.equal(result!.status, 'retry');
     assert.equal(result!.code, 'timeout');
   });
