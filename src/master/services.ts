@@ -71,6 +71,8 @@ export class ServiceManager {
   readonly #prepared = new Set<ServiceProcess>();
   /** Replaced by a commit; they serve the old generation until it is gone. */
   #retired: ServiceProcess[] = [];
+  /** Every service whose process may still run (until its stop has finished): their sockets are taken. */
+  readonly #live = new Set<ServiceProcess>();
   /** The start or prepare in progress, which stop() cancels and waits for. */
   #inProgress: Promise<unknown> | null = null;
   readonly #stopping = new AbortController();
@@ -159,7 +161,7 @@ export class ServiceManager {
     for (const service of retired) {
       if (!this.#current.has(service.name)) this.#logger.info(`service ${service.name} is no longer in the config; stopping it`);
     }
-    await Promise.all(retired.map((service) => service.stop()));
+    await Promise.all(retired.map((service) => this.#stopService(service)));
   }
 
   /** Stops every service (SIGTERM, then SIGKILL after its stopTimeout), cancelling a start or prepare in progress. */
@@ -170,7 +172,7 @@ export class ServiceManager {
     this.#current.clear();
     this.#prepared.clear();
     this.#retired = [];
-    await Promise.all(all.map((service) => service.stop()));
+    await Promise.all(all.map((service) => this.#stopService(service)));
     this.#guard.close();
   }
 
@@ -231,7 +233,8 @@ export class ServiceManager {
   #unusedSocketPath(plan: ServicePlan): string {
     // The plan's own path, as the config made it: <stateDir>/run/<name>.sock.
     const base = plan.socket!.slice(0, -'.sock'.length);
-    const taken = new Set([...this.#current.values(), ...this.#prepared, ...this.#retired].map((s) => s.plan.socket));
+    // A service still stopping keeps its path: gunicorn, for one, removes its socket file as it exits.
+    const taken = new Set([...this.#live].map((s) => s.plan.socket));
     let path = `${base}.sock`;
     for (let n = 2; taken.has(path); n++) path = `${base}.${n}.sock`;
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
@@ -249,6 +252,7 @@ export class ServiceManager {
     const service = new ServiceProcess(plan, { ...env }, this.#logger, this.#outputLogger(`service:${plan.name}`), events, this.#guard);
     this.#definitions.set(service, defined);
     this.#prepared.add(service);
+    this.#live.add(service);
     return service;
   }
 
@@ -264,7 +268,12 @@ export class ServiceManager {
 
   async #stopPrepared(service: ServiceProcess): Promise<void> {
     this.#prepared.delete(service);
+    await this.#stopService(service);
+  }
+
+  async #stopService(service: ServiceProcess): Promise<void> {
     await service.stop();
+    this.#live.delete(service);
   }
 
   async #awaitReady(services: ServiceProcess[], cancelled: AbortSignal): Promise<void> {
