@@ -855,6 +855,7 @@ export class Master extends EventEmitter<MasterEventMap> {
     this.#exitCode = ExitCode.INTERNAL_ERROR;
     this.#stopping = 'fast';
     this.#logger.fatal({ err: error }, `unhandled error in the master's loop: ${(error as Error)?.message ?? String(error)}; stopping the workers and services`);
+    void this.#notifier.stopping();
     this.#reload?.abandon.abort();
     const workers = [...this.#workers];
     for (const signal of ['SIGQUIT', 'SIGKILL'] as const) {
