@@ -164,15 +164,18 @@ export class ServiceManager {
     await Promise.all(retired.map((service) => this.#stopService(service)));
   }
 
-  /** Stops every service (SIGTERM, then SIGKILL after its stopTimeout), cancelling a start or prepare in progress. */
+  /**
+   * Stops every service (SIGTERM, then SIGKILL after its stopTimeout) — current,
+   * prepared, retired, and those already stopping — after cancelling a start or
+   * prepare in progress.
+   */
   async stop(): Promise<void> {
     this.#stopping.abort();
     await this.#inProgress?.catch(() => {});
-    const all = [...this.#current.values(), ...this.#prepared, ...this.#retired];
     this.#current.clear();
     this.#prepared.clear();
     this.#retired = [];
-    await Promise.all(all.map((service) => this.#stopService(service)));
+    await Promise.all([...this.#live].map((service) => this.#stopService(service)));
     this.#guard.close();
   }
 
