@@ -48,6 +48,12 @@ const STABLE_UPTIME_MS = 30_000;
 const MAX_BACKOFF_MS = 30_000;
 const FAST_STOP_MS = 2_000;
 const LOOP_MS = 250;
+/**
+ * A hung worker's watchdog thread reports what blocked it (request, stack) before the
+ * timeout; on a busy machine that report can lag. A worker past its timeout without
+ * one gets this much longer for it, so the log can name the culprit.
+ */
+const STALL_REPORT_GRACE_MS = 2_000;
 /** Signals beyond this many unhandled ones are dropped (Gunicorn keeps 5): a flood cannot grow the queue. */
 const MAX_QUEUED_SIGNALS = 10;
 
@@ -407,11 +413,12 @@ export class Master extends EventEmitter<MasterEventMap> {
     const timeout = this.#plan.timeoutMs;
     const now = this.#clock.now();
     for (const worker of this.#workers) {
-      if (worker.state === 'ready' && timeout > 0 && now - worker.lastHeartbeat > timeout + 1000) {
-        const stall = worker.lastStall && worker.lastStall.at >= worker.lastHeartbeat ? worker.lastStall : null;
+      const silentMs = now - worker.lastHeartbeat;
+      const stall = worker.lastStall && worker.lastStall.at >= worker.lastHeartbeat ? worker.lastStall : null;
+      if (worker.state === 'ready' && timeout > 0 && silentMs > timeout + 1000 && (stall !== null || silentMs > timeout + 1000 + STALL_REPORT_GRACE_MS)) {
         const requests = stall?.requests.length ? stall.requests.join('; ') : 'no request known (blocked outside JavaScript, or in a timer)';
         this.#logger.error(
-          { pid: worker.pid, blockedMs: now - worker.lastHeartbeat, requests: stall?.requests ?? [], stack: stall?.stack ?? [] },
+          { pid: worker.pid, blockedMs: silentMs, requests: stall?.requests ?? [], stack: stall?.stack ?? [] },
           `WORKER TIMEOUT: ${worker} blocked its event loop for more than ${timeout / 1000} s while handling ${requests}; killing it${stall?.stack.length ? `\n    at ${stall.stack.join('\n    at ')}` : ''}`,
         );
         worker.kill('SIGKILL', 'watchdog');

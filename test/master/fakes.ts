@@ -67,6 +67,11 @@ export class FakeWorker implements WorkerChild {
     this.#events.message({ t: 'ready' });
   }
 
+  /** What the worker's watchdog thread writes when the main thread is blocked. */
+  stall(requests: string[], stack: string[]): void {
+    this.#events.stall({ t: 'stall', blockedMs: 9_000, requests, stack });
+  }
+
   heartbeat(stats: Partial<Extract<WorkerMessage, { t: 'hb' }>> = {}): void {
     this.#events.message({ t: 'hb', served: 0, inflight: 0, rss: 1, ...stats });
   }

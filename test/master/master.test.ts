@@ -204,15 +204,30 @@ describe('the master: crashes', () => {
     await h.shutdown();
   });
 
-  it('kills a worker whose heartbeat stopped for longer than the timeout (WORKER TIMEOUT) and replaces it', async () => {
+  it('kills a worker whose heartbeat stopped for longer than the timeout (WORKER TIMEOUT), naming what blocked it, and replaces it', async () => {
+    const h = harness({ workers: 1, config: { timeout: '10s' } });
+    const [hung] = await h.boot();
+    hung!.obedient = false;
+    h.clock.advance(9_000);
+    hung!.stall(['GET example.test/report (running now)'], ['renderReport (/srv/app/report.ts:41:11)']);
+    h.clock.advance(2_001);
+    await until(() => hung!.signals.includes('SIGKILL'), 'the watchdog');
+    assert.equal(h.log('WORKER TIMEOUT')!.msg, `WORKER TIMEOUT: worker 1.1 (pid ${hung!.pid}) blocked its event loop for more than 10 s while handling GET example.test/report (running now); killing it\n    at renderReport (/srv/app/report.ts:41:11)`);
+    await until(() => h.spawner.alive(1)[0], 'the replacement');
+    assert.equal(h.master.status().restarts.watchdog, 1);
+    await h.shutdown();
+  });
+
+  it("gives a hung worker's late watchdog report 2 s more, then kills it anyway", async () => {
     const h = harness({ workers: 1, config: { timeout: '10s' } });
     const [hung] = await h.boot();
     hung!.obedient = false;
     h.clock.advance(11_001);
+    await settle();
+    assert.deepEqual(hung!.signals, [], 'waits for the report');
+    h.clock.advance(2_000);
     await until(() => hung!.signals.includes('SIGKILL'), 'the watchdog');
-    assert.match(h.log('WORKER TIMEOUT')!.msg, /blocked its event loop for more than 10 s/);
-    await until(() => h.spawner.alive(1)[0], 'the replacement');
-    assert.equal(h.master.status().restarts.watchdog, 1);
+    assert.match(h.log('WORKER TIMEOUT')!.msg, /more than 10 s while handling no request known \(blocked outside JavaScript, or in a timer\); killing it$/);
     await h.shutdown();
   });
 
@@ -297,6 +312,7 @@ describe('the master: reload', () => {
     b!.obedient = false;
     h.clock.advance(5_000);
     replacement.heartbeat();
+    b!.stall(['GET /hang (running now)'], []);
     h.clock.advance(6_001);
     await until(() => b!.signals.includes('SIGKILL'), 'the hung worker to be killed');
     assert.equal(h.loads.length, 1);
