@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'KIRIN_ERR_SERVICE',
   'KIRIN_ERR_TLS',
   'KIRIN_ERR_DEPLOY',
+  'KIRIN_ERR_INTERNAL',
 ] as const;
 
 export type KirinErrorCode = (typeof ERROR_CODES)[number];
@@ -51,4 +52,6 @@ export const ExitCode = {
   WORKER_BOOT_ERROR: 3,
   /** The user's app threw while being imported or exported nothing usable. */
   APP_LOAD_ERROR: 4,
+  /** The master's loop hit an error it does not expect (a bug in Kirin): workers and services were stopped. sysexits' EX_SOFTWARE. */
+  INTERNAL_ERROR: 70,
 } as const;

@@ -7,7 +7,7 @@ import { normalizeConfig } from '../config/normalize.ts';
 import type { ServePlan } from '../config/plan.ts';
 import { checkServedFiles } from '../config/served-files.ts';
 import { ExitCode, KirinError } from '../errors.ts';
-import { Master } from '../master/master.ts';
+import { Master, type MasterSignal } from '../master/master.ts';
 import { SystemdNotifier, takeActivatedSockets, type ActivatedSockets } from '../master/systemd.ts';
 import { createLogger } from '../observe/log.ts';
 import { attachMasterExtensions } from '../master/extensions.ts';
@@ -129,8 +129,8 @@ function seconds(flag: string, value: string): number | string {
 }
 
 /** Loads the config (file, flags, environment, systemd sockets) into a plan and the workers' environment. */
-export async function buildPlan(args: ServeArgs, cwd: string, baseEnv: NodeJS.ProcessEnv, activated: ActivatedSockets | null): Promise<{ plan: ServePlan; env: NodeJS.ProcessEnv }> {
-  const raw = args.configFile ? await loadConfigFile(args.configFile) : {};
+export async function buildPlan(args: ServeArgs, cwd: string, baseEnv: NodeJS.ProcessEnv, activated: ActivatedSockets | null, signal?: AbortSignal): Promise<{ plan: ServePlan; env: NodeJS.ProcessEnv }> {
+  const raw = args.configFile ? await loadConfigFile(args.configFile, signal) : {};
   const plan = normalizeConfig({ raw, file: args.configFile, cwd, app: args.app, overrides: args.overrides, env: baseEnv });
   checkServedFiles(plan);
   if (activated) plan.listen = { http: activated.http, https: activated.https };
@@ -147,6 +147,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const baseEnv: NodeJS.ProcessEnv = { ...process.env };
   const activated = takeActivatedSockets(baseEnv);
+  const faultOnSignal = takeLoopFault(baseEnv);
   const bootLogger = createLogger({ level: 'info', role: 'master' });
   const notifier = new SystemdNotifier(baseEnv, bootLogger);
   if (args.note) bootLogger.info(args.note);
@@ -162,7 +163,8 @@ export async function run(argv: string[]): Promise<number> {
     env: loaded.env,
     logger,
     notifier,
-    loadPlan: () => buildPlan(args, cwd, baseEnv, activated),
+    loadPlan: (signal) => buildPlan(args, cwd, baseEnv, activated, signal),
+    faultOnSignal,
   });
   attachMasterExtensions(master);
   try {
@@ -176,4 +178,16 @@ export async function run(argv: string[]): Promise<number> {
     return reportCliError(error);
   }
   return master.stopped;
+}
+
+/**
+ * KIRIN_TEST_LOOP_FAULT=SIGUSR1 makes the master's loop throw when it handles
+ * that signal. Only the end-to-end tests set it: the catch-all around the loop
+ * exists for bugs, and a bug cannot be summoned on purpose otherwise. Taken out
+ * of the environment so workers and services never see it.
+ */
+function takeLoopFault(env: NodeJS.ProcessEnv): MasterSignal | null {
+  const value = env.KIRIN_TEST_LOOP_FAULT;
+  delete env.KIRIN_TEST_LOOP_FAULT;
+  return value === 'SIGHUP' || value === 'SIGUSR1' || value === 'SIGTTIN' || value === 'SIGTTOU' ? value : null;
 }

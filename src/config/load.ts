@@ -26,7 +26,7 @@ export function findConfigFile(cwd: string): string | null {
 const LOAD_TIMEOUT_MS = 30_000;
 
 /** Returns the config file's default export (or its JSON). */
-export async function loadConfigFile(file: string): Promise<unknown> {
+export async function loadConfigFile(file: string, signal?: AbortSignal): Promise<unknown> {
   if (!existsSync(file)) throw new KirinError('KIRIN_ERR_CONFIG_LOAD', `${file}: no such config file`);
   if (extname(file) === '.json') {
     try {
@@ -35,10 +35,11 @@ export async function loadConfigFile(file: string): Promise<unknown> {
       throw new KirinError('KIRIN_ERR_CONFIG_LOAD', `${file}: not valid JSON: ${(error as Error).message}`);
     }
   }
-  return evaluateInThread(file);
+  return evaluateInThread(file, signal);
 }
 
-function evaluateInThread(file: string): Promise<unknown> {
+/** `signal` abandons the evaluation (the master stopped during a reload): the thread is terminated at once. */
+function evaluateInThread(file: string, signal?: AbortSignal): Promise<unknown> {
   const source = `
     const { parentPort, workerData } = require('node:worker_threads');
     const { pathToFileURL } = require('node:url');
@@ -56,6 +57,11 @@ function evaluateInThread(file: string): Promise<unknown> {
       void worker.terminate();
       reject(new KirinError('KIRIN_ERR_CONFIG_LOAD', `${file}: did not finish loading within ${LOAD_TIMEOUT_MS / 1000} s`));
     }, LOAD_TIMEOUT_MS);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      void worker.terminate();
+      reject(new KirinError('KIRIN_ERR_CONFIG_LOAD', `${file}: loading was abandoned`));
+    }, { once: true });
     worker.once('message', (message: { ok: boolean; value?: unknown; message?: string }) => {
       clearTimeout(timer);
       void worker.terminate();

@@ -19,6 +19,7 @@ import type { ServicePlan } from '../config/plan.ts';
 import { KirinError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import { forEachLine } from '../util/lines.ts';
+import type { ProcessGroups } from './group-guard.ts';
 import { commandArgv, fillPlaceholders } from './service-command.ts';
 
 export type ServiceState = 'starting' | 'running' | 'restarting' | 'stopped' | 'failed';
@@ -50,6 +51,7 @@ export class ServiceProcess {
   readonly #logger: Logger;
   readonly #output: Logger;
   readonly #events: ServiceEvents;
+  readonly #groups: ProcessGroups;
   #crashes = 0;
   #startedAt = 0;
   #restartTimer: NodeJS.Timeout | null = null;
@@ -58,13 +60,14 @@ export class ServiceProcess {
   #exited: Promise<void> = Promise.resolve();
   #readyWaiters: ((ready: boolean) => void)[] = [];
 
-  constructor(plan: ServicePlan, env: NodeJS.ProcessEnv, logger: Logger, output: Logger, events: ServiceEvents) {
+  constructor(plan: ServicePlan, env: NodeJS.ProcessEnv, logger: Logger, output: Logger, events: ServiceEvents, groups: ProcessGroups) {
     this.name = plan.name;
     this.plan = plan;
     this.env = env;
     this.#logger = logger;
     this.#output = output;
     this.#events = events;
+    this.#groups = groups;
   }
 
   get pid(): number | null {
@@ -163,6 +166,8 @@ export class ServiceProcess {
       throw this.#cannotStart(why);
     }
     this.child = child;
+    // Its own session (detached): the group id is its pid. Listed so it dies with the master, however the master ends.
+    this.#groups.add(child.pid!);
     this.#startedAt = Date.now();
     this.state = plan.socket !== null || plan.port > 0 ? 'starting' : 'running';
     this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {
@@ -220,6 +225,7 @@ export class ServiceProcess {
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     // Whatever it started goes with it, so the restart finds its socket and port free.
     signalGroup(child, 'SIGKILL');
+    if (child.pid !== undefined) this.#groups.remove(child.pid);
     if (this.child !== child) return;
     if (this.#readyTimer) clearTimeout(this.#readyTimer);
     this.#readyTimer = null;

@@ -47,6 +47,7 @@ export class SystemdNotifier {
   readonly #socket: string | undefined;
   readonly #logger: Logger;
   #warned = false;
+  #sending: Promise<void> = Promise.resolve();
 
   constructor(env: NodeJS.ProcessEnv, logger: Logger) {
     this.#socket = env.NOTIFY_SOCKET;
@@ -75,8 +76,14 @@ export class SystemdNotifier {
     return this.#send([`STATUS=${text}`]);
   }
 
+  /** One systemd-notify at a time, so systemd sees RELOADING=1 before the READY=1 that ends it. */
   #send(assignments: string[]): Promise<void> {
     if (this.#socket === undefined) return Promise.resolve();
+    this.#sending = this.#sending.then(() => this.#run(assignments));
+    return this.#sending;
+  }
+
+  #run(assignments: string[]): Promise<void> {
     return new Promise((resolve) => {
       execFile(
         'systemd-notify',

@@ -1,18 +1,50 @@
 /**
- * One worker process as the master sees it: how it was started, what it last
- * reported, and what state it is in.
+ * One worker as the master sees it: what it last reported and what state it
+ * is in. The process itself comes from a spawner — a Node child process in
+ * production, a fake the test drives in the master's unit tests — so the
+ * supervisor's logic never depends on how a worker is started.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { ServePlan } from '../config/plan.ts';
 import { FIRST_LISTENER_FD, type ListenerFd, type MasterMessage, type RetireReason, type StallReport, type WorkerMessage } from '../ipc.ts';
 import { nodeFlagsForTypeScript } from '../runtime.ts';
+import type { Clock } from './clock.ts';
+import type { WorkerFacts } from './events.ts';
 import type { OpenListener } from './listeners.ts';
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
 
+/** The operating-system side of a worker. */
+export interface WorkerChild {
+  readonly pid: number;
+  /** Sends over the IPC channel; a closed channel drops the message (the exit follows). */
+  send(message: MasterMessage): void;
+  /** Sends a signal; a process already gone is ignored. */
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** What a worker child reports; the spawner calls these. */
+export interface WorkerChildEvents {
+  message(message: WorkerMessage): void;
+  stall(report: StallReport): void;
+  /** Once, when the process is gone (code and signal null when it could not be started at all). */
+  exit(code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+export interface SpawnRequest {
+  generation: number;
+  index: number;
+  listeners: readonly OpenListener[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** Starts a worker. The master sends it `init` (the plan, its listeners) right after. */
+export type WorkerSpawner = (request: SpawnRequest, events: WorkerChildEvents) => WorkerChild;
+
+/** What the master hears from a handle. */
 export interface WorkerEvents {
   message(worker: WorkerHandle, message: WorkerMessage): void;
   stall(worker: WorkerHandle, report: StallReport): void;
@@ -21,16 +53,65 @@ export interface WorkerEvents {
 
 const WORKER_ENTRY = fileURLToPath(new URL(`../worker/main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
-export class WorkerHandle {
+/** The production spawner: `node worker/main.js` with the IPC channel, the watchdog pipe and the listening sockets. */
+export const spawnWorkerProcess: WorkerSpawner = (request, events) => {
+  const child = spawn(process.execPath, [...nodeFlagsForTypeScript(), WORKER_ENTRY], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', ...request.listeners.map((l) => l.fd)],
+    env: { ...request.env, KIRIN_WORKER: String(request.index), KIRIN_GENERATION: String(request.generation) },
+    serialization: 'json',
+  });
+  let exited = false;
+  child.on('message', (message: WorkerMessage) => events.message(message));
+  child.on('exit', (code, signal) => {
+    exited = true;
+    events.exit(code, signal);
+  });
+  // Spawning can fail (EAGAIN, ENOMEM): then no 'exit' follows, so report one — the master counts a crash and backs off.
+  child.on('error', () => {
+    if (child.pid === undefined && !exited) {
+      exited = true;
+      events.exit(null, null);
+    }
+  });
+  const watchdogPipe = child.stdio[4] as Readable | null;
+  if (watchdogPipe) {
+    createInterface({ input: watchdogPipe }).on('line', (line) => {
+      try {
+        const report = JSON.parse(line) as StallReport;
+        if (report.t === 'stall') events.stall(report);
+      } catch {
+        // Not a report: ignore.
+      }
+    });
+  }
+  return {
+    pid: child.pid ?? -1,
+    send(message) {
+      if (!child.connected) return;
+      try {
+        child.send(message);
+      } catch {
+        // The channel closed under us: the exit event follows.
+      }
+    },
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+};
+
+export class WorkerHandle implements WorkerFacts {
   readonly generation: number;
   /** 1-based position in its generation, for logs ("worker 2"). */
   readonly index: number;
-  readonly child: ChildProcess;
   readonly pid: number;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   state: WorkerState = 'booting';
-  readyAt = 0;
-  lastHeartbeat = Date.now();
+  lastHeartbeat: number;
   served = 0;
   inflight = 0;
   rss = 0;
@@ -41,12 +122,16 @@ export class WorkerHandle {
   /** For a replacement: the worker it replaces. */
   replaces: WorkerHandle | null = null;
   drainStartedAt = 0;
-  /** Why the master killed it, if it did ('watchdog', 'memory', 'stop'). */
+  /** Why the master killed it, if it did ('watchdog', 'boot-timeout', 'stop' …). */
   killedFor: string | null = null;
   lastStall: (StallReport & { at: number }) | null = null;
   bootError: Extract<WorkerMessage, { t: 'boot-error' }> | null = null;
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
+  /** Resolves once the process is gone. */
+  readonly exited: Promise<void>;
+  readonly #child: WorkerChild;
+  readonly #clock: Clock;
 
   constructor(options: {
     generation: number;
@@ -56,74 +141,55 @@ export class WorkerHandle {
     env: NodeJS.ProcessEnv;
     maxRequests: number;
     events: WorkerEvents;
+    spawn: WorkerSpawner;
+    clock: Clock;
   }) {
     this.generation = options.generation;
     this.index = options.index;
-    const listenerFds: ListenerFd[] = options.listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, secure: l.secure, spec: l.url }));
-    this.child = spawn(process.execPath, [...nodeFlagsForTypeScript(), WORKER_ENTRY], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', ...options.listeners.map((l) => l.fd)],
-      env: { ...options.env, KIRIN_WORKER: String(options.index), KIRIN_GENERATION: String(options.generation) },
-      serialization: 'json',
-    });
-    this.pid = this.child.pid ?? -1;
+    this.#clock = options.clock;
+    this.startedAt = this.lastHeartbeat = options.clock.now();
     const events = options.events;
-    this.child.on('message', (message: WorkerMessage) => events.message(this, message));
-    this.child.on('exit', (code, signal) => {
-      this.state = 'exited';
-      this.exitCode = code;
-      this.exitSignal = signal;
-      events.exit(this, code, signal);
-    });
-    // Spawning can fail (EAGAIN, ENOMEM): then no 'exit' follows, so report one — the master counts a crash and backs off.
-    this.child.on('error', () => {
-      if (this.child.pid === undefined && this.state !== 'exited') {
-        this.state = 'exited';
-        events.exit(this, null, null);
-      }
-    });
-    const watchdogPipe = this.child.stdio[4] as Readable | null;
-    if (watchdogPipe) {
-      createInterface({ input: watchdogPipe }).on('line', (line) => {
-        try {
-          const report = JSON.parse(line) as StallReport;
-          if (report.t === 'stall') {
-            this.lastStall = { ...report, at: Date.now() };
-            events.stall(this, report);
-          }
-        } catch {
-          // Not a report: ignore.
-        }
-      });
-    }
+    let markExited!: () => void;
+    this.exited = new Promise((resolve) => (markExited = resolve));
+    this.#child = options.spawn(
+      { generation: this.generation, index: this.index, listeners: options.listeners, env: options.env },
+      {
+        message: (message) => events.message(this, message),
+        stall: (report) => {
+          this.lastStall = { ...report, at: this.#clock.now() };
+          events.stall(this, report);
+        },
+        exit: (code, signal) => {
+          if (this.state === 'exited') return;
+          this.state = 'exited';
+          this.exitCode = code;
+          this.exitSignal = signal;
+          markExited();
+          events.exit(this, code, signal);
+        },
+      },
+    );
+    this.pid = this.#child.pid;
+    const listenerFds: ListenerFd[] = options.listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, secure: l.secure, spec: l.url }));
     this.send({ t: 'init', plan: options.plan, generation: this.generation, index: this.index, listeners: listenerFds, maxRequests: options.maxRequests });
   }
 
   send(message: MasterMessage): void {
-    if (this.child.connected) {
-      try {
-        this.child.send(message);
-      } catch {
-        // The channel closed under us: the exit event follows.
-      }
-    }
+    if (this.state !== 'exited') this.#child.send(message);
   }
 
   /** Stop accepting, finish in-flight requests, exit. */
   drain(): void {
     if (this.state === 'exited' || this.state === 'draining') return;
     this.state = 'draining';
-    this.drainStartedAt = Date.now();
+    this.drainStartedAt = this.#clock.now();
     this.send({ t: 'drain' });
   }
 
   kill(signal: NodeJS.Signals, reason: string): void {
     if (this.state === 'exited') return;
     this.killedFor ??= reason;
-    try {
-      this.child.kill(signal);
-    } catch {
-      // Already gone.
-    }
+    this.#child.kill(signal);
   }
 
   get alive(): boolean {
@@ -131,7 +197,7 @@ export class WorkerHandle {
   }
 
   get uptimeMs(): number {
-    return Date.now() - this.startedAt;
+    return this.#clock.now() - this.startedAt;
   }
 
   toString(): string {

@@ -13,9 +13,8 @@
  *   service-exit, service-failed / service-ready → service-down / service-up
  *   ddns-stopped               → ddns-stopped (the provider refused; updates stopped)
  */
-import type { EventEmitter } from 'node:events';
+import type { WorkerFacts } from '../master/events.ts';
 import type { Master } from '../master/master.ts';
-import type { WorkerHandle } from '../master/worker-handle.ts';
 import type { AppErrorReport } from './app-errors.ts';
 import { UpstreamTracker, asUpstreamReport, type UpstreamTransition } from './upstream-health.ts';
 import { DDNS_STOPPED_EVENT, ddnsIncident, type DdnsStoppedInfo } from '../ddns/incident.ts';
@@ -50,55 +49,55 @@ export interface Incident {
 }
 
 /** What incidents need from the master; a fake with these parts drives the unit tests. */
-export type ObservedMaster = Pick<Master, 'status' | 'providers' | 'plan'> & EventEmitter;
+export type ObservedMaster = Pick<Master, 'status' | 'providers' | 'plan' | 'on'>;
 
 export class IncidentWatcher {
   readonly #master: ObservedMaster;
   readonly #listeners: ((incident: Incident) => void)[] = [];
   readonly #upstreams: UpstreamTracker;
   readonly #serviceStates = new Map<string, 'down' | 'up'>();
-  #lastExit: WorkerHandle | null = null;
+  #lastExit: WorkerFacts | null = null;
 
   constructor(master: ObservedMaster) {
     this.#master = master;
     this.#upstreams = new UpstreamTracker(master.providers.upstreams);
-    master.on('worker-event:app-error', (worker: WorkerHandle, payload: unknown) => {
+    master.on('worker-event:app-error', (worker, payload) => {
       const report = asAppErrorReport(payload);
       if (report) this.#emit(appErrorIncident(report, worker));
     });
-    master.on('worker-exit', (worker: WorkerHandle) => {
+    master.on('worker-exit', (worker) => {
       this.#lastExit = worker;
       for (const t of this.#upstreams.forgetWorker(worker.pid)) this.#emit(upstreamIncident(t));
     });
-    master.on('worker-restart', (reason: string) => {
+    master.on('worker-restart', (reason) => {
       const worker = this.#lastExit;
       this.#lastExit = null;
       if (worker && (reason === 'crash' || reason === 'watchdog' || reason === 'boot-error')) this.#emit(workerIncident(worker, reason));
     });
-    master.on('reload', (ok: boolean, reason?: string) => {
+    master.on('reload', (ok, reason) => {
       if (!ok) {
         this.#emit({ kind: 'reload-failed', signature: 'reload-failed', title: `a reload failed; generation ${master.status().generation} keeps serving`, detail: reason ?? 'The reason is in the error log (journalctl -u kirin, or the terminal).', time: Date.now(), count: 1 });
         return;
       }
       this.#upstreams.sync(proxyUpstreams(master.plan));
     });
-    master.on('crash-loop', (count: number) => this.#emit(crashLoopIncident(count)));
-    master.on('certificate-failed', (info: unknown) => this.#emit(certificateIncident(info)));
+    master.on('crash-loop', (count) => this.#emit(crashLoopIncident(count)));
+    master.on('certificate-failed', (info) => this.#emit(certificateIncident(info)));
     master.on(DDNS_STOPPED_EVENT, (info: DdnsStoppedInfo) => this.#emit(ddnsIncident(info)));
-    master.on('worker-event:upstream-health', (worker: WorkerHandle, payload: unknown) => {
+    master.on('worker-event:upstream-health', (worker, payload) => {
       const report = asUpstreamReport(payload);
       const transition = report && this.#upstreams.report(worker.pid, report);
       if (transition) this.#emit(upstreamIncident(transition));
     });
     // The service manager's events: an exit it did not ask for, a start that failed, ready (again).
-    master.on('service-exit', (info: ServiceExit) => {
+    master.on('service-exit', (info) => {
       const how = info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
       this.#serviceChanged(info.name, 'down', `service "${info.name}" exited (${how}); restarting it in ${info.restartInMs} ms`, `Service: ${info.name}\nPID: ${info.pid ?? '-'}\nExit: ${how} after ${((info.uptimeMs ?? 0) / 1000).toFixed(1)} s\nRestarts so far: ${info.restarts ?? 0}`);
     });
-    master.on('service-failed', (info: { name: string; error: string }) => {
+    master.on('service-failed', (info) => {
       this.#serviceChanged(info.name, 'down', `service "${info.name}" failed: ${info.error.split('\n')[0]}`, `Service: ${info.name}\nError: ${info.error}`);
     });
-    master.on('service-ready', (info: { name: string; pid: number | null; upstream: string }) => {
+    master.on('service-ready', (info) => {
       if (this.#serviceStates.get(info.name) === 'down') this.#serviceChanged(info.name, 'up', `service "${info.name}" runs again`, `Service: ${info.name}\nPID: ${info.pid ?? '-'}\nUpstream: ${info.upstream || '-'}`);
     });
   }
@@ -128,16 +127,6 @@ export class IncidentWatcher {
   }
 }
 
-interface ServiceExit {
-  name: string;
-  pid: number | null;
-  restarts?: number;
-  code: number | null;
-  signal: string | null;
-  uptimeMs?: number;
-  restartInMs?: number;
-}
-
 export function asAppErrorReport(value: unknown): AppErrorReport | null {
   if (typeof value !== 'object' || value === null) return null;
   const r = value as Partial<AppErrorReport>;
@@ -155,7 +144,7 @@ export function appErrorSignature(report: Pick<AppErrorReport, 'name' | 'message
   return `app-error:${report.name}:${message}:${frame}`;
 }
 
-export function appErrorIncident(report: AppErrorReport, worker: Pick<WorkerHandle, 'pid' | 'index' | 'generation'>): Incident {
+export function appErrorIncident(report: AppErrorReport, worker: Pick<WorkerFacts, 'pid' | 'index' | 'generation'>): Incident {
   const request = report.request;
   const what = `${report.name}: ${report.message.split('\n')[0]}`;
   const title = request ? `${request.method} ${pathOf(request.url)} → ${what}` : `${what} (outside a request)`;
@@ -173,7 +162,7 @@ export function appErrorIncident(report: AppErrorReport, worker: Pick<WorkerHand
   return { kind: 'app-error', signature: appErrorSignature(report), title, detail: lines.join('\n'), time: report.time, count: 1 + report.dropped };
 }
 
-function workerIncident(worker: WorkerHandle, reason: string): Incident {
+function workerIncident(worker: WorkerFacts, reason: string): Incident {
   const who = `worker ${worker.index} (pid ${worker.pid})`;
   const how = worker.exitSignal ? `signal ${worker.exitSignal}` : `exit code ${worker.exitCode}`;
   const lines = [`Worker: ${worker.index}, pid ${worker.pid}, generation ${worker.generation}`, `Exit: ${how}`, `Uptime: ${((Date.now() - worker.startedAt) / 1000).toFixed(1)} s`];

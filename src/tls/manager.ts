@@ -44,8 +44,8 @@ export interface ManagerHost {
   logger: Logger;
   /** Sends a message to every worker. */
   push(type: 'tls-certificate' | 'tls-certificate-removed', payload: unknown): void;
-  /** Master events for alerts: certificate-issued, certificate-renewed, certificate-failed. */
-  emit(event: string, payload: unknown): void;
+  /** Master events for alerts (src/master/events.ts). */
+  emit(event: 'certificate-issued' | 'certificate-renewed' | 'certificate-failed', payload: unknown): void;
 }
 
 export interface ManagerOptions {

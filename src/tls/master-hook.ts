@@ -19,7 +19,6 @@ import { scheduleSettingsFromEnv } from './schedule.ts';
 import { CertificateStore } from './store.ts';
 import { TicketKeys } from './ticket-keys.ts';
 
-const HEALTH_POLL_MS = 200;
 /** A stop does not wait for a CA that is slow to answer: an order still running this long after the master stopped is abandoned (its lock is taken over at the next start). */
 const ABANDON_ORDER_MS = 2000;
 
@@ -47,7 +46,10 @@ export function attachCertificates(master: Master): CertificateManager {
     await initial;
     return { certificates: manager.snapshot(), challenges: board.state(), ticketKeys: tickets.current };
   });
-  master.on(`worker-event:${TLS_MESSAGES.challengesApplied}`, (worker: { pid: number }, payload: { version: number }) => board.acknowledge(worker.pid, payload.version));
+  master.on(`worker-event:${TLS_MESSAGES.challengesApplied}`, (worker, payload) => {
+    const version = (payload as { version?: unknown } | null)?.version;
+    if (typeof version === 'number') board.acknowledge(worker.pid, version);
+  });
   master.on('reload', (ok: boolean) => {
     if (ok) manager.reconcile(master.plan).catch((error: unknown) => logger.error({ err: error }, 'updating certificates after the reload failed'));
   });
@@ -56,14 +58,8 @@ export function attachCertificates(master: Master): CertificateManager {
   master.once('starting', () => master.control?.register('certs', (args) => (typeof args.renew === 'string' ? manager.renew(args.renew) : manager.status())));
 
   // ACME needs the workers to answer challenges: start ordering once they serve.
-  const waitForWorkers = setInterval(() => {
-    if (!master.healthy) return;
-    clearInterval(waitForWorkers);
-    void initial.then(() => manager.start());
-  }, HEALTH_POLL_MS);
-  waitForWorkers.unref();
+  master.once('booted', () => void initial.then(() => manager.start()));
   master.once('finishing', () => {
-    clearInterval(waitForWorkers);
     manager.stop();
     tickets.stop();
   });

@@ -268,10 +268,12 @@ process.on('message', (message: MasterMessage) => {
   worker?.handle(message);
 });
 
-// The master went away (killed, crashed): finish what is in flight and leave.
+// The master went away (killed, crashed): stop accepting at once — the listening socket is freed for the
+// next master — finish what is in flight and leave. Nothing may live on unsupervised holding the port.
 process.on('disconnect', () => {
-  if (worker) void worker.drain('the master is gone');
-  else process.exit(ExitCode.OK);
+  if (!worker) process.exit(ExitCode.OK);
+  worker.logger.warn('the master is gone (the IPC channel closed): no longer accepting; exiting once the requests in flight are done');
+  void worker.drain('the master is gone');
 });
 
 process.on('SIGTERM', () => {

@@ -58,7 +58,8 @@ describe('alerts by email and webhook', () => {
         },
         sites: { '*': {
           '/': { app: './app.ts' },
-          '/api/': { proxy: { to: '${upstreamUrl}', health: { path: '/health', interval: '200ms', timeout: '1s' } } },
+          // A generous timeout: a worker still busy booting on a loaded machine answers its timer late, which is not the upstream being down.
+          '/api/': { proxy: { to: '${upstreamUrl}', health: { path: '/health', interval: '200ms', timeout: '5s' } } },
         } },
       };\n`,
     });

@@ -1,7 +1,7 @@
 /**
  * Services end to end: programs Kirin runs next to its workers and proxies to.
  * A killed service is restarted and serves again; its output is in Kirin's
- * log under its name; a reload restarts only what changed; a stop takes the
+ * log under its name; a reload replaces only what changed; a stop takes the
  * services down; a program that does not exist stops `kirin serve` with an
  * error that names the command.
  */
@@ -84,16 +84,19 @@ describe('services (e2e)', () => {
     assert.equal((await status(kirin.stateDir)).services.find((s) => s.name === 'web')!.restarts, 1);
   });
 
-  it('on reload restarts the service whose definition changed, and only that one', async () => {
+  it('on reload starts the changed service next to the old one, keeps the others, and stops the old one once the old generation is gone', async () => {
     const web = await servicePid('web');
     const api = await servicePid('api');
     writeFileSync(join(dir, 'kirin.config.json'), config(dir, 'bonjour'));
     kirin.signal('SIGHUP');
     await kirin.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('reloaded: generation 2'), 30_000, 'the reload');
-    assert.match((await get('web.test')).body, /^bonjour from \d+ \/$/);
+    // A new connection reaches the new generation, whose proxy reaches the new service.
+    const fresh = await request(`${kirin.url}/`, { headers: { host: 'web.test' }, agent: false });
+    assert.match(fresh.body, /^bonjour from \d+ \/$/);
     assert.notEqual(await servicePid('web'), web);
     assert.equal(await servicePid('api'), api);
     assert.match((await get('api.test')).body, new RegExp(`^api from ${api} /$`));
+    await waitFor(() => !isAlive(web), { what: 'the replaced service to stop once the old generation has drained' });
   });
 
   it('stops its services when it stops', async () => {

@@ -3,7 +3,6 @@
  * binds the {socket} or {port} it is given.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { existsSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -41,10 +40,8 @@ function harness() {
   const lines: Captured[] = [];
   const destination = { write: (line: string) => void lines.push(JSON.parse(line) as Captured) };
   const logger = createLogger({ level: 'info', role: 'master', pretty: false, destination });
-  const events = new EventEmitter();
   const seen: { type: string; payload: Record<string, unknown> }[] = [];
-  for (const type of ['service-ready', 'service-exit', 'service-failed']) events.on(type, (payload) => seen.push({ type, payload }));
-  const manager = new ServiceManager(logger, events, (role) => createLogger({ level: 'info', role, pretty: false, destination }));
+  const manager = new ServiceManager(logger, (type, payload) => seen.push({ type, payload: { ...payload } }), (role) => createLogger({ level: 'info', role, pretty: false, destination }));
   after(() => manager.stop());
   const service = (name: string, command: string, extra: Partial<ServicePlan> = {}): ServicePlan => ({
     name,
@@ -142,14 +139,14 @@ describe('services', () => {
     await assert.rejects(h.manager.start(h.plan(web), h.env), /its working folder .*nope does not exist/);
   });
 
-  it('on reload keeps unchanged services and their ports, restarts changed ones, starts new and stops removed ones', async () => {
+  it('on reload keeps unchanged services, starts changed ones next to the running ones, and stops the replaced and removed ones only after the old generation', async () => {
     const h = harness();
     const keep = h.service('keep', `${node} service.mjs {port}`);
     const change = h.service('change', `${node} service.mjs {socket}`, { env: { GREETING: 'one' } });
     const drop = h.service('drop', `${node} service.mjs {socket}`);
     const first = h.plan(keep, change, drop);
     await h.manager.start(first, h.env);
-    const pids = Object.fromEntries(h.manager.status().map((s) => [s.name, s.pid]));
+    const pids = Object.fromEntries(h.manager.status().map((s) => [s.name, s.pid!]));
     const keptPort = first.services.keep!.port;
 
     const next = h.plan(
@@ -157,15 +154,84 @@ describe('services', () => {
       h.service('change', `${node} service.mjs {socket}`, { env: { GREETING: 'two' } }),
       h.service('added', `${node} service.mjs {socket}`),
     );
-    await h.manager.update(next, h.env);
+    const prepared = await h.manager.prepare(next, h.env);
+    // The new generation's plan points at the kept port and at the new instance's own socket.
+    assert.equal(next.services.keep!.port, keptPort);
+    assert.equal(next.services.change!.socket, join(h.dir, 'state', 'run', 'change.2.sock'));
+    const fresh = await request('http://localhost/', { socketPath: next.services.change!.socket! });
+    const freshPid = Number(fresh.body.replace('pid ', ''));
+    assert.notEqual(freshPid, pids.change);
+    // Until the commit, the running services are untouched and still answer where the old generation looks.
+    assert.equal((await request('http://localhost/', { socketPath: change.socket! })).body, `pid ${pids.change}`);
+    assert.ok(isAlive(pids.drop!));
+
+    h.manager.commit(prepared);
     const after = Object.fromEntries(h.manager.status().map((s) => [s.name, s]));
     assert.deepEqual(Object.keys(after).sort(), ['added', 'change', 'keep']);
     assert.equal(after.keep!.pid, pids.keep);
-    assert.equal(next.services.keep!.port, keptPort);
-    assert.notEqual(after.change!.pid, pids.change);
+    assert.equal(after.change!.pid, freshPid);
     assert.equal(after.added!.state, 'running');
+    // The old generation drains with its services still there; they stop once it is gone.
+    assert.ok(h.manager.hasRetired);
+    assert.ok(isAlive(pids.change!) && isAlive(pids.drop!));
+    await h.manager.stopRetired();
     assert.equal(isAlive(pids.drop!), false);
     assert.equal(isAlive(pids.change!), false);
+    assert.equal(h.manager.hasRetired, false);
     assert.ok(existsSync(next.services.added!.socket!));
+
+    // The next change takes the first socket name again, now that it is free.
+    const third = h.plan(h.service('keep', `${node} service.mjs {port}`), h.service('change', `${node} service.mjs {socket}`, { env: { GREETING: 'three' } }));
+    h.manager.commit(await h.manager.prepare(third, h.env));
+    assert.equal(third.services.change!.socket, change.socket);
+  });
+
+  it('an aborted reload leaves the services as they were: same pid, same port, still answering', async () => {
+    const h = harness();
+    const api = h.service('api', `${node} service.mjs {port}`, { env: { GREETING: 'one' } });
+    const web = h.service('web', `${node} service.mjs {socket}`);
+    const first = h.plan(api, web);
+    await h.manager.start(first, h.env);
+    const before = h.manager.status();
+    const port = first.services.api!.port;
+
+    const next = h.plan(h.service('api', `${node} service.mjs {port}`, { env: { GREETING: 'two' } }), h.service('new', `${node} service.mjs {socket}`));
+    const prepared = await h.manager.prepare(next, h.env);
+    const started = prepared.started.map((s) => s.pid!);
+    assert.equal(started.length, 2);
+    assert.notEqual(next.services.api!.port, port);
+    await h.manager.abort(prepared);
+
+    assert.deepEqual(h.manager.status(), before);
+    for (const pid of started) assert.equal(isAlive(pid), false);
+    assert.equal((await request(`http://127.0.0.1:${port}/`)).body, `pid ${before[0]!.pid}`);
+    assert.equal((await request('http://localhost/', { socketPath: web.socket! })).body, `pid ${before[1]!.pid}`);
+  });
+
+  it('a changed service that cannot start fails the prepare, and nothing changes', async () => {
+    const h = harness();
+    const api = h.service('api', `${node} service.mjs {port}`);
+    await h.manager.start(h.plan(api), h.env);
+    const before = h.manager.status();
+    const next = h.plan(h.service('api', 'no-such-program-here {port}'), h.service('extra', `${node} service.mjs {socket}`));
+    await assert.rejects(h.manager.prepare(next, h.env), /service "api": cannot start `no-such-program-here \{port\}`: the program "no-such-program-here" was not found/);
+    assert.deepEqual(h.manager.status(), before);
+    assert.ok(isAlive(before[0]!.pid!));
+  });
+
+  it('stop() during a prepare cancels it and stops every service, the prepared ones too', async () => {
+    const h = harness();
+    const api = h.service('api', `${node} service.mjs {port}`);
+    await h.manager.start(h.plan(api), h.env);
+    const running = h.manager.status()[0]!.pid!;
+    // Never accepts on its {port}: the prepare waits for it (up to readyTimeout, 10 s here).
+    const silent = h.service('silent', `${node} -e setInterval(()=>{},1000) {port}`);
+    const preparing = h.manager.prepare(h.plan(h.service('api', `${node} service.mjs {port}`), silent), h.env);
+    const seenStarted = await waitFor(() => h.lines.find((l) => l.msg.startsWith('service silent started (pid ')), { what: 'the new service to start' });
+    const silentPid = Number(/pid (\d+)/.exec(seenStarted.msg)![1]);
+    await h.manager.stop();
+    await assert.rejects(preparing, /cancelled/);
+    assert.equal(isAlive(running), false);
+    assert.equal(isAlive(silentPid), false);
   });
 });

@@ -178,10 +178,15 @@ function stateDirFromArgs(args: string[]): string | undefined {
   return i === -1 ? undefined : args[i + 1];
 }
 
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A temporary folder, removed when the test process exits. */
 export function tempDir(prefix = 'kirin-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 
