@@ -5,6 +5,7 @@
  * supervisor's logic never depends on how a worker is started.
  */
 import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -53,10 +54,28 @@ export interface WorkerEvents {
 
 const WORKER_ENTRY = fileURLToPath(new URL(`../worker/main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
+/**
+ * The folder Kirin was started in, as the shell named it (Gunicorn's START_CTX
+ * cwd): through a `current` symlink when it was started there, so a worker
+ * spawned after a deploy switched the link runs in the new release, not in the
+ * one the master happened to resolve at start.
+ */
+export function startFolder(pwd = process.env.PWD, cwd = process.cwd()): string {
+  try {
+    if (pwd && realpathSync(pwd) === realpathSync(cwd)) return pwd;
+  } catch {
+    // PWD names a folder that is gone: fall back to the real one.
+  }
+  return cwd;
+}
+
+const START_FOLDER = startFolder();
+
 /** The production spawner: `node worker/main.js` with the IPC channel, the watchdog pipe and the listening sockets. */
 export const spawnWorkerProcess: WorkerSpawner = (request, events) => {
   const child = spawn(process.execPath, [...nodeFlagsForTypeScript(), WORKER_ENTRY], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', ...request.listeners.map((l) => l.fd)],
+    cwd: START_FOLDER,
     env: { ...request.env, KIRIN_WORKER: String(request.index), KIRIN_GENERATION: String(request.generation) },
     serialization: 'json',
   });
