@@ -1,6 +1,8 @@
 /**
- * Services die with the master, however it ends — SIGKILL and the OOM killer
- * included — so no gunicorn is left holding its socket or port.
+ * Services and workers die with the master, however it ends — SIGKILL and the
+ * OOM killer included — so no gunicorn is left holding its socket or port, and
+ * no worker whose event loop was blocked when the master died (it never sees
+ * its IPC channel close) keeps the listening socket.
  *
  * Each service runs in its own process group (its own session, in fact), which
  * the master stops on every exit path it lives through. For the deaths it does
@@ -8,9 +10,10 @@
  * and which would only reach the service itself, not what it started. So a tiny
  * watcher does it: a /bin/sh process in its own session, started with the first
  * service, whose stdin is a pipe from the master. The master writes `+PGID` when
- * a service's group starts and `-PGID` once it is gone. The kernel closes the
- * pipe when the master dies; the watcher reads end of file, sends SIGTERM to
- * every group still listed, SIGKILL to what is left a moment later, and exits.
+ * a service's group starts and `-PGID` once it is gone, `+pPID` / `-pPID` for a
+ * worker process. The kernel closes the pipe when the master dies; the watcher
+ * reads end of file, sends SIGTERM to every group and process still listed,
+ * SIGKILL to what is left a moment later, and exits.
  * After a normal stop the list is empty and it just exits.
  *
  * Gunicorn's "dirty arbiter" solves the same problem with a pid file swept at the
@@ -25,25 +28,29 @@ const TERM_GRACE_TENTHS = 20;
 // Only shell builtins between reads (and `kill`, `sleep` at the end): the watcher costs about a megabyte.
 const WATCHER = `
 trap '' HUP INT QUIT TERM USR1 USR2 TTIN TTOU
-groups=' '
+targets=' '
 while read -r line; do
   case $line in
-    +*) groups="$groups\${line#+} " ;;
-    -*) g=\${line#-}
-        case $groups in *" $g "*) groups="\${groups%% $g *} \${groups#* $g }" ;; esac ;;
+    +p*) t=\${line#+p} ;;
+    -p*) t=\${line#-p} ;;
+    *) t=-\${line#?} ;;
+  esac
+  case $line in
+    +*) targets="$targets$t " ;;
+    -*) case $targets in *" $t "*) targets="\${targets%% $t *} \${targets#* $t }" ;; esac ;;
   esac
 done
-[ -z "\${groups# }" ] && exit 0
-for g in $groups; do kill -TERM "-$g" 2>/dev/null; done
+[ -z "\${targets# }" ] && exit 0
+for t in $targets; do kill -TERM "$t" 2>/dev/null; done
 i=0
 while [ $i -lt ${TERM_GRACE_TENTHS} ]; do
   alive=''
-  for g in $groups; do kill -0 "-$g" 2>/dev/null && alive=1; done
+  for t in $targets; do kill -0 "$t" 2>/dev/null && alive=1; done
   [ -z "$alive" ] && exit 0
   sleep 0.1
   i=$((i + 1))
 done
-for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
+for t in $targets; do kill -KILL "$t" 2>/dev/null; done
 `;
 
 /** What a service tells about its process group. */
@@ -54,7 +61,15 @@ export interface ProcessGroups {
   remove(pgid: number): void;
 }
 
-export class GroupGuard implements ProcessGroups {
+/** What the worker spawner tells about a worker process. */
+export interface ChildProcesses {
+  /** A worker process was started. */
+  addProcess(pid: number): void;
+  /** It exited. */
+  removeProcess(pid: number): void;
+}
+
+export class GroupGuard implements ProcessGroups, ChildProcesses {
   readonly #logger: Logger;
   #watcher: ChildProcess | null = null;
   #failed = false;
@@ -69,6 +84,14 @@ export class GroupGuard implements ProcessGroups {
 
   remove(pgid: number): void {
     this.#write(`-${pgid}`);
+  }
+
+  addProcess(pid: number): void {
+    this.#write(`+p${pid}`);
+  }
+
+  removeProcess(pid: number): void {
+    this.#write(`-p${pid}`);
   }
 
   /** Ends the watcher: it kills the groups still listed (none after a normal stop) and exits. */
@@ -90,7 +113,7 @@ export class GroupGuard implements ProcessGroups {
       if (this.#watcher !== watcher) return;
       this.#watcher = null;
       this.#failed = true;
-      this.#logger.warn(`the watcher that stops services if the master is killed ${why}; services are still stopped on every normal exit`);
+      this.#logger.warn(`the watcher that stops services and workers if the master is killed ${why}; they are still stopped on every normal exit`);
     };
     watcher.on('error', (error) => lost(`could not run: ${error.message}`));
     watcher.stdin!.on('error', () => lost('is gone'));

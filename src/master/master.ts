@@ -32,7 +32,8 @@ import { closeListener, listenerKey, openListener, type OpenListener } from './l
 import { Providers } from './providers.ts';
 import { ServiceManager, type ServiceChange } from './services.ts';
 import type { SystemdNotifier } from './systemd.ts';
-import { spawnWorkerProcess, WorkerHandle, type WorkerSpawner } from './worker-handle.ts';
+import { GroupGuard } from './group-guard.ts';
+import { processSpawner, WorkerHandle, type WorkerSpawner } from './worker-handle.ts';
 
 export type { ExitReason, ReloadResult } from './events.ts';
 
@@ -138,6 +139,8 @@ export class Master extends EventEmitter<MasterEventMap> {
   readonly #loadPlan: PlanLoader;
   readonly #notifier: SystemdNotifier;
   readonly #spawnWorker: WorkerSpawner;
+  /** Kills workers and services should this process die without stopping them (SIGKILL, OOM). */
+  readonly #guard: GroupGuard;
   readonly #clock: Clock;
   readonly #ownProcess: boolean;
   readonly #faultOnSignal: MasterSignal | null;
@@ -183,13 +186,14 @@ export class Master extends EventEmitter<MasterEventMap> {
     this.#logger = options.logger;
     this.#loadPlan = options.loadPlan;
     this.#notifier = options.notifier;
-    this.#spawnWorker = options.spawnWorker ?? spawnWorkerProcess;
+    this.#guard = new GroupGuard(options.logger);
+    this.#spawnWorker = options.spawnWorker ?? processSpawner(this.#guard);
     this.#clock = options.clock ?? systemClock;
     this.#ownProcess = options.ownProcess ?? true;
     this.#faultOnSignal = options.faultOnSignal ?? null;
     this.#startedAt = this.#clock.now();
     this.#target = options.plan.workers;
-    this.#services = new ServiceManager(options.logger, (event, ...args) => this.#tell(event, ...(args as MasterEventMap[typeof event])));
+    this.#services = new ServiceManager(options.logger, (event, ...args) => this.#tell(event, ...(args as MasterEventMap[typeof event])), undefined, this.#guard);
     this.stopped = new Promise((resolve) => this.once('stopped', resolve));
   }
 
@@ -883,6 +887,7 @@ export class Master extends EventEmitter<MasterEventMap> {
     for (const reply of this.#reloadWanted ?? []) reply({ ok: false, generation: this.#generation, error: 'the master is stopping' });
     this.#reloadWanted = null;
     await this.#services.stop();
+    this.#guard.close();
     for (const listener of this.#listeners.values()) closeListener(listener);
     this.#listeners.clear();
     await this.#control?.close();

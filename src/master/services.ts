@@ -63,6 +63,7 @@ export class ServiceManager {
   readonly #emit: ServiceEventSink;
   readonly #outputLogger: ServiceLoggerFactory;
   readonly #guard: GroupGuard;
+  readonly #ownsGuard: boolean;
   /** The services the current generation uses. */
   readonly #current = new Map<string, ServiceProcess>();
   /** What each service was started from, to tell on reload whether it changed. */
@@ -77,11 +78,16 @@ export class ServiceManager {
   #inProgress: Promise<unknown> | null = null;
   readonly #stopping = new AbortController();
 
-  constructor(logger: Logger, emit: ServiceEventSink = () => {}, outputLogger?: ServiceLoggerFactory) {
+  /**
+   * `guard`: the master's, shared with its workers (the master closes it); without
+   * one the manager keeps its own and closes it when it stops.
+   */
+  constructor(logger: Logger, emit: ServiceEventSink = () => {}, outputLogger?: ServiceLoggerFactory, guard?: GroupGuard) {
     this.#logger = logger;
     this.#emit = emit;
     this.#outputLogger = outputLogger ?? ((role) => createLogger({ level: logger.level as LogLevel, role }));
-    this.#guard = new GroupGuard(logger);
+    this.#ownsGuard = guard === undefined;
+    this.#guard = guard ?? new GroupGuard(logger);
   }
 
   /**
@@ -176,7 +182,7 @@ export class ServiceManager {
     this.#prepared.clear();
     this.#retired = [];
     await Promise.all([...this.#live].map((service) => this.#stopService(service)));
-    this.#guard.close();
+    if (this.#ownsGuard) this.#guard.close();
   }
 
   status(): ServiceStatus[] {

@@ -14,6 +14,7 @@ import { FIRST_LISTENER_FD, type ListenerFd, type MasterMessage, type RetireReas
 import { nodeFlagsForTypeScript } from '../runtime.ts';
 import type { Clock } from './clock.ts';
 import type { WorkerFacts } from './events.ts';
+import type { ChildProcesses } from './group-guard.ts';
 import type { OpenListener } from './listeners.ts';
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
@@ -71,8 +72,12 @@ export function startFolder(pwd = process.env.PWD, cwd = process.cwd()): string 
 
 const START_FOLDER = startFolder();
 
-/** The production spawner: `node worker/main.js` with the IPC channel, the watchdog pipe and the listening sockets. */
-export const spawnWorkerProcess: WorkerSpawner = (request, events) => {
+/**
+ * The production spawner: `node worker/main.js` with the IPC channel, the
+ * watchdog pipe and the listening sockets. Each process is listed with the
+ * guard, which kills it should the master die without stopping it.
+ */
+export const processSpawner = (guard: ChildProcesses): WorkerSpawner => (request, events) => {
   const child = spawn(process.execPath, [...nodeFlagsForTypeScript(), WORKER_ENTRY], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', ...request.listeners.map((l) => l.fd)],
     cwd: START_FOLDER,
@@ -80,9 +85,12 @@ export const spawnWorkerProcess: WorkerSpawner = (request, events) => {
     serialization: 'json',
   });
   let exited = false;
+  const pid = child.pid;
+  if (pid !== undefined) guard.addProcess(pid);
   child.on('message', (message: WorkerMessage) => events.message(message));
   child.on('exit', (code, signal) => {
     exited = true;
+    if (pid !== undefined) guard.removeProcess(pid);
     events.exit(code, signal);
   });
   // Spawning can fail (EAGAIN, ENOMEM): then no 'exit' follows, so report one — the master counts a crash and backs off.

@@ -7,8 +7,8 @@
  * (test/master/master.test.ts covers the same ground in milliseconds with fakes.)
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ExitCode } from '../../src/errors.ts';
@@ -171,6 +171,38 @@ describe('a master killed with SIGKILL', () => {
     } finally {
       await next.stop();
     }
+  });
+});
+
+describe('a master killed with SIGKILL while a worker is blocked', () => {
+  it('takes the blocked worker down too: it never hears its IPC channel close', async () => {
+    const dir = project({ app: './hang.ts' });
+    const marker = join(dir, 'blocked.pid');
+    writeFileSync(
+      join(dir, 'hang.ts'),
+      `import { writeFileSync } from 'node:fs';
+export default {
+  fetch(request: Request) {
+    if (new URL(request.url).pathname === '/hang') {
+      writeFileSync(${JSON.stringify(marker)}, String(process.pid));
+      for (;;) {}
+    }
+    return new Response('v1 ' + process.pid);
+  },
+};
+`,
+    );
+    const kirin = await startKirin({ cwd: dir, args: ['serve'] });
+    const pids = await children(kirin);
+    const socket = connect(Number(new URL(kirin.url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    socket.end('GET /hang HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const blocked = await waitFor(() => (existsSync(marker) ? Number(readFileSync(marker, 'utf8')) : undefined), { what: 'a worker to block its event loop' });
+    assert.ok(pids.includes(blocked));
+    kirin.signal('SIGKILL');
+    await kirin.exited;
+    await waitFor(() => pids.every((pid) => !isAlive(pid)), { what: 'the blocked worker, the other worker and the service to exit', timeoutMs: 10_000 });
+    socket.destroy();
   });
 });
 
