@@ -5,6 +5,7 @@
  * the generation over IPC; workers compile it into their runtime request path.
  * All paths in a plan are absolute; all durations are milliseconds; all sizes bytes.
  */
+import type { RelayPlan } from '../relay/plan.ts';
 import type { LoadBalancing, LogLevel } from './types.ts';
 
 export interface ServePlan {
@@ -32,6 +33,8 @@ export interface ServePlan {
   tls: TlsPlan;
   admin: AdminPlan | null;
   notify: NotifyPlan;
+  /** The relay role (a VPS forwarding whole connections home), or null; see src/relay/plan.ts. */
+  relay: RelayPlan | null;
 }
 
 export interface ListenAddress {
@@ -45,6 +48,8 @@ export interface ListenAddress {
   fd: number;
   /** What the user wrote, for messages. */
   spec: string;
+  /** Every connection starts with a PROXY protocol v2 header, accepted only from trustedProxies (src/relay/proxy-listener.ts). */
+  proxyProtocol?: true;
 }
 
 export interface ListenPlan {

@@ -8,9 +8,11 @@ import type { Master } from './master.ts';
 import { attachObservability } from '../observe/observability.ts';
 import { attachRateLimits } from './rate-limit.ts';
 import { attachCertificates } from '../tls/master-hook.ts';
+import { attachRelay } from '../relay/master-hook.ts';
 
 export function attachMasterExtensions(master: Master): void {
   attachRateLimits(master);
   attachObservability(master);
   attachCertificates(master);
+  attachRelay(master);
 }

@@ -4,6 +4,7 @@
  * listener, metrics, alerts and `kirin status` read these; the parts that own
  * the facts fill them in.
  */
+import type { RelayStatus } from '../relay/stats.ts';
 
 export interface CertificateStatus {
   /** The names the certificate covers. */
@@ -32,5 +33,7 @@ export interface UpstreamStatus {
 
 export class Providers {
   certificates: (() => CertificateStatus[]) | null = null;
+  /** The relay role's counts and tunnel (src/relay/master-hook.ts); null or returning null when not a relay. */
+  relay: (() => RelayStatus | null) | null = null;
   readonly upstreams = new Map<string, UpstreamStatus>();
 }

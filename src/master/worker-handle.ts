@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ServePlan } from '../config/plan.ts';
 import { FIRST_LISTENER_FD, type ListenerFd, type MasterMessage, type RetireReason, type StallReport, type WorkerMessage } from '../ipc.ts';
 import { nodeFlagsForTypeScript } from '../runtime.ts';
-import type { OpenListener } from './listeners.ts';
+import { listenerKey, type OpenListener } from './listeners.ts';
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
 
@@ -59,7 +59,9 @@ export class WorkerHandle {
   }) {
     this.generation = options.generation;
     this.index = options.index;
-    const listenerFds: ListenerFd[] = options.listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, secure: l.secure, spec: l.url }));
+    // From this generation's plan: a reload may switch PROXY on for a socket that stays open.
+    const proxied = new Set([...options.plan.listen.http.map((a) => [a, false] as const), ...options.plan.listen.https.map((a) => [a, true] as const)].filter(([a]) => a.proxyProtocol).map(([a, secure]) => listenerKey(a, secure)));
+    const listenerFds: ListenerFd[] = options.listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, secure: l.secure, spec: l.url, proxyProtocol: proxied.has(listenerKey(l.address, l.secure)) }));
     this.child = spawn(process.execPath, [...nodeFlagsForTypeScript(), WORKER_ENTRY], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', ...options.listeners.map((l) => l.fd)],
       env: { ...options.env, KIRIN_WORKER: String(options.index), KIRIN_GENERATION: String(options.generation) },

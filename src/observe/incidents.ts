@@ -9,13 +9,14 @@
  *   reload(false)              → reload-failed
  *   crash-loop                 → crash-loop
  *   certificate-failed         → certificate-failed (from the TLS manager)
- *   worker-event:upstream-health → upstream-down / upstream-up
+ *   worker-event:upstream-health → upstream-down / upstream-up (proxy upstreams, and a relay's home end)
  *   service-exit, service-failed / service-ready → service-down / service-up
  */
 import type { EventEmitter } from 'node:events';
 import type { Master } from '../master/master.ts';
 import type { WorkerHandle } from '../master/worker-handle.ts';
 import type { AppErrorReport } from './app-errors.ts';
+import { RELAY_ROUTE, relayUpstreamUrl } from '../relay/plan.ts';
 import { UpstreamTracker, asUpstreamReport, type UpstreamTransition } from './upstream-health.ts';
 
 export type IncidentKind =
@@ -235,6 +236,7 @@ function proxyUpstreams(plan: ObservedMaster['plan']): { route: string; url: str
       if (route.handler?.type === 'proxy') for (const url of route.handler.to) out.push({ route: route.at, url });
     }
   }
+  if (plan.relay) out.push({ route: RELAY_ROUTE, url: relayUpstreamUrl(plan.relay) });
   return out;
 }
 

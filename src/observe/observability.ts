@@ -42,7 +42,7 @@ export function attachObservability(master: Master): Observability {
   const endpoints: AdminEndpoints = {
     health: () => checkHealth(master),
     readiness: () => checkReady(master),
-    metrics: () => renderMetrics({ status: master.status(), totals, upstreams: master.providers.upstreams.values(), certificates: certificates(), masterRss: process.memoryUsage.rss() }),
+    metrics: () => renderMetrics({ status: master.status(), totals, upstreams: master.providers.upstreams.values(), certificates: certificates(), masterRss: process.memoryUsage.rss(), relay: master.providers.relay?.() }),
     status: () =>
       buildStatus({
         status: master.status(),
@@ -54,6 +54,7 @@ export function attachObservability(master: Master): Observability {
         certificates: certificates(),
         history: { stepMs: SLOT_MS, points: history.points() },
         errors: errors.list(),
+        relay: master.providers.relay?.() ?? null,
       }),
   };
   const admin = new AdminServer(endpoints, master.logger);

@@ -9,6 +9,7 @@ import type { MasterStatus, WorkerStatus } from '../master/master.ts';
 import type { CertificateStatus, UpstreamStatus } from '../master/providers.ts';
 import type { ServiceStatus } from '../master/services.ts';
 import { VERSION } from '../version.ts';
+import type { RelayStatus } from '../relay/stats.ts';
 import type { HealthAnswer } from './health.ts';
 import type { RequestTotals } from './metrics.ts';
 import type { RecentError } from './recent-errors.ts';
@@ -31,6 +32,8 @@ export interface StatusDocument {
   certificates: CertificateStatus[] | null;
   history: { stepMs: number; points: HistoryPoint[] };
   errors: readonly RecentError[];
+  /** null unless this Kirin is a relay. */
+  relay: RelayStatus | null;
 }
 
 export interface SiteView {
@@ -50,6 +53,7 @@ export interface StatusSources {
   certificates: CertificateStatus[] | null;
   history: { stepMs: number; points: HistoryPoint[] };
   errors: readonly RecentError[];
+  relay?: RelayStatus | null;
 }
 
 export function buildStatus(s: StatusSources, now = Date.now()): StatusDocument {
@@ -89,6 +93,7 @@ export function buildStatus(s: StatusSources, now = Date.now()): StatusDocument 
     certificates: s.certificates,
     history: s.history,
     errors: s.errors,
+    relay: s.relay ?? null,
   };
 }
 

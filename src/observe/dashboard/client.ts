@@ -31,6 +31,20 @@ export function dashboardApp(duration: (ms: number) => string): void {
     certificates: { names: string[]; source: string; issuer: string; state: string; notAfter: number; renewAt: number | null; lastError: string | null }[] | null;
     history: { stepMs: number; points: Point[] };
     errors: { kind: string; title: string; detail: string; firstSeen: number; lastSeen: number; count: number; signature: string }[];
+    relay: {
+      home: string;
+      homeUp: boolean;
+      homeSince: number;
+      lastHandshakeAt: number | null;
+      wireguardInterface: string | null;
+      ports: number[];
+      names: string[] | null;
+      open: number;
+      relayed: number;
+      refused: Record<string, number>;
+      bytesIn: number;
+      bytesOut: number;
+    } | null;
   }
 
   const POLL_MS = 1000;
@@ -167,7 +181,27 @@ export function dashboardApp(duration: (ms: number) => string): void {
       cell(row, c.notAfter > 0 ? `${new Date(c.notAfter).toLocaleDateString()} (${untilText(c.notAfter, s.now)})` : '–');
       cell(row, c.renewAt ? untilText(c.renewAt, s.now) : '–');
     });
+    renderRelay(s);
     renderErrors(s);
+  }
+
+  function renderRelay(s: Status): void {
+    const relay = s.relay;
+    byId('relay').hidden = relay === null;
+    if (relay === null) return;
+    text('relay-summary', `ports ${relay.ports.join(', ')} · ${relay.names ? relay.names.join(', ') : 'every name'}`);
+    fillTable('relay-table', [relay], 8, '', (row, r) => {
+      cell(row, r.home);
+      cell(row, `${r.homeUp ? 'up' : 'down'}${r.homeSince ? ` since ${clock(r.homeSince)}` : ''}`, r.homeUp ? 'state-healthy' : 'state-down');
+      const handshake = r.lastHandshakeAt === null ? 'unknown' : r.lastHandshakeAt === 0 ? 'never' : `${duration(s.now - r.lastHandshakeAt)} ago`;
+      cell(row, r.wireguardInterface ? `${handshake} (${r.wireguardInterface})` : handshake);
+      cell(row, number(r.open));
+      cell(row, number(r.relayed));
+      const refused = Object.entries(r.refused).filter(([, n]) => n > 0).map(([why, n]) => `${why} ${n}`);
+      cell(row, refused.length ? refused.join(', ') : '0', 'wrap');
+      cell(row, megabytes(r.bytesIn));
+      cell(row, megabytes(r.bytesOut));
+    });
   }
 
   function renderErrors(s: Status): void {
