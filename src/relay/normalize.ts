@@ -3,6 +3,7 @@
  * in their long form `{ address, proxyProtocol }` (the home end). Called from
  * src/config/normalize.ts; problems go to the same Issues with their key path.
  */
+import { networkInterfaces } from 'node:os';
 import { checkKeys, ConfigPath, isPlainObject, type Issues, readDuration, readInteger, readString, readStringArray } from '../config/issues.ts';
 import { parseListenAddress } from '../config/normalize.ts';
 import { parseSiteKey } from '../config/normalize-routes.ts';
@@ -71,7 +72,8 @@ export function normalizeRelay(raw: unknown, at: ConfigPath, issues: Issues, bas
   if (raw.listen !== undefined && specs.length === 0) issues.add(at.key('listen'), "no addresses: give the public ports to forward, e.g. [':80', ':443']");
   if (to !== null) {
     // Forwarding a port to itself would open connections in a loop until the caps stop it.
-    const loops = listen.filter((a) => a.host === to || (isLoopback(to) && (a.host === '' || isLoopback(a.host))));
+    const local = isLoopback(to) || Object.values(networkInterfaces()).some((list) => list?.some((i) => canonicalIp(i.address) === to));
+    const loops = listen.filter((a) => a.host === to || (a.host === '' && local));
     for (const a of loops) issues.add(at.key('to'), `${to} is this machine's own address for ${a.spec}: every connection would be forwarded back to the relay; give the home end's tunnel address`);
   }
 

@@ -16,7 +16,7 @@
  * within the header timeout.
  */
 import type { Server, Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { canonicalIp, IpMatcher } from '../net/ip.ts';
 import type { Logger } from '../observe/log.ts';
 import { parseProxyHeader, type Endpoint } from './proxy-protocol.ts';
@@ -41,6 +41,7 @@ export function expectProxyHeader(server: Server, options: ProxyListenerOptions)
   const handlers = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   const refusals = new RefusalLog(options.logger);
+  const tls = server instanceof TlsServer;
   server.on('connection', (socket: Socket) => {
     const peer = canonicalIp(socket.remoteAddress ?? '') ?? socket.remoteAddress ?? 'unix socket';
     if (socket.remoteAddress === undefined || !trusted.matches(peer)) {
@@ -56,6 +57,8 @@ export function expectProxyHeader(server: Server, options: ProxyListenerOptions)
       }
       if (source !== null) setRemote(socket, source);
       for (const handler of handlers) handler.call(server, socket);
+      // A TLS server reads what is buffered itself (on the next tick); node:http only listens for 'data', which a paused socket does not emit.
+      if (!tls) socket.resume();
     });
   });
   // A TLS socket asks its own handle for the peer, not the socket it wraps: give it the same client.
