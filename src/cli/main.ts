@@ -19,6 +19,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   secret: { summary: 'print a new random secret (SECRET_KEY, admin.token)', load: () => import('./secret.ts') },
   install: { summary: 'write a systemd service for this config', load: () => import('./install.ts') },
   export: { summary: 'write Docker, Compose or Kubernetes files', load: () => import('./export.ts') },
+  relay: { summary: 'relay init --vps HOST: reach a home server through a VPS (WireGuard)', load: () => import('./relay.ts') },
 };
 
 export const USAGE = `Kirin ${VERSION} — run a JavaScript/TypeScript web app in production on a machine you own.
