@@ -134,6 +134,27 @@ describe('kirin relay over a real WireGuard tunnel (network namespaces vps and h
     await home!.waitForLine((l) => typeof l.msg === 'string' && l.msg.includes('on a PROXY protocol listener: it is not in trustedProxies'), 10_000, 'the refusal');
   });
 
+  it('kirin check --deploy on each end: the tunnel is up with a recent handshake; with the home interface down, K030', async () => {
+    assert.ok(home, 'the home Kirin of the first test runs');
+    const check = async (ns: string, cwd: string) => {
+      const result = await run('ip', ['netns', 'exec', ns, process.execPath, KIRIN_BIN, 'check', '--deploy', '--json', '--config', 'kirin.config.json'], { cwd }).catch((error: { stdout: string }) => error);
+      const report = JSON.parse(result.stdout) as { findings: { id: string; message: string }[]; notes: string[] };
+      return { ids: report.findings.map((f) => f.id).filter((id) => /^K03/.test(id)), report };
+    };
+    const vps = await check(net.vps, join(relayFiles, 'vps'));
+    assert.deepEqual(vps.ids, [], JSON.stringify(vps.report));
+    const homeProject = join(dir, 'home-http-01');
+    assert.deepEqual((await check(net.home, homeProject)).ids, []);
+    await net.exec(net.home, 'ip', ['link', 'set', 'dev', homeInterface, 'down']);
+    try {
+      const down = await check(net.home, homeProject);
+      assert.deepEqual(down.ids, ['K030']);
+      assert.match(down.report.findings.find((f) => f.id === 'K030')!.message, /10\.77\.0\.1 \(the relay\)/);
+    } finally {
+      await net.exec(net.home, 'ip', ['link', 'set', 'dev', homeInterface, 'up']);
+    }
+  });
+
   it('gets a certificate by TLS-ALPN-01 through the relay (home listens for HTTPS only)', async () => {
     await home?.stop();
     const kirin = await startHome('home-tls-alpn-01', BLOG, { http: false });

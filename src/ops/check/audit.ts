@@ -9,6 +9,7 @@ import type { AuditContext } from './context.ts';
 import { checkEnvFilePermissions, checkEnvFilesInGit, checkSecretFilesInStaticRoots } from './env-files.ts';
 import { checkEnvironment } from './environment.ts';
 import { checkFirewall } from './firewall.ts';
+import { checkProxyTrust, checkRelayTunnel } from './relay.ts';
 import { loadAuditContext, type AuditInput } from './load.ts';
 import { checkPrivilegedPorts, checkRoot, checkWorkerCount } from './process.ts';
 import { checkSecretReuse, checkSecretStrength } from './secrets.ts';
@@ -38,6 +39,8 @@ const FAMILIES: CheckFamily[] = [
   { ids: ['K023'], run: checkCertificateExpiry },
   { ids: ['K024'], run: checkAcmeEmail },
   { ids: ['K025'], run: checkFirewall },
+  { ids: ['K030', 'K031', 'K033'], run: checkRelayTunnel },
+  { ids: ['K032'], run: checkProxyTrust },
 ];
 
 export interface AuditReport {
