@@ -57,6 +57,8 @@ export interface RelayNetwork {
   /** Starts wireguard-go as IFACE in NS, configured from a wg-quick file. */
   startWireGuard(ns: string, iface: string, wgQuickFile: string): Promise<void>;
   stopWireGuard(iface: string): Promise<void>;
+  /** The wireguard-go processes running now (benchmarks count their CPU). */
+  wireguardPids(): number[];
   close(): Promise<void>;
 }
 
@@ -114,6 +116,7 @@ export async function createRelayNetwork(): Promise<RelayNetwork> {
       child.kill('SIGTERM');
       await exited;
     },
+    wireguardPids: () => [...wireguards.values()].filter((c) => c.exitCode === null && c.pid !== undefined).map((c) => c.pid!),
     async close() {
       for (const iface of [...wireguards.keys()]) await network.stopWireGuard(iface);
       for (const ns of [vps, home]) await ip('netns', 'del', ns).catch(() => {});
