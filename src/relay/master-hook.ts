@@ -44,7 +44,7 @@ export function attachRelay(master: Master, run: CommandRunner = runCommand): vo
     if (peers && 'error' in peers) {
       if (!warned) master.logger.info({ dev, error: peers.error }, `relay: cannot read WireGuard state of ${dev} (${peers.error}); the home end's health comes from connections alone`);
       warned = true;
-      wireguard = { dev, lastHandshake: null };
+      wireguard = { dev: null, lastHandshake: null };
       return;
     }
     const owns = (cidr: string) => IpMatcher.compile([cidr]).matcher.matches(relay.to);

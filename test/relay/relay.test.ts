@@ -13,6 +13,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { apiStatus, metric } from '../support/admin.ts';
 import { freePort, startKirin, tempDir, waitFor, writeFiles, type KirinProcess } from '../support/kirin.ts';
 
@@ -191,5 +192,32 @@ describe('kirin relay (loopback)', () => {
     assert.deepEqual(status.relay.names, [SHOP, PLAIN]);
     assert.deepEqual(status.relay.ports, [httpPort, httpsPort]);
     assert.ok(status.relay.relayed >= 4);
+  });
+
+  it('shows the relay on the dashboard (Chromium): the home end, connections and bytes', async () => {
+    const context = await chromium.launchPersistentContext(tempDir('kirin-chromium-'), {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'error') errors.push(message.text());
+      });
+      await page.goto(`${admin}/`);
+      await page.waitForSelector('#relay:not([hidden]) #relay-table tbody tr');
+      const row = (await page.textContent('#relay-table tbody')) ?? '';
+      assert.match(row, /tcp:\/\/127\.0\.0\.2/);
+      assert.match(row, /up since/);
+      assert.match(row, /client-limit [1-9]/);
+      assert.match((await page.textContent('#relay-summary')) ?? '', new RegExp(`ports ${httpPort}, ${httpsPort} · ${SHOP}, ${PLAIN}`));
+      assert.match((await page.textContent('#upstreams tbody')) ?? '', /relay\s*tcp:\/\/127\.0\.0\.2\s*healthy/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
   });
 });
