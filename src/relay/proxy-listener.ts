@@ -17,7 +17,8 @@
  */
 import type { Server, Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
-import { canonicalIp, IpMatcher } from '../net/ip.ts';
+import { IpMatcher } from '../net/ip.ts';
+import { ClientResolver } from '../worker/client.ts';
 import type { Logger } from '../observe/log.ts';
 import { parseProxyHeader, type Endpoint } from './proxy-protocol.ts';
 
@@ -38,13 +39,15 @@ const REFUSAL_LOG_MS = 60_000;
  */
 export function expectProxyHeader(server: Server, options: ProxyListenerOptions): void {
   const trusted = IpMatcher.compile(options.trustedProxies).matcher;
+  const peers = new ClientResolver([]);
   const handlers = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   const refusals = new RefusalLog(options.logger);
   const tls = server instanceof TlsServer;
   server.on('connection', (socket: Socket) => {
-    const peer = canonicalIp(socket.remoteAddress ?? '') ?? socket.remoteAddress ?? 'unix socket';
-    if (socket.remoteAddress === undefined || !trusted.matches(peer)) {
+    // The resolver's reading of the peer: a unix-socket peer is a local process (loopback).
+    const peer = peers.peerOf(socket);
+    if (!trusted.matches(peer)) {
       refusals.note(peer, 'it is not in trustedProxies');
       socket.destroy();
       return;

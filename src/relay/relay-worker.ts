@@ -63,6 +63,8 @@ export class RelayWorker {
   #delta = emptyDelta();
   #reportedOpen = 0;
   #statsTimer: NodeJS.Timeout | null = null;
+  /** Set while draining: called when the last connection closes. */
+  #drained: (() => void) | null = null;
   /** Connections accepted (for the heartbeat's "served"). */
   accepted = 0;
 
@@ -112,7 +114,7 @@ export class RelayWorker {
   async drain(): Promise<void> {
     await Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     this.#health.close();
-    while (this.#open.size > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (this.#open.size > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     if (this.#statsTimer) clearInterval(this.#statsTimer);
     this.#report();
   }
@@ -137,6 +139,7 @@ export class RelayWorker {
       const left = (this.#perClient.get(address) ?? 1) - 1;
       if (left > 0) this.#perClient.set(address, left);
       else this.#perClient.delete(address);
+      if (this.#open.size === 0) this.#drained?.();
     });
     this.#peek(client, entry);
   }
@@ -176,6 +179,7 @@ export class RelayWorker {
     };
     client.on('data', onData);
     client.once('end', onEnd);
+    client.once('close', () => clearTimeout(timer));
   }
 
   #forward(client: Socket, entry: Relayed, first: Buffer, tls: boolean): void {
