@@ -10,6 +10,8 @@ export interface ListenerFd {
   fd: number;
   secure: boolean;
   spec: string;
+  /** Connections start with a PROXY protocol v2 header (src/relay/proxy-listener.ts). */
+  proxyProtocol?: boolean;
 }
 
 /** Descriptor layout of a worker: 0-2 stdio, 3 IPC, 4 watchdog pipe, 5+ listeners. */

@@ -25,6 +25,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   deploy: { summary: 'ship a release to your server over SSH (deploy setup prepares it)', load: () => import('./deploy.ts') },
   rollback: { summary: 'switch back to the previous (or a named) release', load: () => import('./rollback.ts') },
   releases: { summary: 'list the releases on each host', load: () => import('./releases.ts') },
+  relay: { summary: 'relay init --vps HOST: reach a home server through a VPS (WireGuard)', load: () => import('./relay.ts') },
 };
 
 export const USAGE = `Kirin ${VERSION} — run a JavaScript/TypeScript web app in production on a machine you own.

@@ -24,6 +24,7 @@ import { normalizeSites, parseAppSpec } from './normalize-routes.ts';
 import type { ListenAddress, ServePlan, ServicePlan, SitePlan } from './plan.ts';
 import { flagSetting, keyAndFlag } from './serve-flags.ts';
 import { defaultStateDir } from './state-dir.ts';
+import { checkProxyListeners, checkRelayRole, normalizeRelay, readListenEntries } from '../relay/normalize.ts';
 
 const TOP_LEVEL_KEYS = [
   'workers',
@@ -47,6 +48,7 @@ const TOP_LEVEL_KEYS = [
   'notify',
   'ddns',
   'deploy', // read by the deploy commands (src/deploy/config.ts)
+  'relay',
 ] as const;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -86,12 +88,17 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
   const baseDir = input.file ? dirname(input.file) : input.cwd;
   const env = input.env;
 
-  const workers = raw.workers === undefined ? defaultWorkers(env) : (readInteger(raw.workers, root.key('workers'), issues, 1, 1024) ?? 1);
+  // A relay only copies bytes: one worker keeps up with a VPS's network, and keeps its per-client caps exact.
+  const workers = raw.workers === undefined ? (raw.relay !== undefined ? 1 : defaultWorkers(env)) : (readInteger(raw.workers, root.key('workers'), issues, 1, 1024) ?? 1);
 
   const serviceNames = isPlainObject(raw.services) ? Object.keys(raw.services) : [];
   const maxBodyBytes = readLimitsMaxBody(raw.limits, issues, root);
+  const relay = raw.relay === undefined ? null : normalizeRelay(raw.relay, root.key('relay'), issues, baseDir);
+  if (raw.relay !== undefined) checkRelayRole(raw, root, issues);
   let sites: SitePlan[];
-  if (input.app !== undefined) {
+  if (raw.relay !== undefined) {
+    sites = [];
+  } else if (input.app !== undefined) {
     const { module, exportName } = parseAppSpec(input.app, input.cwd);
     sites = [appSite(module, exportName, maxBodyBytes)];
   } else if (raw.sites !== undefined) {
@@ -101,7 +108,7 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
     sites = [];
   }
 
-  const listen = normalizeListen(raw.listen, root.key('listen'), issues, baseDir, env, sites);
+  const listen = relay ? { http: relay.listen, https: [] } : normalizeListen(raw.listen, root.key('listen'), issues, baseDir, env, sites);
 
   const plan: ServePlan = {
     configFile: input.file,
@@ -126,6 +133,7 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
     admin: null,
     notify: { email: null, webhook: null },
     ddns: null,
+    relay: relay?.relay ?? null,
   };
   plan.services = normalizeServices(raw.services, root.key('services'), issues, baseDir, plan.stateDir);
   checkProxiedServices(plan, issues);
@@ -133,6 +141,7 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
   plan.admin = normalizeAdmin(raw.admin, root.key('admin'), issues);
   plan.notify = normalizeNotify(raw.notify, root.key('notify'), issues);
   plan.ddns = normalizeDdns(raw.ddns, root.key('ddns'), issues, sites);
+  checkProxyListeners(plan, issues);
   if (plan.maxMemoryBytes > 0 && plan.maxMemoryBytes < 32 * 1024 * 1024) {
     issues.add(root.key('maxMemory'), 'is below 32 MB, less than an idle Node process uses; workers would recycle forever');
   }
@@ -202,16 +211,7 @@ export function parseListenAddress(spec: string, baseDir: string): ListenAddress
 }
 
 function normalizeListen(raw: unknown, at: ConfigPath, issues: Issues, baseDir: string, env: NodeJS.ProcessEnv, sites: SitePlan[]) {
-  const read = (value: unknown, key: 'http' | 'https'): ListenAddress[] => {
-    const list = readStringArray(value, at.key(key), issues, "a list of addresses like ['127.0.0.1:8080', 'unix:/run/kirin.sock']") ?? [];
-    const out: ListenAddress[] = [];
-    list.forEach((spec, i) => {
-      const parsed = parseListenAddress(spec, baseDir);
-      if (typeof parsed === 'string') issues.add(at.key(key).key(i), `${parsed}; got ${JSON.stringify(spec)}`);
-      else out.push(parsed);
-    });
-    return out;
-  };
+  const read = (value: unknown, key: 'http' | 'https'): ListenAddress[] => readListenEntries(value, at.key(key), issues, baseDir);
   if (raw === undefined) {
     const tlsSites = sites.filter((s) => s.tls.mode !== 'off');
     if (tlsSites.length > 0) {

@@ -6,6 +6,7 @@
  * All paths in a plan are absolute; all durations are milliseconds; all sizes bytes.
  */
 import type { DdnsPlan } from '../ddns/plan.ts';
+import type { RelayPlan } from '../relay/plan.ts';
 import type { LoadBalancing, LogLevel } from './types.ts';
 
 export interface ServePlan {
@@ -34,6 +35,8 @@ export interface ServePlan {
   admin: AdminPlan | null;
   notify: NotifyPlan;
   ddns: DdnsPlan | null;
+  /** The relay role (a VPS forwarding whole connections home), or null; see src/relay/plan.ts. */
+  relay: RelayPlan | null;
 }
 
 export interface ListenAddress {
@@ -47,6 +50,8 @@ export interface ListenAddress {
   fd: number;
   /** What the user wrote, for messages. */
   spec: string;
+  /** Every connection starts with a PROXY protocol v2 header, accepted only from trustedProxies (src/relay/proxy-listener.ts). */
+  proxyProtocol?: true;
 }
 
 export interface ListenPlan {

@@ -5,6 +5,9 @@
  * what a person types; `normalizeConfig` turns them into a validated, JSON-safe
  * `ServePlan` (src/config/plan.ts) that the master and the workers run from.
  */
+import type { ListenEntry, RelayConfig } from '../relay/config-types.ts';
+
+export type { ListenEntry, RelayConfig };
 
 /** A duration in seconds (`30`) or with a unit (`'500ms'`, `'30s'`, `'5m'`, `'1h'`). */
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h'}`;
@@ -60,6 +63,8 @@ export interface KirinConfig {
   ddns?: DdnsConfig;
   /** `kirin deploy`: hosts, path, hooks … (docs/deploy.md). */
   deploy?: import('../deploy/config.ts').DeployConfig;
+  /** Run as a relay (on a VPS): forward every connection on the public ports to a home server (docs/relay.md). */
+  relay?: RelayConfig;
 }
 
 export type { DdnsConfig } from '../ddns/config-types.ts';
@@ -68,10 +73,10 @@ import type { DdnsConfig } from '../ddns/config-types.ts';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ListenConfig {
-  /** Plain HTTP listeners: `'127.0.0.1:8080'`, `'[::1]:8080'`, `':80'`, `'unix:/run/kirin.sock'`. */
-  http?: string[];
+  /** Plain HTTP listeners: `'127.0.0.1:8080'`, `'[::1]:8080'`, `':80'`, `'unix:/run/kirin.sock'`, or `{ address, proxyProtocol }`. */
+  http?: (string | ListenEntry)[];
   /** TLS listeners (HTTP/1.1 and HTTP/2). */
-  https?: string[];
+  https?: (string | ListenEntry)[];
 }
 
 export interface LimitsConfig {

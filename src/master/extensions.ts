@@ -9,10 +9,12 @@ import { attachObservability } from '../observe/observability.ts';
 import { attachRateLimits } from './rate-limit.ts';
 import { attachCertificates } from '../tls/master-hook.ts';
 import { attachDdns } from '../ddns/extension.ts';
+import { attachRelay } from '../relay/master-hook.ts';
 
 export function attachMasterExtensions(master: Master): void {
   attachRateLimits(master);
   attachObservability(master);
   attachCertificates(master);
   attachDdns(master);
+  attachRelay(master);
 }

@@ -5,6 +5,7 @@
  * the facts fill them in.
  */
 import type { DdnsStatus } from '../ddns/updater.ts';
+import type { RelayStatus } from '../relay/stats.ts';
 
 export interface CertificateStatus {
   /** The names the certificate covers. */
@@ -34,5 +35,7 @@ export interface UpstreamStatus {
 export class Providers {
   certificates: (() => CertificateStatus[]) | null = null;
   ddns: (() => DdnsStatus | null) | null = null;
+  /** The relay role's counts and tunnel (src/relay/master-hook.ts); null or returning null when not a relay. */
+  relay: (() => RelayStatus | null) | null = null;
   readonly upstreams = new Map<string, UpstreamStatus>();
 }

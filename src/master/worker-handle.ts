@@ -15,7 +15,7 @@ import { nodeFlagsForTypeScript } from '../runtime.ts';
 import type { Clock } from './clock.ts';
 import type { WorkerFacts } from './events.ts';
 import type { ChildProcesses } from './group-guard.ts';
-import type { OpenListener } from './listeners.ts';
+import { listenerKey, type OpenListener } from './listeners.ts';
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
 
@@ -197,7 +197,9 @@ export class WorkerHandle implements WorkerFacts {
       },
     );
     this.pid = this.#child.pid;
-    const listenerFds: ListenerFd[] = options.listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, secure: l.secure, spec: l.url }));
+    // From this generation's plan: a reload may switch PROXY on for a socket that stays open.
+    const proxied = new Set([...options.plan.listen.http.map((a) => [a, false] as const), ...options.plan.listen.https.map((a) => [a, true] as const)].filter(([a]) => a.proxyProtocol).map(([a, secure]) => listenerKey(a, secure)));
+    const listenerFds: ListenerFd[] = options.listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, secure: l.secure, spec: l.url, proxyProtocol: proxied.has(listenerKey(l.address, l.secure)) }));
     this.send({ t: 'init', plan: options.plan, generation: this.generation, index: this.index, listeners: listenerFds, maxRequests: options.maxRequests });
   }
 

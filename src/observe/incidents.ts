@@ -9,13 +9,14 @@
  *   reload(false)              → reload-failed
  *   crash-loop                 → crash-loop
  *   certificate-failed         → certificate-failed (from the TLS manager)
- *   worker-event:upstream-health → upstream-down / upstream-up
+ *   worker-event:upstream-health → upstream-down / upstream-up (proxy upstreams, and a relay's home end)
  *   service-exit, service-failed / service-ready → service-down / service-up
  *   ddns-stopped               → ddns-stopped (the provider refused; updates stopped)
  */
 import type { WorkerFacts } from '../master/events.ts';
 import type { Master } from '../master/master.ts';
 import type { AppErrorReport } from './app-errors.ts';
+import { RELAY_ROUTE, relayUpstreamUrl } from '../relay/plan.ts';
 import { UpstreamTracker, asUpstreamReport, type UpstreamTransition } from './upstream-health.ts';
 import { DDNS_STOPPED_EVENT, ddnsIncident, type DdnsStoppedInfo } from '../ddns/incident.ts';
 
@@ -228,6 +229,7 @@ function proxyUpstreams(plan: ObservedMaster['plan']): { route: string; url: str
       if (route.handler?.type === 'proxy') for (const url of route.handler.to) out.push({ route: route.at, url });
     }
   }
+  if (plan.relay) out.push({ route: RELAY_ROUTE, url: relayUpstreamUrl(plan.relay) });
   return out;
 }
 

@@ -13,6 +13,8 @@ import type { DdnsStatus } from '../ddns/updater.ts';
 import { PrometheusText } from './prometheus-text.ts';
 import { LATENCY_BUCKETS, type MetricsDelta } from './worker-metrics.ts';
 import { VERSION } from '../version.ts';
+import { writeRelayMetrics } from '../relay/metrics.ts';
+import type { RelayStatus } from '../relay/stats.ts';
 
 export class RequestTotals {
   /** "site\0route\0class" → count. */
@@ -69,10 +71,12 @@ export interface MetricsSources {
   certificates: CertificateStatus[] | null;
   masterRss: number;
   ddns?: DdnsStatus | null;
+  /** Only on a relay. */
+  relay?: RelayStatus | null;
 }
 
 /** The whole /metrics page. Every family is always announced, so dashboards find it before it has samples. */
-export function renderMetrics({ status, totals, upstreams, certificates, masterRss, ddns = null }: MetricsSources): string {
+export function renderMetrics({ status, totals, upstreams, certificates, masterRss, ddns = null, relay }: MetricsSources): string {
   const out = new PrometheusText();
   out.family('kirin_build_info', 'gauge', 'Always 1; the version label says which Kirin runs.', [[{ version: VERSION }, 1]]);
   out.family('kirin_start_time_seconds', 'gauge', 'When the master started, in seconds since the epoch.', [[{}, status.startedAt / 1000]]);
@@ -119,5 +123,6 @@ export function renderMetrics({ status, totals, upstreams, certificates, masterR
   }
   out.family('kirin_certificate_expiry_timestamp_seconds', 'gauge', 'When the certificate for each name expires, in seconds since the epoch.', [...expiry].map(([name, at]) => [{ name }, at / 1000] as const));
   writeDdnsMetrics(out, ddns);
+  if (relay) writeRelayMetrics(out, relay);
   return out.toString();
 }

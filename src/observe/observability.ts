@@ -42,7 +42,8 @@ export function attachObservability(master: Master): Observability {
   const endpoints: AdminEndpoints = {
     health: () => checkHealth(master),
     readiness: () => checkReady(master),
-    metrics: () => renderMetrics({ status: master.status(), totals, upstreams: master.providers.upstreams.values(), certificates: certificates(), masterRss: process.memoryUsage.rss(), ddns: master.providers.ddns?.() ?? null }),
+    metrics: () =>
+      renderMetrics({ status: master.status(), totals, upstreams: master.providers.upstreams.values(), certificates: certificates(), masterRss: process.memoryUsage.rss(), ddns: master.providers.ddns?.() ?? null, relay: master.providers.relay?.() }),
     status: () =>
       buildStatus({
         status: master.status(),
@@ -55,6 +56,7 @@ export function attachObservability(master: Master): Observability {
         history: { stepMs: SLOT_MS, points: history.points() },
         errors: errors.list(),
         ddns: master.providers.ddns?.() ?? null,
+        relay: master.providers.relay?.() ?? null,
       }),
   };
   const admin = new AdminServer(endpoints, master.logger);

@@ -10,6 +10,7 @@ import type { CertificateStatus, UpstreamStatus } from '../master/providers.ts';
 import type { DdnsStatus } from '../ddns/updater.ts';
 import type { ServiceStatus } from '../master/services.ts';
 import { VERSION } from '../version.ts';
+import type { RelayStatus } from '../relay/stats.ts';
 import type { HealthAnswer } from './health.ts';
 import type { RequestTotals } from './metrics.ts';
 import type { RecentError } from './recent-errors.ts';
@@ -34,6 +35,8 @@ export interface StatusDocument {
   errors: readonly RecentError[];
   /** null when the config has no ddns section. */
   ddns: DdnsStatus | null;
+  /** null unless this Kirin is a relay. */
+  relay: RelayStatus | null;
 }
 
 export interface SiteView {
@@ -54,6 +57,7 @@ export interface StatusSources {
   history: { stepMs: number; points: HistoryPoint[] };
   errors: readonly RecentError[];
   ddns?: DdnsStatus | null;
+  relay?: RelayStatus | null;
 }
 
 export function buildStatus(s: StatusSources, now = Date.now()): StatusDocument {
@@ -94,6 +98,7 @@ export function buildStatus(s: StatusSources, now = Date.now()): StatusDocument 
     history: s.history,
     errors: s.errors,
     ddns: s.ddns ?? null,
+    relay: s.relay ?? null,
   };
 }
 

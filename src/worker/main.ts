@@ -17,6 +17,8 @@ import { AccessLog } from '../observe/access-log.ts';
 import { forwardAppError } from '../observe/app-errors.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
 import { WorkerMetrics } from '../observe/worker-metrics.ts';
+import { expectProxyHeader } from '../relay/proxy-listener.ts';
+import { RelayWorker } from '../relay/relay-worker.ts';
 import { createSecureServer } from '../tls/server.ts';
 import { ClientResolver } from './client.ts';
 import type { WorkerServices } from './context.ts';
@@ -42,6 +44,7 @@ class WorkerProcess implements WorkerServices {
   #compiled: CompiledPlan | null = null;
   #accessLog: AccessLog | null = null;
   #metrics: WorkerMetrics | null = null;
+  #relay: RelayWorker | null = null;
   #retired = false;
   #draining = false;
   #ticks = new Int32Array(new SharedArrayBuffer(4));
@@ -54,6 +57,7 @@ class WorkerProcess implements WorkerServices {
 
   async boot(): Promise<void> {
     const plan = this.#plan;
+    if (plan.relay) return this.#bootRelay();
     const resolver = new ClientResolver(plan.trustedProxies);
     this.#accessLog = plan.accessLog ? new AccessLog(plan.accessLog) : null;
     this.#metrics = new WorkerMetrics();
@@ -76,6 +80,7 @@ class WorkerProcess implements WorkerServices {
     const endsEmptyRequests = this.#compiled.endsEmptyRequests;
     for (const listener of this.#init.listeners) {
       const server = listener.secure ? await createSecureServer(listener, pipeline, plan, this, endsEmptyRequests) : createHttpServer(pipeline, plan.limits, this.#logger, endsEmptyRequests);
+      if (listener.proxyProtocol) expectProxyHeader(server, { trustedProxies: plan.trustedProxies, timeoutMs: plan.limits.headerTimeoutMs, logger: this.#logger });
       server.on('connection', (socket: Socket) => {
         this.#sockets.add(socket);
         socket.once('close', () => this.#sockets.delete(socket));
@@ -88,6 +93,16 @@ class WorkerProcess implements WorkerServices {
     this.#startWatchdog();
     this.send({ t: 'ready' });
     this.#logger.debug({ listeners: this.#init.listeners.map((l) => l.spec) }, 'worker ready');
+  }
+
+  /** The relay role: no sites, no pipeline; whole connections forwarded home (src/relay/relay-worker.ts). */
+  async #bootRelay(): Promise<void> {
+    const relay = new RelayWorker({ plan: this.#plan, listeners: this.#init.listeners, logger: this.#logger, notify: (type, payload) => this.notify(type, payload) });
+    this.#relay = relay;
+    await relay.start();
+    this.#startTicking();
+    this.#startWatchdog();
+    this.send({ t: 'ready' });
   }
 
   send(message: WorkerMessage): void {
@@ -157,6 +172,10 @@ class WorkerProcess implements WorkerServices {
     if (pipeline) pipeline.draining = true;
     const deadline = setTimeout(() => this.exit(ExitCode.OK, 'graceful timeout reached with requests still in flight'), this.#plan.gracefulTimeoutMs);
     deadline.unref();
+    if (this.#relay) {
+      await this.#relay.drain();
+      this.exit(ExitCode.OK, 'drained');
+    }
     // Stop accepting, but do not close idle keep-alive connections yet: a client may be sending on one right now.
     const closed = Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()))));
     const sweep = setInterval(() => this.#closeIdle(), 250);
@@ -203,11 +222,12 @@ class WorkerProcess implements WorkerServices {
   }
 
   #heartbeat(): void {
-    const pipeline = this.#pipeline!;
+    const relay = this.#relay;
+    const served = relay ? relay.accepted : this.#pipeline!.served;
     const rss = process.memoryUsage.rss();
-    this.send({ t: 'hb', served: pipeline.served, inflight: this.#countInflight(), rss, metrics: this.#metrics?.drain() });
+    this.send({ t: 'hb', served, inflight: relay ? relay.inflight : this.#countInflight(), rss, metrics: this.#metrics?.drain() });
     const maxRequests = this.#init.maxRequests;
-    if (maxRequests > 0 && pipeline.served >= maxRequests) this.retire('max-requests', `${pipeline.served} requests served`);
+    if (maxRequests > 0 && served >= maxRequests) this.retire('max-requests', `${served} requests served`);
   }
 
   #startWatchdog(): void {

@@ -65,7 +65,7 @@ describe('normalizeConfig', () => {
       },
     });
     assert.deepEqual(found, [
-      'workerz: unknown option (did you mean "workers"?); known: workers, listen, envFiles, trustedProxies, stateDir, pidFile, timeout, gracefulTimeout, maxRequests, maxRequestsJitter, maxMemory, limits, accessLog, logLevel, services, sites, tls, admin, notify, ddns, deploy',
+      'workerz: unknown option (did you mean "workers"?); known: workers, listen, envFiles, trustedProxies, stateDir, pidFile, timeout, gracefulTimeout, maxRequests, maxRequestsJitter, maxMemory, limits, accessLog, logLevel, services, sites, tls, admin, notify, ddns, deploy, relay',
       'workers: expected a whole number from 1 to 1024, got "many"',
       'sites["api.example.test"]["/"].proxy.to[1]: an upstream URL is scheme, host and port only (no path); got "http://127.0.0.1:9002/v1"',
       'sites["bad host!"]: "bad host!" is not a host name; expected names like \'example.com\', \'*.example.com\' (one label) or \'*\'',

@@ -68,7 +68,8 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+/** `host`: where it listens (default 127.0.0.1), e.g. an address a network namespace reaches. */
+export async function startWebhookReceiver(host = '127.0.0.1'): Promise<WebhookReceiver> {
   const bodies: Record<string, unknown>[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -79,10 +80,10 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       res.writeHead(204).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}/hooks/kirin-secret-path`,
+    url: `http://${host}:${port}/hooks/kirin-secret-path`,
     bodies,
     waitForPosts: (count, timeoutMs = 15_000) => waitFor(() => (bodies.length >= count ? bodies : null), { timeoutMs, what: `${count} webhook post(s) (got ${bodies.length})` }),
     close: () =>

@@ -60,6 +60,8 @@ export interface StartOptions {
   shellPrefix?: string;
   /** The Node binary (default: the one running the tests, Node 24). */
   node?: string;
+  /** A command that runs Kirin, e.g. ['ip', 'netns', 'exec', 'krv1a2b'] (it must exec, so the child's pid is Kirin's). */
+  prefix?: string[];
 }
 
 const running = new Set<KirinProcess>();
@@ -78,7 +80,9 @@ export async function startKirin(options: StartOptions): Promise<KirinProcess> {
   const node = options.node ?? process.execPath;
   const child = options.shellPrefix
     ? spawn('/bin/sh', ['-c', `${options.shellPrefix} exec "$0" "$@"`, node, KIRIN_BIN, ...options.args], { cwd, env, stdio })
-    : spawn(node, [KIRIN_BIN, ...options.args], { cwd, env, stdio });
+    : options.prefix
+      ? spawn(options.prefix[0]!, [...options.prefix.slice(1), node, KIRIN_BIN, ...options.args], { cwd, env, stdio })
+      : spawn(node, [KIRIN_BIN, ...options.args], { cwd, env, stdio });
   const lines: LogLine[] = [];
   let text = '';
   const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];

@@ -33,19 +33,24 @@ export interface PebbleOptions {
   httpPort: number;
   /** Kirin's https port (TLS-ALPN-01 is validated there). */
   tlsPort: number;
+  /** Where the ACME API listens (default 127.0.0.1), e.g. an address a network namespace reaches; its certificate names it. */
+  apiAddress?: string;
+  /** The address every name resolves to for validation (default 127.0.0.1). */
+  resolveTo?: string;
 }
 
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const { dir } = options;
   const apiCaFile = join(dir, 'pebble-api-ca.crt');
-  makeApiCertificate(dir);
+  const apiAddress = options.apiAddress ?? '127.0.0.1';
+  makeApiCertificate(dir, apiAddress);
   const [acmePort, managementPort, dnsPort, dnsManagementPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const configFile = join(dir, 'pebble.json');
   writeFileSync(
     configFile,
     JSON.stringify({
       pebble: {
-        listenAddress: `127.0.0.1:${acmePort}`,
+        listenAddress: `${apiAddress}:${acmePort}`,
         managementListenAddress: `127.0.0.1:${managementPort}`,
         certificate: join(dir, 'pebble-api.crt'),
         privateKey: join(dir, 'pebble-api.key'),
@@ -58,7 +63,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   );
   const dns = spawn(
     'pebble-challtestsrv',
-    ['-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${dnsManagementPort}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''],
+    ['-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${dnsManagementPort}`, '-defaultIPv4', options.resolveTo ?? '127.0.0.1', '-defaultIPv6', ''],
     { stdio: 'ignore' },
   );
   process.on('exit', () => dns.kill('SIGKILL'));
@@ -68,7 +73,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const get = (port: number, path: string) => fetchText(`https://localhost:${port}${path}`, ca);
 
   const api: Pebble = {
-    directory: `https://localhost:${acmePort}/dir`,
+    directory: apiAddress === '127.0.0.1' ? `https://localhost:${acmePort}/dir` : `https://${apiAddress}:${acmePort}/dir`,
     apiCaFile,
     root: () => get(managementPort, '/roots/0'),
     async rootFile() {
@@ -85,7 +90,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       pebble = child;
       process.on('exit', () => child.kill('SIGKILL'));
       for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (chunk: Buffer) => (log += chunk.toString()));
-      await waitFor(() => get(acmePort, '/dir').then((body) => body.includes('newOrder')), { timeoutMs: 10_000, what: `Pebble to serve its directory; its log:\n${log}` });
+      await waitFor(() => fetchText(`${api.directory}`, ca).then((body) => body.includes('newOrder')), { timeoutMs: 10_000, what: `Pebble to serve its directory; its log:\n${log}` });
     },
     async stop() {
       const child = pebble;
@@ -105,11 +110,11 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
 }
 
 /** A CA and a `localhost` certificate for Pebble's API (openssl is fine in tests; Kirin never runs it). */
-function makeApiCertificate(dir: string): void {
+function makeApiCertificate(dir: string, apiAddress: string): void {
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'pebble-api-ca.key', '-out', 'pebble-api-ca.crt', '-days', '30', '-subj', '/CN=Kirin test: Pebble API CA');
   run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'pebble-api.key', '-out', 'pebble-api.csr', '-subj', '/CN=localhost');
-  writeFileSync(join(dir, 'pebble-api.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  writeFileSync(join(dir, 'pebble-api.ext'), `subjectAltName=DNS:localhost,IP:127.0.0.1${apiAddress === '127.0.0.1' ? '' : `,IP:${apiAddress}`}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
   run('x509', '-req', '-in', 'pebble-api.csr', '-CA', 'pebble-api-ca.crt', '-CAkey', 'pebble-api-ca.key', '-CAcreateserial', '-out', 'pebble-api.crt', '-days', '30', '-extfile', 'pebble-api.ext');
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `npm test` runs this first (the pretest script). The suite talks to real peers
 # from Debian packages: Pebble for ACME, gunicorn + Django, headless Chromium,
-# OpenSSH for deploys, BIND 9 for DNS updates, wireguard-go for the relay.
+# OpenSSH for deploys, BIND 9 for DNS updates, wireguard-go for the relay,
+# HAProxy as the other end of the PROXY protocol.
 # Missing ones are installed with apt-get when this runs as root on Debian;
 # otherwise it stops with the one command that installs them.
 set -eu
@@ -29,6 +30,9 @@ has dig || want bind9-dnsutils
 has wireguard-go || want wireguard-go
 has wg || want wireguard-tools
 has ip || want iproute2
+has haproxy || want haproxy
+has nsenter || want util-linux
+has useradd || want passwd
 
 [ -z "$missing" ] && exit 0
 

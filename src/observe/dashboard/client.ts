@@ -38,6 +38,20 @@ export function dashboardApp(duration: (ms: number) => string): void {
       names: { name: string; records: { A?: { address: string }; AAAA?: { address: string } }; last: { at: number; status: string; code: string; message: string } | null }[];
       stopped: { message: string } | null;
     } | null;
+    relay: {
+      home: string;
+      homeUp: boolean;
+      homeSince: number;
+      lastHandshakeAt: number | null;
+      wireguardInterface: string | null;
+      ports: number[];
+      names: string[] | null;
+      open: number;
+      relayed: number;
+      refused: Record<string, number>;
+      bytesIn: number;
+      bytesOut: number;
+    } | null;
   }
 
   const POLL_MS = 1000;
@@ -175,6 +189,7 @@ export function dashboardApp(duration: (ms: number) => string): void {
       cell(row, c.renewAt ? untilText(c.renewAt, s.now) : '–');
     });
     renderDdns(s);
+    renderRelay(s);
     renderErrors(s);
   }
 
@@ -190,6 +205,25 @@ export function dashboardApp(duration: (ms: number) => string): void {
       cell(row, n.records.AAAA?.address ?? '–', 'wrap');
       cell(row, n.last ? `${n.last.status} (${n.last.code}): ${n.last.message}` : 'never sent', n.last && n.last.status !== 'updated' ? 'state-down wrap' : 'wrap');
       cell(row, n.last ? clock(n.last.at) : '–');
+    });
+  }
+
+  function renderRelay(s: Status): void {
+    const relay = s.relay;
+    byId('relay').hidden = relay === null;
+    if (relay === null) return;
+    text('relay-summary', `ports ${relay.ports.join(', ')} · ${relay.names ? relay.names.join(', ') : 'every name'}`);
+    fillTable('relay-table', [relay], 8, '', (row, r) => {
+      cell(row, r.home);
+      cell(row, `${r.homeUp ? 'up' : 'down'}${r.homeSince ? ` since ${clock(r.homeSince)}` : ''}`, r.homeUp ? 'state-healthy' : 'state-down');
+      const handshake = r.lastHandshakeAt === null ? 'unknown' : r.lastHandshakeAt === 0 ? 'never' : `${duration(s.now - r.lastHandshakeAt)} ago`;
+      cell(row, r.wireguardInterface ? `${handshake} (${r.wireguardInterface})` : handshake);
+      cell(row, number(r.open));
+      cell(row, number(r.relayed));
+      const refused = Object.entries(r.refused).filter(([, n]) => n > 0).map(([why, n]) => `${why} ${n}`);
+      cell(row, refused.length ? refused.join(', ') : '0', 'wrap');
+      cell(row, megabytes(r.bytesIn));
+      cell(row, megabytes(r.bytesOut));
     });
   }
 

@@ -36,6 +36,13 @@ export const DASHBOARD_HTML = `<!doctype html>
     <figure><figcaption>Requests per second <span class="legend"><i class="l1"></i>all <i class="l2"></i>5xx</span></figcaption><svg id="chart-rate" viewBox="0 0 640 180" role="img" aria-label="Requests per second over the last 15 minutes"></svg></figure>
     <figure><figcaption>Latency, ms <span class="legend"><i class="l1"></i>p95 <i class="l3"></i>mean</span></figcaption><svg id="chart-latency" viewBox="0 0 640 180" role="img" aria-label="Latency over the last 15 minutes"></svg></figure>
   </section>
+  <section id="relay" hidden>
+    <h2>Relay <span id="relay-summary" class="muted"></span></h2>
+    <table id="relay-table">
+      <thead><tr><th>Home end</th><th>State</th><th>WireGuard handshake</th><th>Open</th><th>Relayed</th><th>Refused</th><th>In</th><th>Out</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
   <section>
     <h2>Workers <span id="workers-summary" class="muted"></span></h2>
     <table id="workers">

@@ -10,6 +10,7 @@ import { checkEnvFilePermissions, checkEnvFilesInGit, checkSecretFilesInStaticRo
 import { checkEnvironment } from './environment.ts';
 import { checkDdns } from './ddns.ts';
 import { checkFirewall } from './firewall.ts';
+import { checkProxyTrust, checkRelayTunnel } from './relay.ts';
 import { loadAuditContext, type AuditInput } from './load.ts';
 import { checkPrivilegedPorts, checkRoot, checkWorkerCount } from './process.ts';
 import { checkSecretReuse, checkSecretStrength } from './secrets.ts';
@@ -40,6 +41,8 @@ const FAMILIES: CheckFamily[] = [
   { ids: ['K024'], run: checkAcmeEmail },
   { ids: ['K025'], run: checkFirewall },
   { ids: ['K026', 'K027'], run: checkDdns },
+  { ids: ['K030', 'K031', 'K033'], run: checkRelayTunnel },
+  { ids: ['K032'], run: checkProxyTrust },
 ];
 
 export interface AuditReport {

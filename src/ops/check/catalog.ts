@@ -43,6 +43,10 @@ export const CHECKS = {
   K025: { title: "firewall blocks Kirin's ports", severity: 'error', deploy: true },
   K026: { title: 'DDNS name does not point at this machine', severity: 'warning', deploy: true },
   K027: { title: 'behind carrier-grade NAT', severity: 'warning', deploy: true },
+  K030: { title: 'relay tunnel down', severity: 'error', deploy: true },
+  K031: { title: 'no recent WireGuard handshake', severity: 'warning', deploy: true },
+  K032: { title: 'PROXY listener trusts more than the relay', severity: 'error', deploy: true },
+  K033: { title: "firewall blocks WireGuard's port", severity: 'error', deploy: true },
 } as const satisfies Record<string, CheckInfo>;
 
 export type CheckId = keyof typeof CHECKS;

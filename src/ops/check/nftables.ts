@@ -127,11 +127,13 @@ function portsIn(list: string): [number, number][] {
   return ranges;
 }
 
-/** The ports a rule accepts new TCP connections on, 'all' for a source-only accept, or null. */
-function acceptedPorts(line: string, sets: Map<string, string>): [number, number][] | 'all' | null {
+const DPORT = { tcp: /\b(?:tcp|th)\s+dport\s+(!=\s+)?(\{[^}]*\}|@\S+|\S+)/, udp: /\b(?:udp|th)\s+dport\s+(!=\s+)?(\{[^}]*\}|@\S+|\S+)/ };
+
+/** The ports a rule accepts new TCP (or UDP) connections on, 'all' for a source-only accept, or null. */
+function acceptedPorts(line: string, sets: Map<string, string>, proto: 'tcp' | 'udp'): [number, number][] | 'all' | null {
   const rule = line.replace(/\s+comment\s+"[^"]*"$/, '');
   if (!/\baccept$/.test(rule)) return null;
-  const dport = /\b(?:tcp|th)\s+dport\s+(!=\s+)?(\{[^}]*\}|@\S+|\S+)/.exec(rule);
+  const dport = DPORT[proto].exec(rule);
   if (dport) {
     if (dport[1]) return null;
     const value = dport[2]!;
@@ -155,8 +157,8 @@ function dropsByDefault(chain: NftChain): boolean {
   return verdict === 'drop' || verdict.startsWith('reject');
 }
 
-/** The tables whose input chain would drop a new TCP connection to `port`. */
-export function nftBlockingTables(tables: NftTable[], port: number): { table: NftTable; chain: NftChain }[] {
+/** The tables whose input chain would drop a new TCP connection (or UDP datagram) to `port`. */
+export function nftBlockingTables(tables: NftTable[], port: number, proto: 'tcp' | 'udp' = 'tcp'): { table: NftTable; chain: NftChain }[] {
   const blocking: { table: NftTable; chain: NftChain }[] = [];
   for (const table of tables) {
     if (!['inet', 'ip', 'ip6'].includes(table.family)) continue;
@@ -164,7 +166,7 @@ export function nftBlockingTables(tables: NftTable[], port: number): { table: Nf
     if (!input) continue;
     const allowed = table.chains.some((c) =>
       c.rules.some((rule) => {
-        const ports = acceptedPorts(rule, table.sets);
+        const ports = acceptedPorts(rule, table.sets, proto);
         return ports === 'all' || (ports !== null && ports.some(([from, to]) => port >= from && port <= to));
       }),
     );

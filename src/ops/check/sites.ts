@@ -22,7 +22,8 @@ function siteAt(site: SitePlan): string {
 }
 
 export function checkHostNames(ctx: AuditContext): Finding[] {
-  if (!ctx.plan) return [];
+  // A relay has no sites of its own: the names live at home (relay.names only filters).
+  if (!ctx.plan || ctx.plan.relay) return [];
   const findings: Finding[] = [];
   for (const site of ctx.plan.sites) {
     if (!site.hosts.includes('*')) continue;

@@ -70,14 +70,14 @@ function parseTarget(text: string): Pick<UfwRule, 'ports' | 'proto'> | null {
   return null;
 }
 
-/** Whether incoming TCP connections to `port` get through. */
-export function ufwAllows(status: UfwStatus, port: number): boolean {
+/** Whether incoming TCP connections (or UDP datagrams) to `port` get through. */
+export function ufwAllows(status: UfwStatus, port: number, proto: 'tcp' | 'udp' = 'tcp'): boolean {
   if (!status.active || status.defaultIncoming === 'allow') return true;
   return status.rules.some(
     (r) =>
       (r.action === 'ALLOW' || r.action === 'LIMIT') &&
       r.direction === 'IN' &&
-      r.proto !== 'udp' &&
+      r.proto !== (proto === 'tcp' ? 'udp' : 'tcp') &&
       (r.ports === 'any' || r.ports.some(([from, to]) => port >= from && port <= to)),
   );
 }
