@@ -20,6 +20,7 @@ import { WorkerMetrics } from '../observe/worker-metrics.ts';
 import { expectProxyHeader } from '../relay/proxy-listener.ts';
 import { RelayWorker } from '../relay/relay-worker.ts';
 import { createSecureServer } from '../tls/server.ts';
+import { addressOfListener, interceptAppListens } from './app-listen.ts';
 import { ClientResolver } from './client.ts';
 import type { WorkerServices } from './context.ts';
 import { compilePlan, type CompiledPlan } from './compile.ts';
@@ -61,6 +62,8 @@ class WorkerProcess implements WorkerServices {
     const resolver = new ClientResolver(plan.trustedProxies);
     this.#accessLog = plan.accessLog ? new AccessLog(plan.accessLog) : null;
     this.#metrics = new WorkerMetrics();
+    const servedAt = this.#init.listeners[0]?.spec ?? 'its listeners';
+    interceptAppListens({ address: addressOfListener(servedAt), servedAt, logger: this.#logger, announce: this.#init.index === 1 });
     this.#compiled = await compilePlan(
       plan,
       this.#logger,

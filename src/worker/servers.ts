@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { LimitsPlan } from '../config/plan.ts';
 import type { ListenerFd } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
+import { listenForReal } from './app-listen.ts';
 import { writeRawError } from './error-response.ts';
 import { installFastLane } from './fast-lane.ts';
 import { KirinIncomingMessage } from './incoming.ts';
@@ -80,7 +81,8 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, 
 export function listenOnFd(server: import('node:net').Server, fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ fd }, () => {
+    // Past the interception of the app's own listen() calls (app-listen.ts).
+    listenForReal(server, { fd }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -5,11 +5,12 @@
  * X-Forwarded-* headers (the pipeline arranged that) — so the app and Kirin's
  * guards agree on what was asked for, and by whom.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AppHandlerPlan } from '../../config/plan.ts';
 import { forwardAppError } from '../../observe/app-errors.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
-import { sendError } from '../../worker/error-response.ts';
+import { closeAppServer } from '../../worker/app-listen.ts';
+import { sendError, writeRawError } from '../../worker/error-response.ts';
 import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
 import { loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
@@ -22,7 +23,8 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   const key = `${plan.module}\0${plan.exportName}`;
   let app = loaded.get(key);
   if (!app) {
-    app = loadApp(plan.module, plan.exportName);
+    // --timeout bounds the wait for an app that listens late, as it bounds a hung request (0 = off: the master's boot timeout).
+    app = loadApp(plan.module, plan.exportName, { listenWaitMs: env.plan.timeoutMs > 0 ? env.plan.timeoutMs : 60_000 });
     loaded.set(key, app);
   }
   const resolved = await app;
@@ -31,7 +33,25 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
     installLightResponse();
     return fetchHandler(resolved.fetch, maxBody, env);
   }
-  return nodeHandler(resolved.listener, env);
+  const handler = nodeHandler(resolved.listener, env);
+  return resolved.server ? withAppServer(handler, resolved.server) : handler;
+}
+
+/**
+ * An app that listened itself: upgrades go to its server's own 'upgrade'
+ * listeners (ws's `new WebSocketServer({ server })`, Socket.IO), and its
+ * server closes when the worker drains (worker/app-listen.ts).
+ */
+function withAppServer(handler: RouteHandler, server: Server): RouteHandler {
+  return {
+    ...handler,
+    upgrade(ctx, socket, head) {
+      const req = ctx.req as IncomingMessage;
+      if (req.url !== ctx.target) req.url = ctx.target;
+      if (!server.emit('upgrade', req, socket, head)) writeRawError(socket, 501, 'this app does not accept protocol upgrades');
+    },
+    close: () => closeAppServer(server),
+  };
 }
 
 function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {

@@ -9,11 +9,23 @@
  *     any function of two or more parameters;
  *  4. a Fastify instance (its `routing` function, after `ready()`).
  * A promise (top-level `export default await …` or an async factory result) is awaited.
+ *
+ * An app that calls listen() itself (`app.listen(3000)`, `fastify.listen`, a NestJS
+ * `bootstrap()`) is served through the HTTP server it listened on (worker/app-listen.ts):
+ *  - a server listened on while the module loads wins over the default export
+ *    (`module.exports = app; app.listen(3000)` is one app, served as it listens);
+ *    `PATH:NAME` picks an export and wins over listen;
+ *  - a module that exports nothing may still listen later (an un-awaited async
+ *    `bootstrap()`): Kirin waits for its first listen() up to `listenWaitMs`, and a
+ *    promise the app leaves rejected meanwhile fails the load with its error.
+ * So the worker is ready once the app has listened, or once the module has evaluated
+ * for an exported handler.
  */
 import { pathToFileURL } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KirinError } from '../../errors.ts';
 import { describe } from '../../config/issues.ts';
+import { endListenSession, startListenSession, type AppServer, type ListenSession } from '../../worker/app-listen.ts';
 
 export type FetchHandler = (request: Request, info: FetchInfo) => Response | Promise<Response>;
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -26,33 +38,103 @@ export interface FetchInfo {
   outgoing: ServerResponse;
 }
 
-export type LoadedApp = { kind: 'fetch'; fetch: FetchHandler; description: string } | { kind: 'node'; listener: NodeListener; description: string };
+export type LoadedApp =
+  | { kind: 'fetch'; fetch: FetchHandler; description: string }
+  | {
+      kind: 'node';
+      listener: NodeListener;
+      description: string;
+      /**
+       * The HTTP server the app listened on, when it called listen() itself: its own
+       * 'upgrade' listeners take the route's upgrades, and it emits 'close' when the
+       * worker drains (handlers/app/index.ts).
+       */
+      server?: AppServer['server'];
+    };
 
 const ACCEPTED =
-  'Kirin accepts a fetch handler (an object with a fetch(request) method such as a Hono app, or a function (request) => Response) or a Node listener ((req, res) => void, such as an Express app or Koa\'s app.callback())';
+  "Kirin accepts a fetch handler (an object with a fetch(request) method such as a Hono app, or a function (request) => Response), a Node listener ((req, res) => void, such as an Express app or Koa's app.callback()), or an app that calls listen() itself (app.listen(3000))";
 
-/** Imports `modulePath` and returns its `exportName` export as a handler. */
-export async function loadApp(modulePath: string, exportName: string): Promise<LoadedApp> {
+export interface LoadOptions {
+  /** How long a module that exports nothing may take to call listen() (an un-awaited async bootstrap). */
+  listenWaitMs: number;
+}
+
+/** Imports `modulePath` and returns its `exportName` export, or the server it listened on, as a handler. */
+export async function loadApp(modulePath: string, exportName: string, options: LoadOptions): Promise<LoadedApp> {
+  const listens = startListenSession();
+  try {
+    return await loadModule(modulePath, exportName, listens, options);
+  } finally {
+    if (listens) endListenSession(listens);
+  }
+}
+
+async function loadModule(modulePath: string, exportName: string, listens: ListenSession | null, options: LoadOptions): Promise<LoadedApp> {
   let namespace: Record<string, unknown>;
   try {
     namespace = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new KirinError('KIRIN_ERR_APP_LOAD', `${modulePath} threw while loading: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    throw loadError(modulePath, error);
   }
+  const listensByDefault = listens !== null && exportName === 'default';
+  if (listensByDefault && listens.servers.length > 0) return serveListened(listens.servers[0]!);
   if (!(exportName in namespace)) {
     const names = Object.keys(namespace).filter((n) => n !== '__esModule');
-    throw new KirinError(
-      'KIRIN_ERR_APP_EXPORT',
-      `${modulePath} has no export named "${exportName}"${names.length ? ` (it exports: ${names.join(', ')}); use PATH:NAME to pick one` : ' (it exports nothing)'}. ${ACCEPTED}.`,
-    );
+    const missing = `${modulePath} has no export named "${exportName}"${names.length ? ` (it exports: ${names.join(', ')}); use PATH:NAME to pick one` : ' (it exports nothing)'}`;
+    if (listensByDefault) return waitForListen(modulePath, listens, missing, options.listenWaitMs);
+    throw new KirinError('KIRIN_ERR_APP_EXPORT', `${missing}. ${ACCEPTED}.`);
   }
   let value = namespace[exportName];
   // A CommonJS module imported from ESM puts module.exports on `default`.
   if (exportName === 'default' && isPlainModuleObject(value) && 'default' in (value as object) && !('fetch' in (value as object))) {
     value = (value as { default: unknown }).default;
   }
+  // A CommonJS module that never set module.exports (a NestJS main.js calling bootstrap()) exports {}.
+  if (listensByDefault && isPlainModuleObject(value) && Object.keys(value as object).length === 0) {
+    return waitForListen(modulePath, listens, `${modulePath} exports nothing`, options.listenWaitMs);
+  }
   if (isThenable(value)) value = await value;
   return classify(value, `${modulePath}:${exportName}`);
+}
+
+function loadError(modulePath: string, error: unknown): KirinError {
+  return new KirinError('KIRIN_ERR_APP_LOAD', `${modulePath} threw while loading: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+/** The app's own server takes the requests: its 'request' listeners (Express, Koa, Fastify, Socket.IO …) run as written. */
+function serveListened({ server, asked }: AppServer): LoadedApp {
+  const listener: NodeListener = (req, res) => {
+    // server.setTimeout(ms) / server.timeout: Node arms it on each connection; here, on the one this request came on.
+    if (server.timeout > 0) res.setTimeout(server.timeout);
+    if (!server.emit('request', req, res)) throw new Error(`the server the app listened on (${asked}) has no 'request' listener`);
+  };
+  return { kind: 'node', listener, server, description: `the HTTP server the app listened on (${asked})` };
+}
+
+/**
+ * A module that exported nothing may be listening soon (`bootstrap()` awaiting a
+ * database first). Its first listen() makes it ready; a promise it leaves
+ * rejected meanwhile is its load failing; silence past `waitMs` is an app error.
+ */
+async function waitForListen(modulePath: string, listens: ListenSession, found: string, waitMs: number): Promise<LoadedApp> {
+  let timer: NodeJS.Timeout | undefined;
+  let onRejection: ((reason: unknown) => void) | undefined;
+  const failure = new Promise<never>((_, reject) => {
+    onRejection = (reason) => reject(loadError(modulePath, reason));
+    process.on('unhandledRejection', onRejection);
+    timer = setTimeout(
+      () => reject(new KirinError('KIRIN_ERR_APP_EXPORT', `${found}, and it did not call listen() within ${waitMs / 1000} s (--timeout). ${ACCEPTED}.`)),
+      waitMs,
+    );
+  });
+  try {
+    await Promise.race([listens.firstListen(), failure]);
+    return serveListened(listens.servers[0]!);
+  } finally {
+    clearTimeout(timer);
+    process.off('unhandledRejection', onRejection!);
+  }
 }
 
 export async function classify(value: unknown, where: string): Promise<LoadedApp> {
