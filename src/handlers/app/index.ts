@@ -11,6 +11,7 @@ import { forwardAppError } from '../../observe/app-errors.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { closeAppServer } from '../../worker/app-listen.ts';
 import { sendError, writeRawError } from '../../worker/error-response.ts';
+import { runCloseHook, type ResponseHooks } from '../../worker/outgoing.ts';
 import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
 import { loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
@@ -61,6 +62,9 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
       if (req.url !== ctx.target) req.url = ctx.target;
+      // Express swaps the response's prototype for its own (based on http.ServerResponse), which drops the
+      // close hook of Kirin's response class: this listener runs it instead, so the access log and metrics see the end.
+      ctx.res.once('close', runPendingCloseHook);
       try {
         listener(req, ctx.res as ServerResponse);
       } catch (error) {
@@ -68,6 +72,10 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
       }
     },
   };
+}
+
+function runPendingCloseHook(this: ResponseHooks): void {
+  runCloseHook(this);
 }
 
 class Info implements FetchInfo {
