@@ -1,7 +1,7 @@
 /**
  * `kirin serve server.js` where server.js calls listen() itself — Express's
  * `app.listen(3000)`, a plain `http.createServer(…).listen(process.env.PORT)`,
- * Fastify's `await fastify.listen()`, an ESM app with top-level await, a NestJS-style
+ * Fastify's `await fastify.listen()`, Koa's `app.listen()`, an ESM app with top-level await, a NestJS-style
  * un-awaited `bootstrap()` — served by real Kirin masters and workers, with the
  * apps' packages installed from npm.
  */
@@ -133,6 +133,11 @@ describe('apps that call listen() themselves', () => {
       // fastify.listen resolved with Kirin's address; its second binding for "localhost" (::1) is the same service, not warned about.
       assert.equal(rawLines(kirin, `fastify says: listening at ${kirin.url}`).length, 1, kirin.output());
       assert.deepEqual(kirin.lines.filter((l) => l.level === 'warn' && l.role === 'worker'), []);
+    }));
+
+  it('Koa calling app.listen(3000)', () =>
+    serving('koa.mjs', async (kirin) => {
+      assert.equal((await request(`${kirin.url}/k`)).body, 'koa /k');
     }));
 
   it('an ESM app with top-level await before it listens', () =>

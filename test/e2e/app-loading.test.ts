@@ -95,7 +95,7 @@ describe('apps that cannot be served', () => {
   it('an export that is not an app: says what was found and what is accepted', async () => {
     const { code, mentions } = await failure('not-an-app.ts', 'not an app');
     assert.equal(code, 4);
-    assert.match(String(mentions[0]?.msg), /is number 42, not an app\. Kirin accepts a fetch handler .* or a Node listener/);
+    assert.match(String(mentions[0]?.msg), /is number 42, not an app\. Kirin accepts a fetch handler .*, a Node listener .*, or an app that calls listen\(\) itself/);
   });
 
   it('a missing export names the exports there are', async () => {
