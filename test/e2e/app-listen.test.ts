@@ -109,6 +109,8 @@ describe('apps that call listen() themselves', () => {
       assert.ok(served > 0);
       await waitFor(async () => !before.has((await request(`${kirin.url}/`, { agent: false })).body.split('pid=')[1]!), { what: 'a worker of the new generation to answer' });
       assert.equal(rawLines(kirin, `express app listening on ${portOf(kirin.url)}`).length, 4, 'the new workers listened too');
+      // The old workers drained: their app servers emitted 'close' (what server.close(cb) waits for).
+      for (const pid of before) await kirin.waitForLine((l) => l.msg === `express server closed in ${pid}`, 10_000, `worker ${pid}'s server to close`);
     });
   });
 
