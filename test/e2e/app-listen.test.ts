@@ -162,6 +162,32 @@ describe('apps that call listen() themselves', () => {
       assert.match(String(warning[0]!.msg), /Kirin serves only the first one it listened on \(port 3000\), so this one gets no connections/);
     }));
 
+  it('an exported handler is served as before; a server listened on after the app loaded is named in a warning', async () => {
+    const port = await freePort();
+    await serving(
+      'listens-after-load.mjs',
+      async (kirin) => {
+        assert.equal((await request(`${kirin.url}/`)).body, 'the exported handler');
+        const warning = await kirin.waitForLine((l) => l.level === 'warn' && String(l.msg).includes(`the app listened on port ${port} after it had loaded`), 10_000, 'the warning');
+        assert.match(String(warning.msg), /so this one gets no connections/);
+        assert.equal((await request(`${kirin.url}/`)).body, 'the exported handler');
+        assert.equal(await accepts(port), false, `nothing listens on ${port}`);
+      },
+      { env: { LATE_PORT: String(port) } },
+    );
+  });
+
+  it('behind a unix socket, server.address() answers its path', async () => {
+    const socketPath = join(tempDir(), 'app.sock');
+    const kirin = await startKirin({ cwd: APPS, args: ['serve', 'express.mjs', '--workers', '1', '--bind', `unix:${socketPath}`, '--state-dir', tempDir()] });
+    try {
+      const res = await request('http://localhost/address', { socketPath });
+      assert.equal(JSON.parse(res.body), socketPath);
+    } finally {
+      await kirin.stop();
+    }
+  });
+
   it("upgrades reach the upgrade listener on the app's own server (ws's new WebSocketServer({ server }))", () =>
     serving('express-ws.mjs', async (kirin) => {
       assert.equal((await request(`${kirin.url}/`)).body, 'express with ws');
