@@ -51,6 +51,17 @@ describe('loading apps', () => {
       assert.deepEqual(JSON.parse(echo.body), { got: { a: 1 } });
     }));
 
+  it("writes an access-log line for an Express app's request (Express swaps the response's prototype)", async () => {
+    const kirin = await startKirin({ cwd: APPS, args: ['serve', 'express-app.mjs', '--workers', '1', '--bind', '127.0.0.1:0', '--state-dir', tempDir()] });
+    try {
+      assert.equal((await request(`${kirin.url}/?express=logged`)).status, 200);
+      const line = await kirin.waitForLine((l) => l.type === 'access' && l.path === '/?express=logged', 10_000, 'the access-log line');
+      assert.equal(line.status, 200);
+    } finally {
+      await kirin.stop();
+    }
+  });
+
   it('serves a Hono app (installed from npm)', () =>
     serve('hono-app.ts', async (url) => {
       assert.equal((await request(`${url}/`)).body, 'hono says hi');
