@@ -157,7 +157,7 @@ export class Pipeline {
     const last = () => {
       // The handler owns the socket from here: the 101 (or its error) is its to write.
       res.detachSocket(socket as never);
-      if (observed) whenUpgradeAnswered(socket, (status) => this.#record(ctx, req, status, performance.now() - start, Math.max(0, ((socket as Socket).bytesWritten ?? 0) - bytesBefore)));
+      if (observed) whenUpgradeAnswered(socket, (status, bytes) => this.#record(ctx, req, status, performance.now() - start, bytes));
       upgrade.call(ctx.route.handler, ctx, socket, head);
     };
     try {
@@ -372,12 +372,13 @@ export function responseOnSocket(req: IncomingMessage, socket: Duplex): ServerRe
 }
 
 /**
- * Calls `answered` once with the status of the head the upgrade handler
- * writes first (101, or the app's refusal), or 499 when the socket closes
- * before any: the access log line and metrics of an upgrade. The spy on
+ * Calls `answered` once with the status and size of the head the upgrade
+ * handler writes first (101, or the app's refusal), or 499 when the socket
+ * closes before any: the access log line and metrics of an upgrade, logged
+ * when it is answered (a WebSocket may then stay open for hours). The spy on
  * write/end is removed at the first call.
  */
-function whenUpgradeAnswered(socket: Duplex, answered: (status: number) => void): void {
+function whenUpgradeAnswered(socket: Duplex, answered: (status: number, headBytes: number) => void): void {
   const write = socket.write;
   const end = socket.end;
   let done = false;
@@ -388,7 +389,8 @@ function whenUpgradeAnswered(socket: Duplex, answered: (status: number) => void)
     delete (socket as Partial<Duplex>).end;
     socket.off('close', onClose);
     const head = typeof chunk === 'string' ? chunk.slice(0, 12) : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, 12) : '';
-    answered(head.startsWith('HTTP/1.') ? Number(head.slice(9, 12)) || 499 : 499);
+    const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : Buffer.isBuffer(chunk) ? chunk.length : 0;
+    answered(head.startsWith('HTTP/1.') ? Number(head.slice(9, 12)) || 499 : 499, bytes);
   };
   const onClose = () => settle(null);
   socket.once('close', onClose);
