@@ -191,3 +191,43 @@ describe('WebSockets in apps', () => {
     for (const c of clients) c.ws.close();
   });
 });
+
+describe('WebSockets across a reload', () => {
+  it('500 open WebSockets under message load get 1001 by the graceful deadline and reconnect to the new generation; no failed HTTP request', async () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'kirin.config.json': JSON.stringify({ admin: false, gracefulTimeout: '4s', sites: { '*': { '/': { app: app('express-ws.mjs') } } } }) });
+    const kirin = await startKirin({ cwd: dir, args: ['serve', '--workers', '2', '--bind', '127.0.0.1:0', '--access-log', 'off', '--state-dir', join(dir, 'state')] });
+    const url = kirin.url.replace('http:', 'ws:');
+    const load = startLoad({ url: `${kirin.url}/`, concurrency: 4 });
+    const COUNT = 500;
+    const pidOf = (hello: string) => hello.split(' ')[1]!;
+    try {
+      const clients: Client[] = [];
+      for (let i = 0; i < COUNT; i += 50) clients.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => connect(`${url}/c${i + j}`)))));
+      const oldPids = new Set(await Promise.all(clients.map((c) => nextMessage(c).then(pidOf))));
+      // Message load: every client sends, and expects its echo, until it is closed.
+      const sender = setInterval(() => {
+        for (const c of clients) if (c.ws.readyState === WebSocket.OPEN) c.ws.send('tick');
+      }, 100);
+      await waitFor(() => clients.every((c) => c.messages.includes('tick')), { timeoutMs: 20_000, what: 'every client echoed' });
+      const hup = Date.now();
+      kirin.signal('SIGHUP');
+      const closes = await Promise.all(clients.map((c) => c.closed.then((closed) => ({ ...closed, afterMs: Date.now() - hup }))));
+      clearInterval(sender);
+      for (const closed of closes) assert.equal(closed.code, 1001, `close ${JSON.stringify(closed)}`);
+      // Reconnected: the new generation's workers answer.
+      const again = await Promise.all(clients.slice(0, 50).map((_, i) => connect(`${url}/again${i}`)));
+      const newPids = await Promise.all(again.map((c) => nextMessage(c).then(pidOf)));
+      for (const pid of newPids) assert.ok(!oldPids.has(pid), `reconnected to an old worker ${pid}`);
+      for (const c of again) c.ws.close();
+      const result = await load.stop();
+      assert.equal(result.failures, 0, `failed HTTP requests during the reload: ${describeLoad(result)}`);
+      // The draining workers left by the graceful deadline (4 s): nothing lingered, nothing crashed.
+      await kirin.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('reloaded: generation 2'), 20_000, 'the reload');
+      assert.ok(!kirin.output().includes('uncaught'), 'no worker crashed');
+    } finally {
+      await load.stop();
+      await kirin.stop();
+    }
+  });
+});
