@@ -117,15 +117,15 @@ export class WebSocketRegistry {
     // flowing state to the app: a listener would start the flow before the app listens, and bytes would be lost.
     const emit = socket.emit;
     socket.emit = function (this: Duplex, event: string | symbol, chunk?: unknown) {
-      if (event === 'data') {
-        if (tracked.closing) return false;
-        tracked.heard = true;
-        if (!tracked.scanner.scan(chunk as Buffer)) {
-          closeTracked(tracked, CloseCode.MESSAGE_TOO_BIG, 'message too big');
-          return false;
-        }
+      if (event !== 'data') return Reflect.apply(emit, this, arguments);
+      if (tracked.closing) return false;
+      tracked.heard = true;
+      if (!tracked.scanner.scan(chunk as Buffer)) {
+        closeTracked(tracked, CloseCode.MESSAGE_TOO_BIG, 'message too big');
+        return false;
       }
-      return Reflect.apply(emit, this, arguments);
+      // 'data' has one argument: a direct call, without spreading `arguments`, on every chunk.
+      return emit.call(this, event, chunk);
     } as typeof socket.emit;
   }
 
