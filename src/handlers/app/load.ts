@@ -11,7 +11,8 @@
  * A promise (top-level `export default await …` or an async factory result) is awaited.
  */
 import { pathToFileURL } from 'node:url';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isWebSocketHandlers, type BunWebSocketHandlers } from './bun-websocket.ts';
 import { KirinError } from '../../errors.ts';
 import { describe } from '../../config/issues.ts';
 
@@ -26,7 +27,17 @@ export interface FetchInfo {
   outgoing: ServerResponse;
 }
 
-export type LoadedApp = { kind: 'fetch'; fetch: FetchHandler; description: string } | { kind: 'node'; listener: NodeListener; description: string };
+/** What every kind of app may bring besides its handler (docs/app-server.md, "WebSockets"). */
+interface AppExtras {
+  /** An `http.Server` the app owns (exported, or built by Kirin for `setup`): its 'request' and 'upgrade' events are the app's. */
+  server?: Server;
+  /** The module's `setup(server)` export: called once with the server before the first request. */
+  setup?: (server: Server) => unknown;
+  /** Bun-style `websocket` handlers beside `fetch`. */
+  websocket?: BunWebSocketHandlers;
+}
+
+export type LoadedApp = ({ kind: 'fetch'; fetch: FetchHandler; description: string } | { kind: 'node'; listener: NodeListener; description: string }) & AppExtras;
 
 const ACCEPTED =
   'Kirin accepts a fetch handler (an object with a fetch(request) method such as a Hono app, or a function (request) => Response) or a Node listener ((req, res) => void, such as an Express app or Koa\'s app.callback())';
@@ -52,7 +63,10 @@ export async function loadApp(modulePath: string, exportName: string): Promise<L
     value = (value as { default: unknown }).default;
   }
   if (isThenable(value)) value = await value;
-  return classify(value, `${modulePath}:${exportName}`);
+  const app = await classify(value, `${modulePath}:${exportName}`);
+  const setup = namespace.setup ?? (namespace.default as { setup?: unknown } | undefined)?.setup;
+  if (typeof setup === 'function') app.setup = setup as AppExtras['setup'];
+  return app;
 }
 
 export async function classify(value: unknown, where: string): Promise<LoadedApp> {
@@ -60,7 +74,14 @@ export async function classify(value: unknown, where: string): Promise<LoadedApp
     const candidate = value as Record<string, unknown>;
     if (typeof candidate.fetch === 'function') {
       const fetch = (candidate.fetch as FetchHandler).bind(value);
-      return { kind: 'fetch', fetch, description: 'fetch handler (object with fetch)' };
+      const app: LoadedApp = { kind: 'fetch', fetch, description: 'fetch handler (object with fetch)' };
+      if (isWebSocketHandlers(candidate.websocket)) app.websocket = candidate.websocket;
+      return app;
+    }
+    // http.createServer(app) exported as it is: its listeners are the app.
+    if (value instanceof Server) {
+      const server = value;
+      return { kind: 'node', listener: (req, res) => server.emit('request', req, res), server, description: 'Node http.Server' };
     }
     // Fastify: routing(req, res) once the instance is ready.
     if (typeof candidate.routing === 'function' && typeof candidate.ready === 'function' && typeof candidate.inject === 'function') {
