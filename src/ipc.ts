@@ -28,6 +28,8 @@ export type MasterMessage =
 export interface WorkerStats {
   served: number;
   inflight: number;
+  /** Open WebSockets of the apps in this worker. */
+  websockets: number;
   rss: number;
   /** Metrics since the last heartbeat (observe/metrics.ts). */
   metrics?: unknown;

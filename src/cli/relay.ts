@@ -9,7 +9,9 @@ import { findConfigFile, loadConfigFile } from '../config/load.ts';
 import { normalizeConfig } from '../config/normalize.ts';
 import { ExitCode, KirinError } from '../errors.ts';
 import { isPublicHostName } from '../ops/check/sites.ts';
+import { parseHostSpec } from '../deploy/host-spec.ts';
 import { generateWireGuardKeys, renderRelayFiles, tunnelAddresses } from '../relay/init.ts';
+import { pushVpsFiles, type PushResult } from '../relay/push.ts';
 import { integerFlag, parseOpsArgs } from './ops-args.ts';
 
 export const RELAY_HELP = `Usage: kirin relay init --vps HOST [options]
@@ -21,7 +23,8 @@ Run at home. Makes a WireGuard key pair for each end and writes, under --out:
   home/IFACE.conf         WireGuard at home (private key: 0600)
   home/kirin.relay.json   the keys to add to the home kirin.config
 
-then prints the commands to run on each machine. Nothing is sent anywhere.
+then prints the commands to run on each machine. Nothing is sent anywhere,
+unless --push says to carry the VPS's files there over SSH.
 
 Options:
       --vps HOST        the VPS's public name or address (home dials it)
@@ -33,6 +36,12 @@ Options:
       --names LIST      names the relay forwards, comma-separated (default: the
                         public names of the sites in the home config, if found)
   -c, --config FILE     the home config to read site names from
+      --push            copy vps/ to ~/kirin-relay on the VPS over SSH; as root (or
+                        with passwordless sudo) also install the WireGuard config
+                        and bring the tunnel up (systemd's wg-quick@IFACE)
+      --ssh DEST        where --push connects: user@host[:port] or a name from
+                        ~/.ssh/config (default: the --vps value)
+      --ssh-config FILE an ssh config for --push instead of ~/.ssh/config
   -h, --help            this help
 `;
 
@@ -51,6 +60,9 @@ export async function run(argv: string[]): Promise<number> {
       interface: { type: 'string' },
       names: { type: 'string' },
       config: { type: 'string', short: 'c' },
+      push: { type: 'boolean' },
+      ssh: { type: 'string' },
+      'ssh-config': { type: 'string' },
     },
     RELAY_HELP,
   );
@@ -70,7 +82,12 @@ export async function run(argv: string[]): Promise<number> {
   const interfaceName = values.interface ?? DEFAULT_INTERFACE;
   // wg-quick names the interface after the file; Linux allows 15 characters.
   if (!/^[a-zA-Z0-9_=+.-]{1,15}$/.test(interfaceName)) throw new KirinError('KIRIN_ERR_USAGE', `--interface: "${interfaceName}" is not an interface name (1 to 15 letters, digits, "_", "=", "+", ".", "-")`);
+  if (!values.push && (values.ssh !== undefined || values['ssh-config'] !== undefined)) throw new KirinError('KIRIN_ERR_USAGE', `${values.ssh !== undefined ? '--ssh' : '--ssh-config'}: only used with --push`);
+  const pushTo = values.push ? parseHostSpec(values.ssh ?? vps) : null;
+  if (typeof pushTo === 'string') throw new KirinError('KIRIN_ERR_USAGE', `${values.ssh !== undefined ? '--ssh' : '--vps'}: ${pushTo}`);
   const cwd = process.cwd();
+  const sshConfig = values['ssh-config'] !== undefined ? resolve(cwd, values['ssh-config']) : null;
+  if (sshConfig !== null && !existsSync(sshConfig)) throw new KirinError('KIRIN_ERR_USAGE', `--ssh-config: ${sshConfig} does not exist`);
   const out = resolve(cwd, values.out ?? 'relay');
   if (existsSync(out)) throw new KirinError('KIRIN_ERR_USAGE', `--out: ${out} already exists; choose another folder or remove it (it may hold the keys of a tunnel in use)`);
   const names = values.names !== undefined ? values.names.split(',').map((n) => n.trim().toLowerCase()).filter(Boolean) : await namesFromHomeConfig(values.config, cwd);
@@ -83,7 +100,17 @@ export async function run(argv: string[]): Promise<number> {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     writeFileSync(path, file.content, { mode: file.secret ? 0o600 : 0o644, flag: 'wx' });
   }
-  process.stdout.write(instructions(relative(cwd, out) || '.', vps, interfaceName, port, files.vpsAddress, files.homeAddress, names));
+  const shown = relative(cwd, out) || '.';
+  let vpsSteps = vpsInstructions(shown, vps, interfaceName, port);
+  if (pushTo) {
+    const vpsFiles = files.files.filter((f) => f.path.startsWith('vps/')).map((f) => ({ name: f.path.slice('vps/'.length), content: f.content, secret: f.secret }));
+    const pushed = await pushVpsFiles(pushTo, sshConfig, vpsFiles, interfaceName).catch((error: unknown) => {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new KirinError('KIRIN_ERR_DEPLOY', `--push: ${why}\nThe files are written in ${shown}/: copy ${shown}/vps to the VPS by hand (scp -r ${shown}/vps ${vps}:kirin-relay), or remove ${shown} and run again.`);
+    });
+    vpsSteps = pushedInstructions(pushTo.label, pushed, interfaceName, port);
+  }
+  process.stdout.write(instructions(shown, interfaceName, files.vpsAddress, files.homeAddress, names, vpsSteps));
   return ExitCode.OK;
 }
 
@@ -102,19 +129,38 @@ async function namesFromHomeConfig(config: string | undefined, cwd: string): Pro
   }
 }
 
-function instructions(out: string, vps: string, iface: string, port: number, vpsAddress: string, homeAddress: string, names: string[] | null): string {
-  return `Wrote ${out}/ (WireGuard private keys in ${out}/vps/${iface}.conf and ${out}/home/${iface}.conf, mode 0600).
-Tunnel: VPS ${vpsAddress}, home ${homeAddress}; the relay forwards ports 80 and 443 ${names ? `for ${names.join(', ')}` : 'for every name (add --names to limit it)'}.
-
-On the VPS (${vps}): copy ${out}/vps there (scp -r ${out}/vps ${vps}:kirin-relay), then
+function vpsInstructions(out: string, vps: string, iface: string, port: number): string {
+  return `On the VPS (${vps}): copy ${out}/vps there (scp -r ${out}/vps ${vps}:kirin-relay, or run again with --push), then
   sudo apt install wireguard-tools
   sudo install -m 600 kirin-relay/${iface}.conf /etc/wireguard/${iface}.conf
   sudo systemctl enable --now wg-quick@${iface}
-  sudo ufw allow ${port}/udp && sudo ufw allow 80,443/tcp    # if ufw is on
+  ${FIREWALL(port)}
   cd kirin-relay && npm install kirin
   sudo npx kirin install --config kirin.config.json --create-user    # then the commands it prints
   npx kirin check --deploy --config kirin.config.json
+`;
+}
 
+function pushedInstructions(label: string, pushed: PushResult, iface: string, port: number): string {
+  const done = {
+    up: `WireGuard config installed in /etc/wireguard/${iface}.conf and the tunnel is up (wg-quick@${iface}, enabled)`,
+    installed: `WireGuard config installed in /etc/wireguard/${iface}.conf`,
+    exists: `/etc/wireguard/${iface}.conf was already there and differs: left alone`,
+    'no-root': 'not root there and no passwordless sudo: WireGuard is not installed yet',
+    'no-wg-quick': 'wg-quick is not installed there',
+  }[pushed.wireguard];
+  return `On the VPS (${label}): copied to ${pushed.remoteDir} (WireGuard config 0600); ${done}. Still to run there:
+${[...pushed.remaining, FIREWALL(port)].map((line) => `  ${line}`).join('\n')}
+`;
+}
+
+const FIREWALL = (port: number) => `sudo ufw allow ${port}/udp && sudo ufw allow 80,443/tcp    # if ufw is on`;
+
+function instructions(out: string, iface: string, vpsAddress: string, homeAddress: string, names: string[] | null, vpsSteps: string): string {
+  return `Wrote ${out}/ (WireGuard private keys in ${out}/vps/${iface}.conf and ${out}/home/${iface}.conf, mode 0600).
+Tunnel: VPS ${vpsAddress}, home ${homeAddress}; the relay forwards ports 80 and 443 ${names ? `for ${names.join(', ')}` : 'for every name (add --names to limit it)'}.
+
+${vpsSteps}
 At home:
   sudo install -m 600 ${out}/home/${iface}.conf /etc/wireguard/${iface}.conf
   sudo systemctl enable --now wg-quick@${iface}

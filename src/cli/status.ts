@@ -7,7 +7,7 @@ import { parseControlArgs, sendToMaster } from './control-args.ts';
 const USAGE = `Usage: kirin status [--json] [--state-dir DIR] [--config FILE] [--unit-dir DIR]
 
 Shows the running master and, per worker: pid, generation, state, uptime,
-memory (RSS), requests served and restarts. Exit 1 when Kirin is not running.
+memory (RSS), requests served, open WebSockets and restarts. Exit 1 when Kirin is not running.
 Without --state-dir or a config here, it finds the Kirin \`kirin install\` set
 up (units in --unit-dir, default /etc/systemd/system) when there is one.
 `;
@@ -30,9 +30,9 @@ export function formatStatus(status: MasterStatus): string {
     `config: ${status.configFile ?? '(command line)'}; reloads: ${status.reloads}`,
     '',
   ];
-  const rows = [['WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RSS', 'REQUESTS', 'RESTARTS']];
+  const rows = [['WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RSS', 'REQUESTS', 'WEBSOCKETS', 'RESTARTS']];
   for (const w of status.workers) {
-    rows.push([String(w.index), String(w.pid), String(w.generation), w.state, formatDuration(w.uptimeMs), `${(w.rss / 1024 / 1024).toFixed(0)} MB`, String(w.served), String(w.restarts)]);
+    rows.push([String(w.index), String(w.pid), String(w.generation), w.state, formatDuration(w.uptimeMs), `${(w.rss / 1024 / 1024).toFixed(0)} MB`, String(w.served), String(w.websockets ?? 0), String(w.restarts)]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) lines.push(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());

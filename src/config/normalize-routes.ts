@@ -28,6 +28,7 @@ import type {
   SitePlan,
   SiteTlsPlan,
 } from './plan.ts';
+import { DEFAULT_WEBSOCKET, normalizeWebSocket } from './normalize-websocket.ts';
 
 export interface RouteDefaults {
   baseDir: string;
@@ -161,6 +162,7 @@ function normalizeRoute(prefix: string, raw: unknown, at: ConfigPath, issues: Is
   const handlerType = handlers[0];
   const known: string[] = [...HANDLER_KEYS, ...MIDDLEWARE_KEYS];
   if (handlerType === 'static') known.push(...STATIC_KEYS);
+  if (handlerType === 'app') known.push('websocket');
   checkKeys(raw, known, at, issues);
   if (handlers.length !== 1) {
     issues.add(at, handlers.length === 0 ? `a route needs one handler: ${HANDLER_KEYS.join(', ')}` : `a route has exactly one handler, found ${handlers.join(' and ')}`);
@@ -168,7 +170,8 @@ function normalizeRoute(prefix: string, raw: unknown, at: ConfigPath, issues: Is
   }
   const handler = normalizeHandler(handlerType!, raw, at, issues, defaults);
   const middleware = normalizeMiddleware(raw, at, issues, defaults, cleanPrefix);
-  return { prefix: cleanPrefix, at: at.toString(), handler, middleware };
+  const websocket = normalizeWebSocket(raw.websocket, at.key('websocket'), issues);
+  return { prefix: cleanPrefix, at: at.toString(), handler, middleware, websocket };
 }
 
 /** '/static/' and '/static' both name the folder; a route matches the prefix itself and anything below it. */
@@ -180,7 +183,7 @@ function normalizePrefix(prefix: string, at: ConfigPath, issues: Issues): string
 }
 
 function placeholderRoute(prefix: string, at: ConfigPath, defaults: RouteDefaults): RoutePlan {
-  return { prefix, at: at.toString(), handler: { type: 'respond', status: 500, body: '', headers: {} }, middleware: emptyMiddleware(defaults.maxBodyBytes) };
+  return { prefix, at: at.toString(), handler: { type: 'respond', status: 500, body: '', headers: {} }, middleware: emptyMiddleware(defaults.maxBodyBytes), websocket: DEFAULT_WEBSOCKET };
 }
 
 export function emptyMiddleware(maxBodyBytes: number): MiddlewarePlan {

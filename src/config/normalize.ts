@@ -24,6 +24,7 @@ import { normalizeSites, parseAppSpec } from './normalize-routes.ts';
 import type { ListenAddress, ServePlan, ServicePlan, SitePlan } from './plan.ts';
 import { flagSetting, keyAndFlag } from './serve-flags.ts';
 import { defaultStateDir } from './state-dir.ts';
+import { DEFAULT_WEBSOCKET } from './normalize-websocket.ts';
 import { checkProxyListeners, checkRelayRole, normalizeRelay, readListenEntries } from '../relay/normalize.ts';
 
 const TOP_LEVEL_KEYS = [
@@ -170,6 +171,7 @@ function appSite(module: string, exportName: string, maxBodyBytes: number): Site
         at: 'app',
         handler: { type: 'app', module, exportName },
         middleware: { allow: null, deny: null, auth: null, rateLimit: null, headers: null, compress: null, maxBodyBytes, stripPrefix: null },
+        websocket: DEFAULT_WEBSOCKET,
       },
     ],
   };

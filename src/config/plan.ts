@@ -109,6 +109,19 @@ export interface RoutePlan {
   at: string;
   handler: HandlerPlan;
   middleware: MiddlewarePlan;
+  /** Limits on WebSockets opened to this route (apps only; normalize-websocket.ts). */
+  websocket: WebSocketPlan;
+}
+
+export interface WebSocketPlan {
+  /** Largest message a client may send, in bytes on the wire (all frames of it); over → close 1009. */
+  maxMessageBytes: number;
+  /** A client silent this long (it sent nothing, not even a pong to Kirin's ping) is closed with 1001; 0 = never. */
+  idleTimeoutMs: number;
+  /** Open WebSockets on this route per worker; one more is closed with 1013 (try again later). */
+  maxConnections: number;
+  /** Origins allowed to open a WebSocket: null = same origin as the Host (or no Origin), '*' = any, else exact origins. */
+  origins: readonly string[] | '*' | null;
 }
 
 export type HandlerPlan = AppHandlerPlan | StaticHandlerPlan | ProxyHandlerPlan | RedirectHandlerPlan | RespondHandlerPlan;

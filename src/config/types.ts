@@ -129,6 +129,19 @@ export type HandlerConfig = AppRoute | StaticRoute | ProxyRoute | RedirectRoute 
 export interface AppRoute {
   /** A module path, optionally with an export name: `'./app.ts'`, `'./server.js:handler'`. */
   app: string;
+  /** Limits on the app's WebSockets (docs/app-server.md). */
+  websocket?: WebSocketConfig;
+}
+
+export interface WebSocketConfig {
+  /** Largest message a client may send (default '1mb'); over → close 1009. */
+  maxMessage?: Size;
+  /** Close a client silent this long, pings included (default '60s'; 0 = never); Kirin pings at half of it. */
+  idleTimeout?: Duration;
+  /** Open WebSockets on the route per worker (default 10000); over → close 1013. */
+  maxConnections?: number;
+  /** Pages allowed to open WebSockets: '*' or origins like 'https://example.com'. Default: the same origin only. */
+  origins?: '*' | string[];
 }
 
 export interface StaticRoute {

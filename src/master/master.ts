@@ -67,6 +67,8 @@ export interface WorkerStatus {
   rss: number;
   served: number;
   inflight: number;
+  /** Open app WebSockets. */
+  websockets: number;
   restarts: number;
 }
 
@@ -529,6 +531,7 @@ export class Master extends EventEmitter<MasterEventMap> {
         worker.lastHeartbeat = this.#clock.now();
         worker.served = message.served;
         worker.inflight = message.inflight;
+        worker.websockets = message.websockets ?? 0;
         worker.rss = message.rss;
         if (message.metrics) this.#tell('metrics', worker, message.metrics);
         break;
@@ -930,6 +933,7 @@ export class Master extends EventEmitter<MasterEventMap> {
         rss: w.rss,
         served: w.served,
         inflight: w.inflight,
+        websockets: w.websockets,
         restarts: this.#slotRestarts.get(w.index) ?? 0,
       })),
       targetWorkers: this.#target,

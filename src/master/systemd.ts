@@ -20,7 +20,10 @@ export interface ActivatedSockets {
 
 /**
  * Reads LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES. Descriptors named "https" (or
- * "…https…") serve TLS; the rest plain HTTP. Returns null when not activated.
+ * "…https…") serve TLS; the rest plain HTTP. Names with "proxy" (kirin
+ * install's http-proxy and https-proxy sockets) expect a PROXY protocol header
+ * from a trusted proxy, as `proxyProtocol: true` listeners do. Returns null
+ * when not activated.
  * The variables are removed so workers and services do not inherit them.
  */
 export function takeActivatedSockets(env: NodeJS.ProcessEnv): ActivatedSockets | null {
@@ -37,7 +40,7 @@ export function takeActivatedSockets(env: NodeJS.ProcessEnv): ActivatedSockets |
   for (let i = 0; i < count; i++) {
     const fd = SD_LISTEN_FDS_START + i;
     const name = names[i] ?? '';
-    const address: ListenAddress = { kind: 'fd', host: '', port: 0, path: '', fd, spec: `fd:${fd}${name ? ` (${name})` : ''}` };
+    const address: ListenAddress = { kind: 'fd', host: '', port: 0, path: '', fd, spec: `fd:${fd}${name ? ` (${name})` : ''}`, ...(name.includes('proxy') ? { proxyProtocol: true as const } : {}) };
     (name.includes('https') ? sockets.https : sockets.http).push(address);
   }
   return sockets;

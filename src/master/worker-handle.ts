@@ -141,6 +141,7 @@ export class WorkerHandle implements WorkerFacts {
   lastHeartbeat: number;
   served = 0;
   inflight = 0;
+  websockets = 0;
   rss = 0;
   /** Set once the worker asked to be replaced, or the master decided so. */
   retireReason: RetireReason | null = null;

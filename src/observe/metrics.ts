@@ -107,6 +107,12 @@ export function renderMetrics({ status, totals, upstreams, certificates, masterR
     'Resident memory of each worker (from its last heartbeat).',
     status.workers.map((w) => [{ worker: w.index, pid: w.pid, generation: w.generation }, w.rss] as const),
   );
+  out.family(
+    'kirin_websockets_open',
+    'gauge',
+    'Open app WebSockets in each worker (from its last heartbeat); a draining worker keeps its own until the graceful timeout.',
+    status.workers.map((w) => [{ worker: w.index, pid: w.pid, generation: w.generation }, w.websockets] as const),
+  );
   out.family('kirin_master_resident_memory_bytes', 'gauge', 'Resident memory of the master process.', [[{}, masterRss]]);
   out.family('kirin_reloads_total', 'counter', 'Reloads (SIGHUP, kirin reload), by result: ok or failed (the old generation kept serving).', [
     [{ result: 'ok' }, totals.reloads.ok],

@@ -26,11 +26,14 @@ import type { WorkerServices } from './context.ts';
 import { compilePlan, type CompiledPlan } from './compile.ts';
 import { Pipeline } from './pipeline.ts';
 import { createHttpServer, listenOnFd } from './servers.ts';
+import { webSockets } from './websockets.ts';
 
 type InitMessage = Extract<MasterMessage, { t: 'init' }>;
 
 const TICK_MS = 250;
 const HEARTBEAT_EVERY_TICKS = 4;
+/** How long before the graceful deadline open WebSockets get 1001 (a quarter of the timeout when it is short). */
+const WEBSOCKET_CLOSE_MS = 1000;
 
 class WorkerProcess implements WorkerServices {
   readonly #logger: Logger;
@@ -173,8 +176,12 @@ class WorkerProcess implements WorkerServices {
     this.#logger.debug({ why }, 'draining');
     const pipeline = this.#pipeline;
     if (pipeline) pipeline.draining = true;
-    const deadline = setTimeout(() => this.exit(ExitCode.OK, 'graceful timeout reached with requests still in flight'), this.#plan.gracefulTimeoutMs);
+    const graceful = this.#plan.gracefulTimeoutMs;
+    const deadline = setTimeout(() => this.exit(ExitCode.OK, 'graceful timeout reached with requests still in flight'), graceful);
     deadline.unref();
+    // Open WebSockets stay until the graceful timeout, then hear 1001 early enough to answer before the worker exits.
+    webSockets.refusing = true;
+    setTimeout(() => webSockets.goingAway(), graceful - Math.min(WEBSOCKET_CLOSE_MS, graceful / 4)).unref();
     if (this.#relay) {
       await this.#relay.drain();
       this.exit(ExitCode.OK, 'drained');
@@ -197,7 +204,8 @@ class WorkerProcess implements WorkerServices {
     const now = Date.now();
     for (const socket of this.#sockets) {
       const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
-      if (busy) {
+      // An open WebSocket is not an idle keep-alive connection: it hears 1001 near the graceful deadline instead.
+      if (busy || webSockets.has(socket)) {
         this.#idleSince.delete(socket);
         continue;
       }
@@ -228,7 +236,7 @@ class WorkerProcess implements WorkerServices {
     const relay = this.#relay;
     const served = relay ? relay.accepted : this.#pipeline!.served;
     const rss = process.memoryUsage.rss();
-    this.send({ t: 'hb', served, inflight: relay ? relay.inflight : this.#countInflight(), rss, metrics: this.#metrics?.drain() });
+    this.send({ t: 'hb', served, inflight: relay ? relay.inflight : this.#countInflight(), websockets: webSockets.count, rss, metrics: this.#metrics?.drain() });
     const maxRequests = this.#init.maxRequests;
     if (maxRequests > 0 && served >= maxRequests) this.retire('max-requests', `${served} requests served`);
   }

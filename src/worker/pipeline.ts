@@ -142,15 +142,12 @@ export class Pipeline {
   /** HTTP/1.1 Upgrade requests (WebSocket): the same checks, then the route's upgrade handler. */
   onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.served++;
-    const res = new ServerResponse(req);
-    res.assignSocket(socket as never);
-    res.shouldKeepAlive = false;
-    // A hand-made response does not close its connection when done (the server only does that for its own): a refusal must.
-    res.once('finish', () => socket.end());
+    const res = responseOnSocket(req, socket);
     const start = performance.now();
     const bytesBefore = this.#accessLog !== null ? ((socket as Socket).bytesWritten ?? 0) : 0;
     const ctx = this.#route(req, res, start);
-    if (this.#accessLog !== null || this.#observer !== null) this.#watch(req, res, start, ctx, bytesBefore);
+    const observed = this.#accessLog !== null || this.#observer !== null;
+    if (observed) this.#watch(req, res, start, ctx, bytesBefore);
     if (ctx === null) return;
     const upgrade = ctx.route.handler.upgrade;
     if (!upgrade) {
@@ -160,6 +157,7 @@ export class Pipeline {
     const last = () => {
       // The handler owns the socket from here: the 101 (or its error) is its to write.
       res.detachSocket(socket as never);
+      if (observed) whenUpgradeAnswered(socket, (status, bytes) => this.#record(ctx, req, status, performance.now() - start, bytes));
       upgrade.call(ctx.route.handler, ctx, socket, head);
     };
     try {
@@ -331,12 +329,14 @@ export class Pipeline {
   }
 
   #responseClosed(res: WatchedResponse): void {
-    const ctx = res[kWatchCtx];
     const req = res.req as NodeRequest;
     const status = res.writableFinished ? res.statusCode : 499;
-    const durationMs = performance.now() - res[kWatchStart];
+    const bytes = this.#accessLog !== null ? Math.max(0, (req.socket?.bytesWritten ?? 0) - res[kWatchBytes]) : 0;
+    this.#record(res[kWatchCtx], req, status, performance.now() - res[kWatchStart], bytes);
+  }
+
+  #record(ctx: RequestContext | null, req: NodeRequest, status: number, durationMs: number, bytes: number): void {
     if (this.#accessLog !== null) {
-      const bytes = Math.max(0, (req.socket?.bytesWritten ?? 0) - res[kWatchBytes]);
       this.#accessLog.record({
         client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
         method: req.method ?? '',
@@ -356,6 +356,52 @@ export class Pipeline {
     this.#logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'request failed; answered 500');
     sendError(ctx.res, 500);
   }
+}
+
+/**
+ * A response object on an upgrade's socket, for the answers Kirin or a
+ * handler writes in HTTP (refusals, a fetch app's Response instead of a 101).
+ */
+export function responseOnSocket(req: IncomingMessage, socket: Duplex): ServerResponse {
+  const res = new ServerResponse(req);
+  res.assignSocket(socket as never);
+  res.shouldKeepAlive = false;
+  // A hand-made response does not close its connection when done (the server only does that for its own): a refusal must.
+  res.once('finish', () => socket.end());
+  return res;
+}
+
+/**
+ * Calls `answered` once with the status and size of the head the upgrade
+ * handler writes first (101, or the app's refusal), or 499 when the socket
+ * closes before any: the access log line and metrics of an upgrade, logged
+ * when it is answered (a WebSocket may then stay open for hours). The spy on
+ * write/end is removed at the first call.
+ */
+function whenUpgradeAnswered(socket: Duplex, answered: (status: number, headBytes: number) => void): void {
+  const write = socket.write;
+  const end = socket.end;
+  let done = false;
+  const settle = (chunk: unknown) => {
+    if (done) return;
+    done = true;
+    delete (socket as Partial<Duplex>).write;
+    delete (socket as Partial<Duplex>).end;
+    socket.off('close', onClose);
+    const head = typeof chunk === 'string' ? chunk.slice(0, 12) : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, 12) : '';
+    const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : Buffer.isBuffer(chunk) ? chunk.length : 0;
+    answered(head.startsWith('HTTP/1.') ? Number(head.slice(9, 12)) || 499 : 499, bytes);
+  };
+  const onClose = () => settle(null);
+  socket.once('close', onClose);
+  socket.write = function (this: Duplex, chunk: unknown) {
+    settle(chunk);
+    return Reflect.apply(write, this, arguments);
+  } as typeof socket.write;
+  socket.end = function (this: Duplex, chunk?: unknown) {
+    if (typeof chunk !== 'function') settle(chunk ?? null);
+    return Reflect.apply(end, this, arguments);
+  } as typeof socket.end;
 }
 
 /** The middleware a request runs. On a TLS connection a TLS site's own step (HSTS) is done here, not as a chain step. */

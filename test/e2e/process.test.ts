@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { encodeProxyHeader } from '../../src/relay/proxy-protocol.ts';
 import { request } from '../support/http.ts';
 import { KIRIN_BIN, ROOT, startKirin, tempDir, waitFor } from '../support/kirin.ts';
 
@@ -73,6 +74,38 @@ describe('systemd', () => {
       const res = await request(`http://127.0.0.1:${port}/`, { agent: false });
       assert.equal(res.status, 200);
       assert.match(res.body, /^v1 /);
+    } finally {
+      await kirin.stop();
+    }
+  });
+
+  it('socket activation: a descriptor named http-proxy expects a PROXY header from a trusted proxy, as a proxyProtocol listener does', async () => {
+    const dir = project();
+    const activator: Server = createServer();
+    await new Promise<void>((resolve) => activator.listen(0, '127.0.0.1', resolve));
+    const port = (activator.address() as { port: number }).port;
+    const fd = (activator as unknown as { _handle: { fd: number } })._handle.fd;
+    const kirin = await startKirin({
+      cwd: dir,
+      args: ['serve', 'app.ts', '--workers', '1', '--trusted-proxy', '127.0.0.1', '--state-dir', join(dir, 'state')],
+      extraFds: [fd],
+      shellPrefix: 'LISTEN_FDS=1 LISTEN_PID=$$ LISTEN_FDNAMES=http-proxy',
+    });
+    activator.close();
+    try {
+      const exchange = (prefix: Buffer) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1');
+          let answer = '';
+          socket.setEncoding('utf8');
+          socket.on('data', (chunk: string) => (answer += chunk));
+          socket.on('error', reject);
+          socket.on('close', () => resolve(answer));
+          socket.end(Buffer.concat([prefix, Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')]));
+        });
+      assert.equal(await exchange(Buffer.alloc(0)), '', 'a connection without a PROXY header is refused');
+      const header = encodeProxyHeader({ address: '203.0.113.9', port: 40000 }, { address: '127.0.0.1', port });
+      assert.match(await exchange(header), /^HTTP\/1\.1 200 /);
     } finally {
       await kirin.stop();
     }

@@ -73,7 +73,7 @@ export class FakeWorker implements WorkerChild {
   }
 
   heartbeat(stats: Partial<Extract<WorkerMessage, { t: 'hb' }>> = {}): void {
-    this.#events.message({ t: 'hb', served: 0, inflight: 0, rss: 1, ...stats });
+    this.#events.message({ t: 'hb', served: 0, inflight: 0, websockets: 0, rss: 1, ...stats });
   }
 
   /** What Kirin's worker does when the app cannot load: the boot error, then exit with its code. */

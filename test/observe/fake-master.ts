@@ -13,8 +13,8 @@ export class FakeMaster extends EventEmitter {
   healthy = true;
   ready = true;
   workers: WorkerStatus[] = [
-    { pid: 11, generation: 1, index: 1, state: 'ready', uptimeMs: 1, rss: 1, served: 0, inflight: 0, restarts: 0 },
-    { pid: 12, generation: 1, index: 2, state: 'ready', uptimeMs: 1, rss: 1, served: 0, inflight: 0, restarts: 0 },
+    { pid: 11, generation: 1, index: 1, state: 'ready', uptimeMs: 1, rss: 1, served: 0, inflight: 0, websockets: 0, restarts: 0 },
+    { pid: 12, generation: 1, index: 2, state: 'ready', uptimeMs: 1, rss: 1, served: 0, inflight: 0, websockets: 0, restarts: 0 },
   ];
   services: ServiceStatus[] = [];
   generation = 1;

@@ -39,7 +39,7 @@ describe('/healthz and /readyz answers', () => {
 
   it('stays ready during a reload: the next generation booting is not the current one', () => {
     const master = new FakeMaster();
-    master.workers = [...master.workers, { pid: 99, generation: 2, index: 1, state: 'booting', uptimeMs: 0, rss: 0, served: 0, inflight: 0, restarts: 0 }];
+    master.workers = [...master.workers, { pid: 99, generation: 2, index: 1, state: 'booting', uptimeMs: 0, rss: 0, served: 0, inflight: 0, websockets: 0, restarts: 0 }];
     assert.equal(checkReady(source(master)).ok, true);
   });
 });

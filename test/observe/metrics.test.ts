@@ -12,9 +12,9 @@ function status(overrides: Partial<MasterStatus> = {}): MasterStatus {
     generation: 2,
     startedAt: 1_700_000_000_000,
     workers: [
-      { pid: 201, generation: 2, index: 1, state: 'ready', uptimeMs: 1000, rss: 50_000_000, served: 10, inflight: 2, restarts: 0 },
-      { pid: 202, generation: 2, index: 2, state: 'ready', uptimeMs: 1000, rss: 60_000_000, served: 12, inflight: 1, restarts: 1 },
-      { pid: 150, generation: 1, index: 1, state: 'draining', uptimeMs: 9000, rss: 70_000_000, served: 99, inflight: 0, restarts: 0 },
+      { pid: 201, generation: 2, index: 1, state: 'ready', uptimeMs: 1000, rss: 50_000_000, served: 10, inflight: 2, websockets: 3, restarts: 0 },
+      { pid: 202, generation: 2, index: 2, state: 'ready', uptimeMs: 1000, rss: 60_000_000, served: 12, inflight: 1, websockets: 0, restarts: 1 },
+      { pid: 150, generation: 1, index: 1, state: 'draining', uptimeMs: 9000, rss: 70_000_000, served: 99, inflight: 0, websockets: 0, restarts: 0 },
     ],
     targetWorkers: 2,
     listeners: ['http://127.0.0.1:8000'],

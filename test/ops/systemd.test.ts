@@ -159,6 +159,20 @@ describe('kirin install --socket', () => {
   });
 });
 
+describe('kirin install --socket with PROXY protocol listeners', () => {
+  it('puts them in sockets of their own named http-proxy and https-proxy, so activation keeps the flag', async () => {
+    const units = unitsFor({ ...PUBLIC_SITE, trustedProxies: ['10.77.0.1'], listen: { http: [':80', { address: '10.77.0.2:80', proxyProtocol: true }], https: [{ address: '10.77.0.2:443', proxyProtocol: true }] } }, { socket: true });
+    assert.deepEqual(units.files.map((f) => f.name), ['kirin.service', 'kirin.socket', 'kirin-proxy.socket', 'kirin-https-proxy.socket']);
+    const [svc, http, httpProxy, httpsProxy] = units.files.map((f) => parseUnit(f.text));
+    assert.deepEqual(unitValues(http!, 'Socket', 'ListenStream'), ['80']);
+    assert.deepEqual(unitValues(httpProxy!, 'Socket', 'ListenStream'), ['10.77.0.2:80']);
+    assert.deepEqual(unitValues(httpProxy!, 'Socket', 'FileDescriptorName'), ['http-proxy']);
+    assert.deepEqual(unitValues(httpsProxy!, 'Socket', 'FileDescriptorName'), ['https-proxy']);
+    assert.deepEqual(unitValues(svc!, 'Service', 'Sockets'), ['kirin.socket kirin-proxy.socket kirin-https-proxy.socket']);
+    assert.equal(await verify(units.files), '');
+  });
+});
+
 describe('kirin check reads the installed unit back', () => {
   it('finds the unit serving this config: user, capability, environment, state folder', () => {
     const dir = tempDir('kirin-unit-');

@@ -5,19 +5,23 @@
  * X-Forwarded-* headers (the pipeline arranged that) — so the app and Kirin's
  * guards agree on what was asked for, and by whom.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AppHandlerPlan } from '../../config/plan.ts';
 import { forwardAppError } from '../../observe/app-errors.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { closeAppServer } from '../../worker/app-listen.ts';
 import { sendError, writeRawError } from '../../worker/error-response.ts';
 import { runCloseHook, type ResponseHooks } from '../../worker/outgoing.ts';
+import { responseOnSocket } from '../../worker/pipeline.ts';
+import { webSockets } from '../../worker/websockets.ts';
+import { BunWebSockets, type UpgradeOptions } from './bun-websocket.ts';
 import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
 import { loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
 import { writeResponse } from './write-response.ts';
 
-/** One import per module and export, however many routes use it. */
+/** One import (and one `setup` call) per module and export, however many routes use it. */
 const loaded = new Map<string, Promise<LoadedApp>>();
 
 export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): Promise<RouteHandler> {
@@ -25,37 +29,34 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   let app = loaded.get(key);
   if (!app) {
     // --timeout bounds the wait for an app that listens late, as it bounds a hung request (0 = off: the master's boot timeout).
-    app = loadApp(plan.module, plan.exportName, { listenWaitMs: env.plan.timeoutMs > 0 ? env.plan.timeoutMs : 60_000 });
+    app = loadApp(plan.module, plan.exportName, { listenWaitMs: env.plan.timeoutMs > 0 ? env.plan.timeoutMs : 60_000 }).then(prepareServer);
     loaded.set(key, app);
   }
   const resolved = await app;
   const maxBody = env.route.middleware.maxBodyBytes;
   if (resolved.kind === 'fetch') {
     installLightResponse();
-    return fetchHandler(resolved.fetch, maxBody, env);
+    const bun = resolved.websocket ? new BunWebSockets(resolved.websocket, env.route.websocket.maxMessageBytes, (error) => reportSocketError(env, error)) : null;
+    return fetchHandler(resolved.fetch, maxBody, env, resolved.server ?? null, bun);
   }
-  const handler = nodeHandler(resolved.listener, env);
-  return resolved.server ? withAppServer(handler, resolved.server) : handler;
+  return nodeHandler(resolved.listener, env, resolved.server ?? null);
 }
 
 /**
- * An app that listened itself: upgrades go to its server's own 'upgrade'
- * listeners (ws's `new WebSocketServer({ server })`, Socket.IO), and its
- * server closes when the worker drains (worker/app-listen.ts).
+ * An app with a `setup(server)` export gets an `http.Server` of its own that
+ * never listens: Kirin's listeners accept, and its 'request' and 'upgrade'
+ * events carry what Kirin routed to the app. `new WebSocketServer({ server })`,
+ * Socket.IO's `new Server(server)` and `server.on('upgrade')` work on it as written.
  */
-function withAppServer(handler: RouteHandler, server: Server): RouteHandler {
-  return {
-    ...handler,
-    upgrade(ctx, socket, head) {
-      const req = ctx.req as IncomingMessage;
-      if (req.url !== ctx.target) req.url = ctx.target;
-      if (!server.emit('upgrade', req, socket, head)) writeRawError(socket, 501, 'this app does not accept protocol upgrades');
-    },
-    close: () => closeAppServer(server),
-  };
+async function prepareServer(app: LoadedApp): Promise<LoadedApp> {
+  if (app.setup === undefined || app.server !== undefined) return app;
+  const server = app.kind === 'node' ? createServer(app.listener) : createServer();
+  await app.setup(server);
+  app.server = server;
+  return app;
 }
 
-function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
+function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server | null): RouteHandler {
   return {
     // Express, Koa … read the body and watch 'close' on the request itself.
     exposesNodeRequest: true,
@@ -66,11 +67,26 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
       // close hook of Kirin's response class: this listener runs it instead, so the access log and metrics see the end.
       ctx.res.once('close', runPendingCloseHook);
       try {
-        listener(req, ctx.res as ServerResponse);
+        // Socket.IO and others replace the server's 'request' listeners: with a server, its listeners are the app.
+        if (server === null) listener(req, ctx.res as ServerResponse);
+        else {
+          // server.setTimeout(ms): Node arms it on each connection of the server; here, on the one this request came on.
+          if (server.timeout > 0) ctx.res.setTimeout(server.timeout);
+          server.emit('request', req, ctx.res);
+        }
       } catch (error) {
         reportAppError(env, ctx, error);
       }
     },
+    upgrade(ctx, socket, head) {
+      if (server === null || server.listenerCount('upgrade') === 0) {
+        writeRawError(socket, 501, 'the app does not take WebSockets (export setup(server) and attach them to that server)');
+        return;
+      }
+      emitUpgrade(server, ctx, socket, head);
+    },
+    // A server the app listened on emits 'close' when the worker drains (worker/app-listen.ts); nothing else is closed.
+    close: () => (server === null ? undefined : closeAppServer(server)),
   };
 }
 
@@ -78,10 +94,38 @@ function runPendingCloseHook(this: ResponseHooks): void {
   runCloseHook(this);
 }
 
+/** Hands an upgrade Kirin admitted to the app's server, as Node would have. */
+function emitUpgrade(server: Server, ctx: RequestContext, socket: Duplex, head: Buffer): void {
+  if (!webSockets.admit(ctx, socket)) return;
+  const req = ctx.req as IncomingMessage;
+  if (req.url !== ctx.target) req.url = ctx.target;
+  server.emit('upgrade', req, socket, head);
+}
+
 class Info implements FetchInfo {
   readonly #ctx: RequestContext;
-  constructor(ctx: RequestContext) {
+  /** Set on an upgrade request of an app with `websocket` handlers: then `upgrade()` may accept it. */
+  readonly #bun: BunWebSockets | null;
+  /** What the app passed to `upgrade()`, once it did. */
+  upgradeOptions: UpgradeOptions | null = null;
+  constructor(ctx: RequestContext, bun: BunWebSockets | null = null) {
     this.#ctx = ctx;
+    this.#bun = bun;
+  }
+  /** Bun's `server.upgrade(request, { data, headers })`: true when this request becomes a WebSocket once fetch returns. */
+  upgrade(_request: Request, options?: UpgradeOptions): boolean {
+    if (this.#bun === null || this.upgradeOptions !== null) return false;
+    this.upgradeOptions = options ?? {};
+    return true;
+  }
+  /** Bun's `server.publish(topic, message)`: to every subscriber in this worker. */
+  publish(topic: string, message: string | ArrayBufferView | ArrayBuffer): number {
+    return this.#bun?.publish(topic, message, null) ?? 0;
+  }
+  /** Bun's `server.requestIP(request)`. */
+  requestIP(): { address: string; port: number; family: string } {
+    const address = this.#ctx.clientIp;
+    return { address, port: this.#ctx.req.socket?.remotePort ?? 0, family: address.includes(':') ? 'IPv6' : 'IPv4' };
   }
   get remoteAddr() {
     return { hostname: this.#ctx.clientIp, port: this.#ctx.req.socket?.remotePort ?? 0, transport: 'tcp' as const };
@@ -94,18 +138,42 @@ class Info implements FetchInfo {
   }
 }
 
-function fetchHandler(fetch: FetchHandler, maxBody: number, env: AppErrorSink): RouteHandler {
+function fetchHandler(fetch: FetchHandler, maxBody: number, env: AppErrorSink, server: Server | null, bun: BunWebSockets | null): RouteHandler {
   return {
+    upgrade(ctx, socket, head) {
+      if (server !== null && server.listenerCount('upgrade') > 0) {
+        emitUpgrade(server, ctx, socket, head);
+        return;
+      }
+      if (bun === null) {
+        writeRawError(socket, 501, 'the app does not take WebSockets (export websocket handlers beside fetch)');
+        return;
+      }
+      if (!webSockets.admit(ctx, socket)) return;
+      const info = new Info(ctx, bun);
+      const answer = (response: unknown) => {
+        if (info.upgradeOptions !== null) bun.accept(ctx.req as IncomingMessage, socket, head, info.upgradeOptions, ctx.clientIp);
+        else if (response instanceof NativeResponse) void writeResponse(response, responseOnSocket(ctx.req as IncomingMessage, socket));
+        else writeRawError(socket, 500);
+      };
+      try {
+        const result = fetch(new LazyRequest(ctx, maxBody) as unknown as Request, info);
+        if (isThenable(result)) result.then(answer, (error) => failUpgrade(env, socket, error));
+        else answer(result);
+      } catch (error) {
+        failUpgrade(env, socket, error);
+      }
+    },
     handle(ctx) {
       const request = new LazyRequest(ctx, maxBody);
       let result: Response | Promise<Response>;
       try {
-        result = fetch(request as unknown as Request, new Info(ctx));
+        result = fetch(request as unknown as Request, new Info(ctx, null));
       } catch (error) {
         reportAppError(env, ctx, error);
         return;
       }
-      if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as unknown as PromiseLike<Response>).then === 'function')) {
+      if (isThenable(result)) {
         ctx.res.once('close', () => {
           if (!ctx.res.writableFinished) request.abort(new Error('the client closed the connection'));
         });
@@ -130,6 +198,21 @@ function send(response: unknown, ctx: RequestContext, env: AppErrorSink): void |
   } catch (error) {
     reportAppError(env, ctx, error);
   }
+}
+
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as unknown as PromiseLike<T>).then === 'function');
+}
+
+function failUpgrade(env: AppErrorSink, socket: Duplex, error: unknown): void {
+  reportSocketError(env, error);
+  writeRawError(socket, 500);
+}
+
+/** An error of the app's WebSocket code: logged and told to the master; the worker carries on. */
+function reportSocketError(env: AppErrorSink, error: unknown): void {
+  env.logger.error({ err: error }, 'the app threw an error in its WebSocket code');
+  forwardAppError(env.notify, null, error);
 }
 
 /** Where an app error is told: the worker's log, and the master (dashboard, alerts). */

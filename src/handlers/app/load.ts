@@ -22,7 +22,8 @@
  * for an exported handler.
  */
 import { pathToFileURL } from 'node:url';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isWebSocketHandlers, type BunWebSocketHandlers } from './bun-websocket.ts';
 import { KirinError } from '../../errors.ts';
 import { describe } from '../../config/issues.ts';
 import { endListenSession, startListenSession, type AppServer, type ListenSession } from '../../worker/app-listen.ts';
@@ -38,19 +39,20 @@ export interface FetchInfo {
   outgoing: ServerResponse;
 }
 
-export type LoadedApp =
-  | { kind: 'fetch'; fetch: FetchHandler; description: string }
-  | {
-      kind: 'node';
-      listener: NodeListener;
-      description: string;
-      /**
-       * The HTTP server the app listened on, when it called listen() itself: its own
-       * 'upgrade' listeners take the route's upgrades, and it emits 'close' when the
-       * worker drains (handlers/app/index.ts).
-       */
-      server?: AppServer['server'];
-    };
+/** What every kind of app may bring besides its handler (docs/app-server.md, "WebSockets"). */
+interface AppExtras {
+  /**
+   * An `http.Server` the app owns (exported, listened on by the app — worker/app-listen.ts —, or built by
+   * Kirin for `setup`): its 'request' and 'upgrade' events are the app's.
+   */
+  server?: Server;
+  /** The module's `setup(server)` export: called once with the server before the first request. */
+  setup?: (server: Server) => unknown;
+  /** Bun-style `websocket` handlers beside `fetch`. */
+  websocket?: BunWebSocketHandlers;
+}
+
+export type LoadedApp = ({ kind: 'fetch'; fetch: FetchHandler; description: string } | { kind: 'node'; listener: NodeListener; description: string }) & AppExtras;
 
 const ACCEPTED =
   "Kirin accepts a fetch handler (an object with a fetch(request) method such as a Hono app, or a function (request) => Response), a Node listener ((req, res) => void, such as an Express app or Koa's app.callback()), or an app that calls listen() itself (app.listen(3000))";
@@ -95,21 +97,24 @@ async function loadModule(modulePath: string, exportName: string, listens: Liste
     return waitForListen(modulePath, listens, `${modulePath} exports nothing`, options.listenWaitMs);
   }
   if (isThenable(value)) value = await value;
-  return classify(value, `${modulePath}:${exportName}`);
+  const app = await classify(value, `${modulePath}:${exportName}`);
+  const setup = namespace.setup ?? (namespace.default as { setup?: unknown } | undefined)?.setup;
+  if (typeof setup === 'function') app.setup = setup as AppExtras['setup'];
+  return app;
 }
 
 function loadError(modulePath: string, error: unknown): KirinError {
   return new KirinError('KIRIN_ERR_APP_LOAD', `${modulePath} threw while loading: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
-/** The app's own server takes the requests: its 'request' listeners (Express, Koa, Fastify, Socket.IO …) run as written. */
+/** The server the app listened on is the app: its 'request' and 'upgrade' listeners (Express, Koa, Fastify, Socket.IO …) run as written. */
 function serveListened({ server, asked }: AppServer): LoadedApp {
-  const listener: NodeListener = (req, res) => {
-    // server.setTimeout(ms) / server.timeout: Node arms it on each connection; here, on the one this request came on.
-    if (server.timeout > 0) res.setTimeout(server.timeout);
-    if (!server.emit('request', req, res)) throw new Error(`the server the app listened on (${asked}) has no 'request' listener`);
-  };
-  return { kind: 'node', listener, server, description: `the HTTP server the app listened on (${asked})` };
+  return serverApp(server, `the HTTP server the app listened on (${asked})`);
+}
+
+/** An http.Server as the app (handlers/app/index.ts emits the routed requests and upgrades on it). */
+function serverApp(server: Server, description: string): LoadedApp {
+  return { kind: 'node', listener: (req, res) => server.emit('request', req, res), server, description };
 }
 
 /**
@@ -142,8 +147,12 @@ export async function classify(value: unknown, where: string): Promise<LoadedApp
     const candidate = value as Record<string, unknown>;
     if (typeof candidate.fetch === 'function') {
       const fetch = (candidate.fetch as FetchHandler).bind(value);
-      return { kind: 'fetch', fetch, description: 'fetch handler (object with fetch)' };
+      const app: LoadedApp = { kind: 'fetch', fetch, description: 'fetch handler (object with fetch)' };
+      if (isWebSocketHandlers(candidate.websocket)) app.websocket = candidate.websocket;
+      return app;
     }
+    // http.createServer(app) exported as it is: its listeners are the app.
+    if (value instanceof Server) return serverApp(value, 'Node http.Server');
     // Fastify: routing(req, res) once the instance is ready.
     if (typeof candidate.routing === 'function' && typeof candidate.ready === 'function' && typeof candidate.inject === 'function') {
       await (candidate.ready as () => Promise<void>).call(value);

@@ -23,7 +23,7 @@ export function dashboardApp(duration: (ms: number) => string): void {
     master: { pid: number; startedAt: number; generation: number; targetWorkers: number; listeners: string[] };
     health: { ok: boolean; reasons: string[] };
     readiness: { ok: boolean; reasons: string[] };
-    workers: { pid: number; generation: number; index: number; state: string; uptimeMs: number; rss: number; served: number; inflight: number; restarts: number }[];
+    workers: { pid: number; generation: number; index: number; state: string; uptimeMs: number; rss: number; served: number; inflight: number; websockets: number; restarts: number }[];
     totals: { requests: number; errors: number; inflight: number; restarts: Record<string, number>; reloads: { ok: number; failed: number } };
     sites: { key: string; hosts: string[]; tls: string; routes: { prefix: string; handler: string; target: string; middleware: string[] }[] }[];
     services: { name: string; pid: number | null; state: string; restarts: number; upstream: string }[];
@@ -143,7 +143,7 @@ export function dashboardApp(duration: (ms: number) => string): void {
 
     const serving = s.workers.filter((w) => w.state === 'ready').length;
     text('workers-summary', `${serving} serving, ${s.master.targetWorkers} wanted`);
-    fillTable('workers', s.workers, 9, 'no workers', (row, w) => {
+    fillTable('workers', s.workers, 10, 'no workers', (row, w) => {
       row.dataset.pid = String(w.pid);
       cell(row, w.index);
       cell(row, w.pid, 'pid');
@@ -153,6 +153,7 @@ export function dashboardApp(duration: (ms: number) => string): void {
       cell(row, megabytes(w.rss));
       cell(row, number(w.served));
       cell(row, w.inflight);
+      cell(row, w.websockets ?? 0);
       cell(row, w.restarts);
     });
     const restarts = Object.entries(s.totals.restarts).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`);

@@ -46,7 +46,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section>
     <h2>Workers <span id="workers-summary" class="muted"></span></h2>
     <table id="workers">
-      <thead><tr><th>#</th><th>PID</th><th>Gen.</th><th>State</th><th>Uptime</th><th>RSS</th><th>Requests</th><th>In flight</th><th>Restarts</th></tr></thead>
+      <thead><tr><th>#</th><th>PID</th><th>Gen.</th><th>State</th><th>Uptime</th><th>RSS</th><th>Requests</th><th>In flight</th><th>WebSockets</th><th>Restarts</th></tr></thead>
       <tbody></tbody>
     </table>
     <p id="restarts" class="muted"></p>

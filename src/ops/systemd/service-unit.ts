@@ -173,7 +173,26 @@ function allListenAddresses(plan: ServePlan): ListenAddress[] {
 }
 
 function socketUnitNames(name: string, plan: ServePlan): string[] {
-  return [...(plan.listen.http.length > 0 ? [`${name}.socket`] : []), ...(plan.listen.https.length > 0 ? [`${name}-https.socket`] : [])];
+  return socketGroups(name, plan).map((g) => g.file);
+}
+
+interface SocketGroup {
+  /** LISTEN_FDNAMES entry: Kirin serves TLS on names with "https" and expects a PROXY header on names with "proxy". */
+  fdName: 'http' | 'https' | 'http-proxy' | 'https-proxy';
+  file: string;
+  addresses: ListenAddress[];
+}
+
+/** One socket unit per kind of listener, so the descriptor's name tells Kirin how to serve it. */
+function socketGroups(name: string, plan: ServePlan): SocketGroup[] {
+  const bound = (addresses: ListenAddress[], proxy: boolean) => addresses.filter((a) => a.kind !== 'fd' && Boolean(a.proxyProtocol) === proxy);
+  const groups: SocketGroup[] = [
+    { fdName: 'http', file: `${name}.socket`, addresses: bound(plan.listen.http, false) },
+    { fdName: 'https', file: `${name}-https.socket`, addresses: bound(plan.listen.https, false) },
+    { fdName: 'http-proxy', file: `${name}-proxy.socket`, addresses: bound(plan.listen.http, true) },
+    { fdName: 'https-proxy', file: `${name}-https-proxy.socket`, addresses: bound(plan.listen.https, true) },
+  ];
+  return groups.filter((g) => g.addresses.length > 0);
 }
 
 /** systemd's ListenStream= form of a listen address. */
@@ -184,29 +203,21 @@ export function listenStream(address: ListenAddress): string {
 }
 
 function buildSocketUnits(name: string, plan: ServePlan, header: string[]): UnitFile[] {
-  const files: UnitFile[] = [];
-  const kinds: ['http' | 'https', ListenAddress[], string][] = [
-    ['http', plan.listen.http, `${name}.socket`],
-    ['https', plan.listen.https, `${name}-https.socket`],
-  ];
-  for (const [kind, addresses, file] of kinds) {
-    const bound = addresses.filter((a) => a.kind !== 'fd');
-    if (bound.length === 0) continue;
+  return socketGroups(name, plan).map(({ fdName, file, addresses }) => {
     const socket: UnitSection = {
       name: 'Socket',
       entries: [
-        ...bound.map((a): [string, string] => ['ListenStream', listenStream(a)]),
-        // Kirin reads LISTEN_FDNAMES: descriptors named "https" serve TLS.
-        ['FileDescriptorName', kind],
+        ...addresses.map((a): [string, string] => ['ListenStream', listenStream(a)]),
+        // Kirin reads LISTEN_FDNAMES: "https" serves TLS, "proxy" expects a PROXY protocol header.
+        ['FileDescriptorName', fdName],
         ['Service', `${name}.service`],
         ['Backlog', '511'],
         ['NoDelay', 'yes'],
       ],
     };
-    files.push({
+    return {
       name: file,
-      text: renderUnit(header, [{ name: 'Unit', entries: [['Description', `Kirin ${kind} sockets for ${name}.service`]] }, socket, { name: 'Install', entries: [['WantedBy', 'sockets.target']] }]),
-    });
-  }
-  return files;
+      text: renderUnit(header, [{ name: 'Unit', entries: [['Description', `Kirin ${fdName} sockets for ${name}.service`]] }, socket, { name: 'Install', entries: [['WantedBy', 'sockets.target']] }]),
+    };
+  });
 }

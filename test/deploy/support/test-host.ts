@@ -25,6 +25,8 @@ export interface TestHostOptions {
   hideRsync?: boolean;
   /** Mount a tmpfs of this size (e.g. '40m') on the deploy path, inside the host only. */
   diskSize?: string;
+  /** Give the host its own empty /root and /etc/wireguard (tmpfs), so root's writes there stay inside it. */
+  privateRoot?: boolean;
 }
 
 export interface TestHost {
@@ -138,6 +140,10 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       writeFileSync(join(dir, 'no-rsync'), '');
       chmodSync(join(dir, 'no-rsync'), 0o644);
       mounts.push(`mount --bind ${join(dir, 'no-rsync')} /usr/bin/rsync`);
+    }
+    if (options.privateRoot) {
+      mkdirSync('/etc/wireguard', { recursive: true, mode: 0o700 });
+      mounts.push('mount -t tmpfs -o mode=0700 tmpfs /root', 'mount -t tmpfs -o mode=0700 tmpfs /etc/wireguard');
     }
     if (options.diskSize) mounts.push(`mount -t tmpfs -o size=${options.diskSize},mode=0755 tmpfs ${path} && chown ${user}: ${path}`);
     const sshdCommand = `/usr/sbin/sshd -D -e -f ${sshdConfig}`;
