@@ -23,6 +23,7 @@ import { createSecureServer } from '../tls/server.ts';
 import { ClientResolver } from './client.ts';
 import type { WorkerServices } from './context.ts';
 import { compilePlan, type CompiledPlan } from './compile.ts';
+import { useCompileCache } from '../handlers/app/compile-cache.ts';
 import { Pipeline } from './pipeline.ts';
 import { createHttpServer, listenOnFd } from './servers.ts';
 
@@ -61,6 +62,7 @@ class WorkerProcess implements WorkerServices {
     const resolver = new ClientResolver(plan.trustedProxies);
     this.#accessLog = plan.accessLog ? new AccessLog(plan.accessLog) : null;
     this.#metrics = new WorkerMetrics();
+    const saveCompileCache = useCompileCache(plan.stateDir);
     this.#compiled = await compilePlan(
       plan,
       this.#logger,
@@ -76,6 +78,7 @@ class WorkerProcess implements WorkerServices {
       accessLog: this.#accessLog,
       observer: this.#metrics,
     });
+    saveCompileCache();
     this.#pipeline = pipeline;
     const endsEmptyRequests = this.#compiled.endsEmptyRequests;
     for (const listener of this.#init.listeners) {
