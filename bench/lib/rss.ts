@@ -9,6 +9,12 @@ export interface ProcessMemory {
   pid: number;
   command: string;
   rssBytes: number;
+  /**
+   * Proportional set size: private pages, plus each shared page divided by the
+   * number of processes mapping it (the Node binary's code, shared by a master
+   * and its workers). Summed over processes it is what they cost the machine.
+   */
+  pssBytes: number;
 }
 
 export interface TreeMemory {
@@ -37,7 +43,18 @@ export function processRss(pid: number): ProcessMemory | null {
   }
   const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
   const name = /^Name:\s+(.*)$/m.exec(status);
-  return { pid, command: name?.[1] ?? '?', rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+  return { pid, command: name?.[1] ?? '?', rssBytes: rss ? Number(rss[1]) * 1024 : 0, pssBytes: processPss(pid) };
+}
+
+/** Pss from /proc/PID/smaps_rollup (Linux >= 4.14); 0 when it cannot be read. */
+export function processPss(pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
+    return pss ? Number(pss[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Every process below `rootPid`, found through the parent pid in /proc/PID/stat. */

@@ -10,6 +10,7 @@ import { ExitCode, KirinError } from '../errors.ts';
 import { Master, type MasterSignal } from '../master/master.ts';
 import { SystemdNotifier, takeActivatedSockets, type ActivatedSockets } from '../master/systemd.ts';
 import { createLogger } from '../observe/log.ts';
+import { warmCompileCache } from '../handlers/app/compile-cache.ts';
 import { attachMasterExtensions } from '../master/extensions.ts';
 import { parseCommandLine } from './args.ts';
 import { reportCliError } from './report-error.ts';
@@ -135,6 +136,7 @@ export async function buildPlan(args: ServeArgs, cwd: string, baseEnv: NodeJS.Pr
   checkServedFiles(plan);
   if (activated) plan.listen = { http: activated.http, https: activated.https };
   const { env: fromFiles } = readEnvFiles(plan.envFiles, baseEnv);
+  await warmCompileCache(plan, signal);
   return { plan, env: { ...baseEnv, ...fromFiles } };
 }
 

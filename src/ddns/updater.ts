@@ -179,18 +179,20 @@ export class DdnsUpdater {
     const at = Date.now();
     let retryAfter = 0;
     let stop: NameResult | null = null;
+    // Logged once the state file is saved: whoever reads "updated" in the log finds it on disk too.
+    const tell: (() => void)[] = [];
     for (const result of results) {
       const accepted = result.status === 'updated' ? wanted.map(([type, address]) => ({ type, address, target })) : [];
       this.#state.recordAnswer(result.name, { at, status: result.status, code: result.code, message: result.message }, accepted);
       if (result.status === 'updated') {
         this.#successes++;
-        this.#logger.info({ name: result.name, provider: this.#provider.kind, code: result.code, addresses: Object.fromEntries(wanted) }, `ddns: ${result.name}: ${result.message}`);
+        tell.push(() => this.#logger.info({ name: result.name, provider: this.#provider.kind, code: result.code, addresses: Object.fromEntries(wanted) }, `ddns: ${result.name}: ${result.message}`));
         continue;
       }
       this.#failures[result.code] = (this.#failures[result.code] ?? 0) + 1;
       if (result.status === 'stop') stop ??= result;
       else retryAfter = Math.max(retryAfter, result.retryAfterMs ?? 0);
-      this.#logger[result.status === 'stop' ? 'error' : 'warn']({ name: result.name, provider: this.#provider.kind, code: result.code }, `ddns: ${result.name}: ${result.message}`);
+      tell.push(() => this.#logger[result.status === 'stop' ? 'error' : 'warn']({ name: result.name, provider: this.#provider.kind, code: result.code }, `ddns: ${result.name}: ${result.message}`));
     }
     const failed = results.some((r) => r.status === 'retry');
     if (failed) {
@@ -209,6 +211,7 @@ export class DdnsUpdater {
       this.#onStop?.(stopped, results);
     }
     this.#state.save();
+    for (const line of tell) line();
   }
 
   /** Says what detection found when it changes (not every five minutes). */

@@ -24,6 +24,7 @@ import { addressOfListener, interceptAppListens } from './app-listen.ts';
 import { ClientResolver } from './client.ts';
 import type { WorkerServices } from './context.ts';
 import { compilePlan, type CompiledPlan } from './compile.ts';
+import { useCompileCache } from '../handlers/app/compile-cache.ts';
 import { Pipeline } from './pipeline.ts';
 import { createHttpServer, listenOnFd } from './servers.ts';
 import { webSockets } from './websockets.ts';
@@ -67,6 +68,7 @@ class WorkerProcess implements WorkerServices {
     this.#metrics = new WorkerMetrics();
     const servedAt = this.#init.listeners[0]?.spec ?? 'its listeners';
     interceptAppListens({ address: addressOfListener(servedAt), servedAt, logger: this.#logger, announce: this.#init.index === 1 });
+    const saveCompileCache = useCompileCache(plan.stateDir);
     this.#compiled = await compilePlan(
       plan,
       this.#logger,
@@ -82,6 +84,7 @@ class WorkerProcess implements WorkerServices {
       accessLog: this.#accessLog,
       observer: this.#metrics,
     });
+    saveCompileCache();
     this.#pipeline = pipeline;
     const endsEmptyRequests = this.#compiled.endsEmptyRequests;
     for (const listener of this.#init.listeners) {

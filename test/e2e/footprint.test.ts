@@ -1,0 +1,107 @@
+/**
+ * What a process does not load, it does not keep in memory (issue 19): with a
+ * config that uses no HTTPS, no alerts and no ddns, no worker loads the ACME
+ * client, the dashboard or the mailer, and none loads Node's TypeScript
+ * stripper for a .ts app (the master strips once into the compile cache); the
+ * master loads neither the ACME client, the mailer, the ddns clients nor the
+ * stripper (its .ts config is evaluated in a child process). Checked through
+ * each process's module list, taken by a preloaded hook
+ * (test/support/module-list.mjs), not through timings or sizes.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { request } from '../support/http.ts';
+import { freePort, ROOT, startKirin, tempDir, waitFor, writeFiles, type KirinProcess } from '../support/kirin.ts';
+
+interface ModuleList {
+  pid: number;
+  threadId: number;
+  writes: number;
+  argv: string[];
+  urls: string[];
+  builtins: string[];
+}
+
+const PRELOAD = pathToFileURL(join(ROOT, 'test', 'support', 'module-list.mjs')).href;
+
+/** Modules a plain site has no use for, by what their URL contains. */
+const ACME_CLIENT = '/node_modules/acme-client/';
+const KIRIN_ACME = '/dist/tls/acme.js';
+const DASHBOARD = '/dist/observe/dashboard/';
+const MAILER = '/node_modules/nodemailer/';
+const KIRIN_MAILER = '/dist/observe/alerts/email.js';
+const DDNS_CLIENTS = ['/node_modules/undici/', '/node_modules/dns-packet/', '/dist/ddns/updater.js'];
+const TYPE_STRIPPER = 'internal/deps/amaro/dist/index';
+
+describe('what a plain site loads (footprint)', () => {
+  let kirin: KirinProcess;
+  let listDir: string;
+  let site: string;
+
+  before(async () => {
+    site = tempDir('kirin-footprint-');
+    listDir = tempDir('kirin-footprint-modules-');
+    const port = await freePort();
+    writeFiles(site, {
+      'app.ts': "const greeting: string = 'Hello from TypeScript';\nexport default { fetch: (): Response => new Response(greeting) };\n",
+      'public/style.css': 'body { color: black }\n',
+      'kirin.config.ts': `const port: number = ${port};\nexport default { workers: 2, listen: { http: [\`127.0.0.1:\${port}\`] }, sites: { '*': { '/static/': { static: './public' }, '/': { app: './app.ts' } } } };\n`,
+    });
+    kirin = await startKirin({
+      args: ['serve', '--config', join(site, 'kirin.config.ts'), '--state-dir', join(site, 'state'), '--admin', 'off', '--access-log', 'off'],
+      cwd: site,
+      env: { NODE_OPTIONS: `--import ${PRELOAD}`, KIRIN_TEST_MODULE_DIR: listDir },
+    });
+    for (const path of ['/', '/static/style.css']) assert.equal((await request(`${kirin.url}${path}`)).status, 200);
+  });
+  after(() => kirin?.stop());
+
+  /** The main thread's module list of each process whose command line matches, written after this call began. */
+  async function freshLists(matches: (list: ModuleList) => boolean, count: number): Promise<ModuleList[]> {
+    const read = () =>
+      readdirSync(listDir)
+        .filter((name) => name.endsWith('.json'))
+        .map((name) => JSON.parse(readFileSync(join(listDir, name), 'utf8')) as ModuleList)
+        .filter((list) => list.threadId === 0 && matches(list));
+    const seen = new Map(read().map((list) => [list.pid, list.writes]));
+    return waitFor(
+      () => {
+        const lists = read().filter((list) => list.writes > (seen.get(list.pid) ?? 0) + 1);
+        return lists.length >= count ? lists : null;
+      },
+      { what: `${count} fresh module lists` },
+    );
+  }
+
+  const isWorker = (list: ModuleList) => list.argv.some((arg) => arg.endsWith('/worker/main.js'));
+  const isMaster = (list: ModuleList) => list.pid === kirin.pid;
+
+  it("has the lists it checks: each worker's names the app, the static handler and Node's fetch Response", async () => {
+    const workers = await freshLists(isWorker, 2);
+    for (const worker of workers) {
+      assert.ok(worker.urls.includes(pathToFileURL(join(site, 'app.ts')).href), `worker ${worker.pid} did not list the app: ${worker.urls.join(' ')}`);
+      assert.ok(worker.urls.some((url) => url.includes('/dist/handlers/static/')), `worker ${worker.pid} did not list the static handler`);
+      assert.ok(worker.builtins.length > 50, `worker ${worker.pid} listed only ${worker.builtins.length} built-in modules`);
+    }
+  });
+
+  it('no worker loads the ACME client, the dashboard, the mailer or the TypeScript stripper', async () => {
+    for (const worker of await freshLists(isWorker, 2)) {
+      const unwanted = worker.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, DASHBOARD, MAILER, KIRIN_MAILER].some((part) => url.includes(part)));
+      assert.deepEqual(unwanted, [], `worker ${worker.pid} loaded what this config does not use`);
+      assert.ok(!worker.builtins.includes(TYPE_STRIPPER), `worker ${worker.pid} loaded Node's type stripper for app.ts: the compile cache was not used`);
+    }
+  });
+
+  it('the master loads neither the ACME client, the mailer, the ddns clients nor the TypeScript stripper', async () => {
+    const [master] = await freshLists(isMaster, 1);
+    // The master's alerter holds its email channel (a few lines); the channel loads nodemailer on the first email.
+    const unwanted = master!.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, MAILER, ...DDNS_CLIENTS].some((part) => url.includes(part)));
+    assert.deepEqual(unwanted, [], 'the master loaded what this config does not use');
+    assert.ok(master!.urls.some((url) => url.endsWith('/dist/master/master.js')), 'the list is not the master\'s');
+    assert.ok(!master!.builtins.includes(TYPE_STRIPPER), "the master loaded Node's type stripper: the .ts config was evaluated in the master");
+  });
+});
