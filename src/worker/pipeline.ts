@@ -189,6 +189,8 @@ export class Pipeline {
       // HTTP/2 bodies are framed; the handlers that read them count against the limit.
       head.chunked = false;
     }
+    // From the start, so that a request refused before its route is known cannot stream a body without end either.
+    if (head.chunked) limitChunkedBody(req as KirinIncomingMessage, this.#limits.maxBodyBytes, undefined);
     if (head.hostRepeated) {
       sendError(res, 400, 'more than one Host header');
       return null;
