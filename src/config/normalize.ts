@@ -253,19 +253,22 @@ function normalizeLimits(raw: unknown, at: ConfigPath, issues: Issues, maxBodyBy
     headerTimeoutMs: 10_000,
     requestTimeoutMs: 60_000,
     keepAliveTimeoutMs: 5_000,
+    // nginx's send_timeout: long enough for any client that reads at all.
+    sendTimeoutMs: 60_000,
     maxHeaderSize: 16 * 1024,
     maxHeaders: 100,
     maxBodyBytes,
   };
   if (raw === undefined) return limits;
   if (!isPlainObject(raw)) {
-    issues.expected(at, '{ headerTimeout, requestTimeout, keepAliveTimeout, maxHeaderSize, maxHeaders, maxBody }', raw);
+    issues.expected(at, '{ headerTimeout, requestTimeout, keepAliveTimeout, sendTimeout, maxHeaderSize, maxHeaders, maxBody }', raw);
     return limits;
   }
-  checkKeys(raw, ['headerTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'maxHeaders', 'maxBody'], at, issues);
+  checkKeys(raw, ['headerTimeout', 'requestTimeout', 'keepAliveTimeout', 'sendTimeout', 'maxHeaderSize', 'maxHeaders', 'maxBody'], at, issues);
   if (raw.headerTimeout !== undefined) limits.headerTimeoutMs = readDuration(raw.headerTimeout, at.key('headerTimeout'), issues) ?? limits.headerTimeoutMs;
   if (raw.requestTimeout !== undefined) limits.requestTimeoutMs = readDuration(raw.requestTimeout, at.key('requestTimeout'), issues) ?? limits.requestTimeoutMs;
   if (raw.keepAliveTimeout !== undefined) limits.keepAliveTimeoutMs = readDuration(raw.keepAliveTimeout, at.key('keepAliveTimeout'), issues) ?? limits.keepAliveTimeoutMs;
+  if (raw.sendTimeout !== undefined) limits.sendTimeoutMs = readDuration(raw.sendTimeout, at.key('sendTimeout'), issues) ?? limits.sendTimeoutMs;
   if (raw.maxHeaderSize !== undefined) limits.maxHeaderSize = readSize(raw.maxHeaderSize, at.key('maxHeaderSize'), issues) ?? limits.maxHeaderSize;
   if (raw.maxHeaders !== undefined) limits.maxHeaders = readInteger(raw.maxHeaders, at.key('maxHeaders'), issues, 1, 10_000) ?? limits.maxHeaders;
   if (raw.maxBody !== undefined) readSize(raw.maxBody, at.key('maxBody'), issues);

@@ -86,6 +86,8 @@ export interface LimitsConfig {
   requestTimeout?: Duration;
   /** Time an idle keep-alive connection is kept open. Default 5 s. */
   keepAliveTimeout?: Duration;
+  /** Time an HTTP/2 response may make no progress (a client that opens no flow-control window) before its stream is reset. Default 60 s (nginx's send_timeout). */
+  sendTimeout?: Duration;
   /** Largest request head (request line and headers). Default 16 KiB. */
   maxHeaderSize?: Size;
   /** Most header fields in one request. Default 100. */

@@ -22,6 +22,7 @@ import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { initResponseHooks, KirinServerResponse, kOnClose, kSendWhole, kWatchBytes, kWatchCtx, kWatchStart, runCloseHook, type WholeSender } from '../worker/outgoing.ts';
 import type { NodeResponse } from '../worker/context.ts';
+import { forgetResponse, watchResponse } from './send-timeout.ts';
 
 export const HSTS = 'strict-transport-security';
 /** The Strict-Transport-Security value this response gets, set by the site middleware. */
@@ -78,11 +79,15 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
     this[kOwnHsts] = false;
     this[kHeadersSet] = false;
     initResponseHooks(this);
+    watchResponse(this);
   }
 
   /** The request path's close hook without a 'close' listener per response, as on HTTP/1.1. */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'close') runCloseHook(this);
+    if (event === 'close') {
+      runCloseHook(this);
+      forgetResponse(this);
+    }
     return (super.emit as (event: string | symbol, ...args: unknown[]) => boolean)(event, ...args);
   }
 

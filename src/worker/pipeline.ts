@@ -183,7 +183,14 @@ export class Pipeline {
     if (req instanceof KirinIncomingMessage) scanHead(req.rawHeaders, head);
     else {
       // HTTP/2: the compat request's headers are a plain object already.
-      head.host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+      const pseudoAuthority = req.headers[':authority'] as string | undefined;
+      const host = req.headers.host;
+      // Routed by one, read by the app or an upstream by the other: RFC 9113 §8.3.1 makes the request malformed (HAProxy: 400).
+      if (pseudoAuthority !== undefined && host !== undefined && host !== pseudoAuthority && host.toLowerCase() !== pseudoAuthority.toLowerCase()) {
+        sendError(res, 400, 'the host header differs from :authority');
+        return null;
+      }
+      head.host = pseudoAuthority ?? host;
       head.hostRepeated = false;
       head.contentLength = req.headers['content-length'];
       // HTTP/2 bodies are framed; the handlers that read them count against the limit.
