@@ -12,7 +12,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { canonicalIp, IpMatcher } from '../net/ip.ts';
-import type { NodeRequest } from './context.ts';
+import type { NodeRequest } from './node-message.ts';
 
 /** A unix-socket peer is a local process: it counts as loopback. */
 const UNIX_PEER = '127.0.0.1';

@@ -16,7 +16,7 @@ import { runChain } from '../middleware/index.ts';
 import type { AccessLog } from '../observe/access-log.ts';
 import type { Logger } from '../observe/log.ts';
 import type { ClientResolver } from './client.ts';
-import { RequestContext, type CompiledRoute, type CompiledSite, type Middleware, type NodeRequest, type NodeResponse } from './context.ts';
+import { RequestContext, type CompiledRoute, type CompiledSite, type Middleware, type NodeRequest, type NodeResponse, type SimpleRoute } from './context.ts';
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
@@ -29,18 +29,6 @@ export interface RequestObserver {
   done(site: CompiledSite | null, route: CompiledRoute | null, status: number, durationMs: number): void;
   /** Called besides `done` for a request the fast lane answered. */
   fastLane(): void;
-}
-
-/** Where the fast lane's request goes (reused: one request at a time runs synchronously). */
-export interface SimpleRoute {
-  /** The host name, lower case, without port. */
-  host: string;
-  site: CompiledSite;
-  route: CompiledRoute;
-  /** The decoded path the handler sees (after stripPrefix). */
-  handlerPath: string;
-  /** For a route that forwards (proxy): the encoded path after stripPrefix, then the query, as on the full path; else ''. */
-  target: string;
 }
 
 interface Refusal {
@@ -64,8 +52,8 @@ export class Pipeline {
   readonly #trustsProxies: boolean;
   readonly #limits: LimitsPlan;
   readonly #logger: Logger;
-  #accessLog: AccessLog | null;
-  #observer: RequestObserver | null;
+  readonly #accessLog: AccessLog | null;
+  readonly #observer: RequestObserver | null;
   /** Requests started (served and in progress). */
   served = 0;
   /** Once set, every response closes its connection: the worker is on its way out. */
@@ -112,10 +100,6 @@ export class Pipeline {
   #site: CompiledSite | null = null;
   #matched: CompiledRoute | null = null;
   readonly #simple: SimpleRoute = { host: '', site: null as unknown as CompiledSite, route: null as unknown as CompiledRoute, handlerPath: '', target: '' };
-
-  setAccessLog(log: AccessLog | null): void {
-    this.#accessLog = log;
-  }
 
   onRequest = (req: NodeRequest, res: NodeResponse): void => {
     this.served++;
