@@ -6,14 +6,11 @@
  * `ServePlan` (src/config/plan.ts) that the master and the workers run from.
  */
 import type { ListenEntry, RelayConfig } from '../relay/config-types.ts';
+import type { Duration, Size } from './units.ts';
 
 export type { ListenEntry, RelayConfig };
 
-/** A duration in seconds (`30`) or with a unit (`'500ms'`, `'30s'`, `'5m'`, `'1h'`). */
-export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h'}`;
-
-/** A size in bytes (`1048576`) or with a unit (`'512kb'`, `'10mb'`, `'1gb'`). */
-export type Size = number | `${number}${'b' | 'kb' | 'mb' | 'gb' | 'KB' | 'MB' | 'GB'}`;
+export type { Duration, Size };
 
 export interface KirinConfig {
   /** Worker processes. Default: `WEB_CONCURRENCY`, else the number of CPUs. */
