@@ -14,7 +14,7 @@
  *   ddns-stopped               → ddns-stopped (the provider refused; updates stopped)
  */
 import type { WorkerFacts } from '../master/events.ts';
-import type { Incident, IncidentKind } from './incident.ts';
+import type { Incident } from './incident.ts';
 import type { Master } from '../master/master.ts';
 import type { AppErrorReport } from './app-errors.ts';
 import { RELAY_ROUTE, relayUpstreamUrl } from '../relay/plan.ts';

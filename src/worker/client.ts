@@ -80,14 +80,6 @@ export class ClientResolver {
   }
 }
 
-/** Replaces whatever the client sent with Kirin's own X-Forwarded-* view of the request. */
-export function setForwardedHeaders(headers: IncomingHttpHeaders, client: string, scheme: string, host: string): void {
-  headers['x-forwarded-for'] = client;
-  headers['x-forwarded-proto'] = scheme;
-  headers['x-forwarded-host'] = host;
-  if (headers.forwarded !== undefined) delete headers.forwarded;
-}
-
 function forwardedFor(headers: IncomingHttpHeaders): string[] {
   const xff = headers['x-forwarded-for'];
   if (xff !== undefined) {

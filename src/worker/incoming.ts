@@ -8,7 +8,7 @@ import { IncomingMessage } from 'node:http';
 import { Http2ServerRequest, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { ReadableOptions } from 'node:stream';
 import type { Socket } from 'node:net';
-import { setForwardedHeaders } from './client.ts';
+import { setForwardedHeaders } from './http-fields.ts';
 import type { RequestContext } from './context.ts';
 
 const kForward = Symbol('kirin.forward');

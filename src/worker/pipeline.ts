@@ -19,6 +19,7 @@ import type { ClientResolver } from './client.ts';
 import { RequestContext, type CompiledRoute, type CompiledSite, type Middleware, type NodeRequest, type NodeResponse, type SimpleRoute } from './context.ts';
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
+import { forwardedFieldLines } from './http-fields.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTargetInto, type NormalizedTarget } from './normalize.ts';
 import type { SimpleRequest } from './simple-request.ts';
@@ -288,7 +289,7 @@ export class Pipeline {
   /** Kirin's X-Forwarded-* view of a fast-lane request as field lines: what applyForwarding sets on the full path. */
   forwardingFields(socket: Socket, request: SimpleRequest, client: string): string {
     const scheme = request.forwardedProto === undefined ? 'http' : this.#resolver.schemeFrom(this.#resolver.peerOf(socket), { 'x-forwarded-proto': request.forwardedProto }, false);
-    return `x-forwarded-for: ${client}\r\nx-forwarded-proto: ${scheme}\r\nx-forwarded-host: ${request.host}\r\n`;
+    return forwardedFieldLines(client, scheme, request.host);
   }
 
   /** The fast lane answered `request` with `bytes` bytes: count, log and meter it as the full path would. */
