@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { metric, startWithAdmin } from '../support/admin.ts';
-import { RawConnection, type WireResponse } from '../support/http.ts';
+import { bothLanes, type WireResponse } from '../support/http.ts';
 import { portOf, tempDir, waitFor, writeFiles, type KirinProcess } from '../support/kirin.ts';
 
 /** [what it tries, extra request field lines, whether the fast lane takes it alone]. */
@@ -67,31 +67,22 @@ describe('both lanes answer one request set alike', () => {
     port = portOf(kirin.url);
   });
   after(async () => {
-    await kirin?.stop();
     upstream?.closeAllConnections();
     upstream?.close();
+    await kirin?.stop();
   });
 
   for (const [what, fields, laneTakes] of REQUESTS) {
     it(what, async () => {
       const method = what === 'a HEAD' ? 'HEAD' : 'GET';
       const request = requestLine(method, fields);
-      const head = method === 'HEAD';
       const laneCount = async () => (await metric(admin, 'kirin_http_fast_lane_requests_total')) ?? 0;
       const routeCount = async () => (await metric(admin, 'kirin_http_requests_total', { site: '127.0.0.1', route: '/api', status_class: '2xx' })) ?? 0;
       const laneBefore = await laneCount();
       const routeBefore = await routeCount();
 
       seen.length = 0;
-      const alone = await RawConnection.open(port);
-      const fast = await alone.exchange(request);
-      alone.destroy();
-      // Two requests in one read are never the lane's: node:http answers both.
-      const pipelined = await RawConnection.open(port);
-      pipelined.write(request + request);
-      const full = await pipelined.read({ head });
-      await pipelined.read({ head });
-      pipelined.destroy();
+      const { fast, full } = await bothLanes(port, request);
 
       // The metrics come from the worker in batches: once they count all three requests, the lane's share is final.
       await waitFor(async () => (await routeCount()) >= routeBefore + 3, { what: 'the three requests in the metrics' });
@@ -113,7 +104,7 @@ describe('both lanes answer one request set alike', () => {
       assert.equal(fast.headers['x-internal'], undefined, 'a field the upstream lists in Connection stays behind');
       assert.equal(fast.headers['proxy-authenticate'], undefined);
       assert.equal(fast.headers['x-kept'], 'for the client');
-      assert.ok(head || fast.headers['content-length'] === '14', 'Content-Length frames the body, whatever Connection lists');
+      assert.ok(method === 'HEAD' || fast.headers['content-length'] === '14', 'Content-Length frames the body, whatever Connection lists');
     });
   }
 });
