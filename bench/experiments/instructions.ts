@@ -63,7 +63,7 @@ import { prereqs } from '../lib/prereq.ts';
 import { launch, type Launched } from '../lib/process.ts';
 import { waitForPort } from '../lib/ready.ts';
 import { table } from '../lib/report.ts';
-import { descendants } from '../lib/rss.ts';
+import { kirinWorkers } from '../lib/rss.ts';
 import { benchTempDir } from '../lib/temp.ts';
 import { makeCertificate, TLS_NAME, writeKirinTlsConfig } from '../lib/tls-site.ts';
 
@@ -222,7 +222,7 @@ function isKirin(target: Target): boolean {
 /** The process that answers requests: the server itself, or Kirin's one worker. */
 function servingPid(target: Target, server: Launched): number {
   if (!isKirin(target)) return server.pid;
-  const workers = descendants(server.pid);
+  const workers = kirinWorkers(server.pid);
   if (workers.length !== 1) throw new Error(`${target}: expected one worker under the master ${server.pid}, found ${workers.join(', ') || 'none'}`);
   return workers[0]!;
 }

@@ -93,3 +93,17 @@ function parentPid(pid: number): number | null {
 export function megabytes(bytes: number): string {
   return (bytes / 1024 / 1024).toFixed(1);
 }
+
+/**
+ * Kirin's worker processes below `rootPid`: those running worker/main.js. The
+ * master has another child, the /bin/sh guard that outlives it (src/master/group-guard.ts).
+ */
+export function kirinWorkers(rootPid: number): number[] {
+  return descendants(rootPid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => /[/\\]worker[/\\]main\.[jt]s$/.test(arg));
+    } catch {
+      return false;
+    }
+  });
+}

@@ -4,7 +4,7 @@
  * path; nothing is guessed silently.
  */
 import { availableParallelism } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { normalizeDdns } from '../ddns/normalize.ts';
 import { parseCidr } from '../net/ip.ts';
 import {
@@ -21,6 +21,7 @@ import {
   readStringRecord,
 } from './issues.ts';
 import { normalizeSites, parseAppSpec } from './normalize-routes.ts';
+import { parseListenAddress } from './listen-address.ts';
 import type { ListenAddress, ServePlan, ServicePlan, SitePlan } from './plan.ts';
 import { flagSetting, keyAndFlag } from './serve-flags.ts';
 import { defaultStateDir } from './state-dir.ts';
@@ -177,41 +178,6 @@ function appSite(module: string, exportName: string, maxBodyBytes: number): Site
   };
 }
 
-/**
- * Parses a listen address: 'HOST:PORT', ':PORT' (all addresses), '[::1]:PORT',
- * 'unix:/path' or a bare port. Returns a message when it is not one.
- */
-export function parseListenAddress(spec: string, baseDir: string): ListenAddress | string {
-  const base = { host: '', port: 0, path: '', fd: -1, spec };
-  if (spec.startsWith('unix:')) {
-    const path = spec.slice(5);
-    if (!path) return "expected 'unix:/path/to/socket'";
-    return { ...base, kind: 'unix', path: isAbsolute(path) ? path : resolve(baseDir, path) };
-  }
-  if (spec.startsWith('fd:') || spec.startsWith('fd://')) {
-    const fd = Number(spec.replace(/^fd:(\/\/)?/, ''));
-    if (!Number.isInteger(fd) || fd < 3) return "expected 'fd:3' (an inherited descriptor, 3 or above)";
-    return { ...base, kind: 'fd', fd };
-  }
-  let host = '';
-  let portText = spec;
-  const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(spec);
-  if (bracket) {
-    host = bracket[1]!;
-    portText = bracket[2]!;
-  } else if (spec.includes(':')) {
-    const colon = spec.lastIndexOf(':');
-    host = spec.slice(0, colon);
-    portText = spec.slice(colon + 1);
-    if (host.includes(':')) return "an IPv6 address needs brackets: '[::1]:8000'";
-  }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return "expected 'HOST:PORT' (e.g. '127.0.0.1:8000', ':80', '[::1]:8000') or 'unix:/path'";
-  if (host === 'localhost') host = '127.0.0.1';
-  if (host === '0.0.0.0' || host === '*') host = host === '*' ? '' : host;
-  if (host !== '' && parseCidr(host) === null) return `"${host}" is not an IP address; listen on an address, not a name (e.g. '127.0.0.1:8000' or ':8000' for all)`;
-  return { ...base, kind: 'tcp', host, port: Number(portText) };
-}
-
 function normalizeListen(raw: unknown, at: ConfigPath, issues: Issues, baseDir: string, env: NodeJS.ProcessEnv, sites: SitePlan[]) {
   const read = (value: unknown, key: 'http' | 'https'): ListenAddress[] => readListenEntries(value, at.key(key), issues, baseDir);
   if (raw === undefined) {
@@ -255,19 +221,22 @@ function normalizeLimits(raw: unknown, at: ConfigPath, issues: Issues, maxBodyBy
     headerTimeoutMs: 10_000,
     requestTimeoutMs: 60_000,
     keepAliveTimeoutMs: 5_000,
+    // nginx's send_timeout: long enough for any client that reads at all.
+    sendTimeoutMs: 60_000,
     maxHeaderSize: 16 * 1024,
     maxHeaders: 100,
     maxBodyBytes,
   };
   if (raw === undefined) return limits;
   if (!isPlainObject(raw)) {
-    issues.expected(at, '{ headerTimeout, requestTimeout, keepAliveTimeout, maxHeaderSize, maxHeaders, maxBody }', raw);
+    issues.expected(at, '{ headerTimeout, requestTimeout, keepAliveTimeout, sendTimeout, maxHeaderSize, maxHeaders, maxBody }', raw);
     return limits;
   }
-  checkKeys(raw, ['headerTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'maxHeaders', 'maxBody'], at, issues);
+  checkKeys(raw, ['headerTimeout', 'requestTimeout', 'keepAliveTimeout', 'sendTimeout', 'maxHeaderSize', 'maxHeaders', 'maxBody'], at, issues);
   if (raw.headerTimeout !== undefined) limits.headerTimeoutMs = readDuration(raw.headerTimeout, at.key('headerTimeout'), issues) ?? limits.headerTimeoutMs;
   if (raw.requestTimeout !== undefined) limits.requestTimeoutMs = readDuration(raw.requestTimeout, at.key('requestTimeout'), issues) ?? limits.requestTimeoutMs;
   if (raw.keepAliveTimeout !== undefined) limits.keepAliveTimeoutMs = readDuration(raw.keepAliveTimeout, at.key('keepAliveTimeout'), issues) ?? limits.keepAliveTimeoutMs;
+  if (raw.sendTimeout !== undefined) limits.sendTimeoutMs = readDuration(raw.sendTimeout, at.key('sendTimeout'), issues) ?? limits.sendTimeoutMs;
   if (raw.maxHeaderSize !== undefined) limits.maxHeaderSize = readSize(raw.maxHeaderSize, at.key('maxHeaderSize'), issues) ?? limits.maxHeaderSize;
   if (raw.maxHeaders !== undefined) limits.maxHeaders = readInteger(raw.maxHeaders, at.key('maxHeaders'), issues, 1, 10_000) ?? limits.maxHeaders;
   if (raw.maxBody !== undefined) readSize(raw.maxBody, at.key('maxBody'), issues);

@@ -63,6 +63,8 @@ export interface LimitsPlan {
   headerTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** An HTTP/2 stream whose response makes no progress for this long (the client's window stays shut) is reset; 0: never. */
+  sendTimeoutMs: number;
   maxHeaderSize: number;
   maxHeaders: number;
   maxBodyBytes: number;

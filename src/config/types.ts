@@ -6,14 +6,11 @@
  * `ServePlan` (src/config/plan.ts) that the master and the workers run from.
  */
 import type { ListenEntry, RelayConfig } from '../relay/config-types.ts';
+import type { Duration, Size } from './units.ts';
 
 export type { ListenEntry, RelayConfig };
 
-/** A duration in seconds (`30`) or with a unit (`'500ms'`, `'30s'`, `'5m'`, `'1h'`). */
-export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h'}`;
-
-/** A size in bytes (`1048576`) or with a unit (`'512kb'`, `'10mb'`, `'1gb'`). */
-export type Size = number | `${number}${'b' | 'kb' | 'mb' | 'gb' | 'KB' | 'MB' | 'GB'}`;
+export type { Duration, Size };
 
 export interface KirinConfig {
   /** Worker processes. Default: `WEB_CONCURRENCY`, else the number of CPUs. */
@@ -86,6 +83,8 @@ export interface LimitsConfig {
   requestTimeout?: Duration;
   /** Time an idle keep-alive connection is kept open. Default 5 s. */
   keepAliveTimeout?: Duration;
+  /** Time an HTTP/2 response may make no progress (a client that opens no flow-control window) before its stream is reset. Default 60 s (nginx's send_timeout). */
+  sendTimeout?: Duration;
   /** Largest request head (request line and headers). Default 16 KiB. */
   maxHeaderSize?: Size;
   /** Most header fields in one request. Default 100. */

@@ -3,7 +3,7 @@
  * Credentials are never written here: `'$NAME'` names a variable of the
  * environment or of the config's envFiles.
  */
-import type { Duration } from '../config/types.ts';
+import type { Duration } from '../config/units.ts';
 
 /** `'$NAME'`: the value of the variable NAME, from the environment or the env files. */
 export type EnvReference = `$${string}`;

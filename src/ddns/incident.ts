@@ -1,5 +1,5 @@
 /** What the alerts and the dashboard's error list say when DDNS updates had to stop. */
-import type { Incident } from '../observe/incidents.ts';
+import type { Incident } from '../observe/incident.ts';
 
 /** Master event for a refusal that stopped updating, with a DdnsStoppedInfo. */
 export const DDNS_STOPPED_EVENT = 'ddns-stopped';

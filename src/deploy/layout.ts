@@ -8,7 +8,6 @@
  *   <path>/.kirin/lock/                 the deploy lock
  *   <path>/.kirin/kirin.pid, kirin.log  Kirin started without systemd
  */
-import { posix } from 'node:path';
 
 export const RELEASE_INFO = '.kirin-release.json';
 
@@ -75,8 +74,4 @@ export interface ReleaseInfo {
   deployedAt: string;
   deployedBy: string;
   kirinVersion: string;
-}
-
-export function relativeToRoot(layout: HostLayout, path: string): string {
-  return posix.relative(layout.root, path);
 }

@@ -92,5 +92,3 @@ export interface MasterEventMap extends ServiceEventMap {
   /** DDNS updates stopped on a refusal that must not be retried (src/ddns/extension.ts). */
   'ddns-stopped': [info: DdnsStoppedInfo];
 }
-
-export type MasterEventName = keyof MasterEventMap;

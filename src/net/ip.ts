@@ -219,13 +219,3 @@ export function isLoopback(address: string): boolean {
   return ip.bytes.every((b, i) => (i === 15 ? b === 1 : b === 0));
 }
 
-/** Loopback, private (RFC 1918, ULA), link-local or CGNAT addresses: not reachable from the internet. */
-export function isPrivateAddress(address: string): boolean {
-  const ip = parseIp(address);
-  if (!ip) return false;
-  return PRIVATE_RANGES.some((r) => inRange(ip, r));
-}
-
-const PRIVATE_RANGES = ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '::1/128', 'fc00::/7', 'fe80::/10'].map(
-  (r) => parseCidr(r)!,
-);

@@ -14,40 +14,14 @@
  *   ddns-stopped               → ddns-stopped (the provider refused; updates stopped)
  */
 import type { WorkerFacts } from '../master/events.ts';
+import type { Incident } from './incident.ts';
 import type { Master } from '../master/master.ts';
 import type { AppErrorReport } from './app-errors.ts';
 import { RELAY_ROUTE, relayUpstreamUrl } from '../relay/plan.ts';
 import { UpstreamTracker, asUpstreamReport, type UpstreamTransition } from './upstream-health.ts';
 import { DDNS_STOPPED_EVENT, ddnsIncident, type DdnsStoppedInfo } from '../ddns/incident.ts';
 
-export type IncidentKind =
-  | 'app-error'
-  | 'worker-crash'
-  | 'worker-hung'
-  | 'reload-failed'
-  | 'crash-loop'
-  | 'certificate-failed'
-  | 'upstream-down'
-  | 'upstream-up'
-  | 'service-down'
-  | 'service-up'
-  | 'ddns-stopped';
-
-export interface Incident {
-  kind: IncidentKind;
-  /**
-   * Same signature = the same problem again. For things that go down and come
-   * back, "down" and "up" share the signature of the thing (upstream, service).
-   */
-  signature: string;
-  title: string;
-  detail: string;
-  time: number;
-  /** For upstreams and services: what state the thing is in now. */
-  state?: 'down' | 'up';
-  /** How many occurrences this one stands for (a worker folds what it dropped into the next report). */
-  count: number;
-}
+export type { Incident, IncidentKind } from './incident.ts';
 
 /** What incidents need from the master; a fake with these parts drives the unit tests. */
 export type ObservedMaster = Pick<Master, 'status' | 'providers' | 'plan' | 'on'>;

@@ -2,7 +2,7 @@
  * The config a user writes for the relay role and for listeners that expect
  * the PROXY protocol (docs/relay.md). Re-exported by src/config/types.ts.
  */
-import type { Duration } from '../config/types.ts';
+import type { Duration } from '../config/units.ts';
 
 /**
  * On the VPS: forward every TCP connection on `listen` to the same port at

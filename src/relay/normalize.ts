@@ -5,7 +5,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { checkKeys, ConfigPath, isPlainObject, type Issues, readDuration, readInteger, readString, readStringArray } from '../config/issues.ts';
-import { parseListenAddress } from '../config/normalize.ts';
+import { parseListenAddress } from '../config/listen-address.ts';
 import { parseSiteKey } from '../config/normalize-routes.ts';
 import type { ListenAddress, ServePlan } from '../config/plan.ts';
 import { canonicalIp, isLoopback } from '../net/ip.ts';

@@ -42,6 +42,26 @@ export function keyMatches(chainPem: string, keyPem: string): boolean {
 }
 
 /**
+ * Why a certificate and key read from `certFile` and `keyFile` cannot be
+ * served, naming the file at fault — or null when they go together.
+ */
+export function whyUnusable(certPem: string, keyPem: string, certFile: string, keyFile: string): string | null {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(firstPem(certPem));
+  } catch (error) {
+    return `${certFile} holds no readable certificate (${(error as Error).message})`;
+  }
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (error) {
+    return `${keyFile} holds no readable private key (${(error as Error).message})`;
+  }
+  return cert.checkPrivateKey(key) ? null : `${keyFile} is not the private key of ${certFile}`;
+}
+
+/**
  * Renew when a third of the lifetime is left (Caddy's and certbot's rule: 30
  * days before the end of a 90-day certificate, 2 days for a 6-day one).
  */

@@ -8,12 +8,13 @@
  * Built with @peculiar/x509 on WebCrypto (already in the tree for acme-client):
  * ECDSA P-256 throughout, the same key type as ACME certificates.
  */
-import { createPrivateKey, randomBytes, X509Certificate as NodeX509 } from 'node:crypto';
+import { randomBytes, X509Certificate as NodeX509 } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type * as X509 from '@peculiar/x509';
-import { renewalTime } from './cert-info.ts';
+import type { Logger } from '../observe/log.ts';
+import { renewalTime, whyUnusable } from './cert-info.ts';
 import { ensurePrivateDir, writePrivateFile } from './private-files.ts';
 
 const subtle = globalThis.crypto.subtle;
@@ -52,12 +53,15 @@ export class LocalCa {
   readonly dir: string;
   readonly #storageRoot: string;
   readonly #now: () => number;
+  readonly #logger: Pick<Logger, 'warn'> | null;
   #intermediate: Authority | null = null;
   #rootPem = '';
   #ready: Promise<Authority> | null = null;
 
-  constructor(storageRoot: string, now: () => number = Date.now) {
+  /** `logger` hears about files found unusable and replaced; none for one-shot commands. */
+  constructor(storageRoot: string, now: () => number = Date.now, logger: Pick<Logger, 'warn'> | null = null) {
     this.#storageRoot = storageRoot;
+    this.#logger = logger;
     this.dir = join(storageRoot, 'local-ca');
     this.#now = now;
   }
@@ -103,31 +107,50 @@ export class LocalCa {
   async #load(): Promise<Authority> {
     await loadX509();
     ensurePrivateDir(this.#storageRoot, this.dir);
-    const root = (await this.#read('root')) ?? (await this.#createRoot());
+    const foundRoot = await this.#read('root');
+    const rootUsable = foundRoot !== null && !('unusable' in foundRoot);
+    const root = rootUsable ? foundRoot : await this.#createRoot();
+    // Never replaced in silence: a new root means every browser that trusted the old one must be told again.
+    if (!rootUsable && foundRoot !== null) {
+      this.#warn(foundRoot.unusable, `the local CA root cannot be used: ${foundRoot.unusable}; created a new root in ${this.dir} — browsers and systems that trusted the old one must trust the new one (kirin trust)`);
+    }
     this.#rootPem = root.pem;
-    let intermediate = await this.#read('intermediate');
-    const signedByRoot = intermediate !== null && (await intermediate.cert.verify({ publicKey: root.cert.publicKey, signatureOnly: true }));
-    if (!intermediate || !signedByRoot || this.#now() >= renewalTime(intermediate.cert.notBefore.getTime(), intermediate.cert.notAfter.getTime())) {
+    const found = await this.#read('intermediate');
+    let intermediate: Authority | null = null;
+    if (found !== null && 'unusable' in found) this.#warn(found.unusable, `the local CA intermediate cannot be used: ${found.unusable}; created a new intermediate`);
+    // Under a new root, the old intermediate goes with the old root.
+    else if (found !== null && rootUsable) {
+      if (await found.cert.verify({ publicKey: root.cert.publicKey, signatureOnly: true })) intermediate = found;
+      else this.#warn('not signed by the root', `the local CA intermediate in ${this.dir} was not signed by its root; created a new intermediate`);
+    }
+    if (!intermediate || this.#now() >= renewalTime(intermediate.cert.notBefore.getTime(), intermediate.cert.notAfter.getTime())) {
       intermediate = await this.#createIntermediate(root);
     }
     this.#intermediate = intermediate;
     return intermediate;
   }
 
-  async #read(name: 'root' | 'intermediate'): Promise<Authority | null> {
+  #warn(problem: string, message: string): void {
+    this.#logger?.warn({ dir: this.dir, problem }, message);
+  }
+
+  /** The root or intermediate on disk; why its files cannot be used (which file, what is wrong); or null when there are none. */
+  async #read(name: 'root' | 'intermediate'): Promise<Authority | { unusable: string } | null> {
     const certFile = join(this.dir, `${name}.crt`);
     const keyFile = join(this.dir, `${name}.key`);
-    if (!existsSync(certFile) || !existsSync(keyFile)) return null;
+    if (!existsSync(certFile) && !existsSync(keyFile)) return null;
     try {
       const pem = readFileSync(certFile, 'utf8').trim();
       const keyPem = readFileSync(keyFile, 'utf8');
+      const unusable = whyUnusable(pem, keyPem, certFile, keyFile);
+      if (unusable !== null) return { unusable };
       const cert = new x509.X509Certificate(pem);
-      if (cert.notAfter.getTime() <= this.#now()) return null;
+      if (cert.notAfter.getTime() <= this.#now()) return { unusable: `${certFile} expired on ${cert.notAfter.toISOString()}` };
       const key = await subtle.importKey('pkcs8', pemBody(keyPem), EC, false, ['sign']);
-      if (!new NodeX509(pem).checkPrivateKey(createPrivateKey(keyPem))) return null;
       return { cert, pem, key };
-    } catch {
-      return null;
+    } catch (error) {
+      // One file without the other, unreadable, or a key of another kind than Kirin makes.
+      return { unusable: (error as Error).message };
     }
   }
 

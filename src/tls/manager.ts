@@ -189,21 +189,35 @@ export class CertificateManager {
       this.#loadFiles(managed);
       return;
     }
-    const stored = this.#options.store.readCertificate(managed.id);
-    if (stored && (await this.#usable(managed, stored))) {
-      managed.current = stored;
-      managed.nextAttemptAt = this.#covers(stored, managed.names) ? stored.meta.renewAt : this.#now();
-      this.#publish(managed);
+    const found = this.#options.store.inspectCertificate(managed.id);
+    if (found === null) return;
+    const names = managed.names.join(', ');
+    const replacement = managed.mode === 'local' ? 'issuing a new one from the local CA' : `obtaining a new one from the ACME CA ${caName(this.#tls)}`;
+    // Never replaced in silence: a folder someone damaged or restored from a backup says so in the log.
+    if ('unusable' in found) {
+      this.#logger.warn({ names: managed.names, problem: found.unusable }, `the stored certificate for ${names} cannot be used: ${found.unusable}; ${replacement} to replace it`);
+      return;
     }
+    const stored = found.stored;
+    const unsuitable = await this.#unsuitable(managed, stored);
+    if (unsuitable !== null) {
+      this.#logger.info({ names: managed.names, problem: unsuitable }, `the stored certificate for ${names} is not served: ${unsuitable}; ${replacement} to replace it`);
+      return;
+    }
+    managed.current = stored;
+    managed.nextAttemptAt = this.#covers(stored, managed.names) ? stored.meta.renewAt : this.#now();
+    this.#publish(managed);
   }
 
-  /** A stored certificate is served if it is this mode's, not expired, and (for local) chains to the current root. */
-  async #usable(managed: Managed, stored: StoredCertificate): Promise<boolean> {
-    if (stored.meta.source !== sourceOf(managed.mode) || stored.meta.notAfter <= this.#now()) return false;
-    if (managed.mode === 'local' && !(await this.#options.localCa.issued(stored.certPem))) return false;
-    if (managed.mode === 'auto' && stored.meta.acmeDirectory !== null && stored.meta.acmeDirectory !== this.#tls?.acmeDirectory) return false;
+  /** Why a stored certificate is not served, or null: it must be this mode's, not expired, and (for local) chain to the current root. */
+  async #unsuitable(managed: Managed, stored: StoredCertificate): Promise<string | null> {
+    const source = sourceOf(managed.mode);
+    if (stored.meta.source !== source) return `it came from ${stored.meta.source}, the site now uses ${source}`;
+    if (stored.meta.notAfter <= this.#now()) return `it expired on ${new Date(stored.meta.notAfter).toISOString()}`;
+    if (managed.mode === 'local' && !(await this.#options.localCa.issued(stored.certPem))) return 'it was not issued under the current local CA root';
+    if (managed.mode === 'auto' && stored.meta.acmeDirectory !== null && stored.meta.acmeDirectory !== this.#tls?.acmeDirectory) return `it came from ${stored.meta.acmeDirectory}, the site now uses ${this.#tls?.acmeDirectory}`;
     stored.meta.renewAt = renewAt(stored.meta, this.#options.schedule);
-    return true;
+    return null;
   }
 
   #loadFiles(managed: Managed): void {
@@ -287,7 +301,7 @@ export class CertificateManager {
     try {
       // Another Kirin sharing this storage may have renewed it meanwhile.
       const fresher = forced ? null : store.readCertificate(managed.id);
-      if (fresher && (await this.#usable(managed, fresher)) && this.#covers(fresher, managed.names) && this.#now() < fresher.meta.renewAt && fresher.meta.serial !== managed.current?.meta.serial) {
+      if (fresher && (await this.#unsuitable(managed, fresher)) === null && this.#covers(fresher, managed.names) && this.#now() < fresher.meta.renewAt && fresher.meta.serial !== managed.current?.meta.serial) {
         this.#adopt(managed, fresher);
         this.#logger.info({ names: managed.names }, `loaded the certificate for ${managed.names.join(', ')} that another process renewed`);
         return;

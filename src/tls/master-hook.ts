@@ -33,7 +33,7 @@ export function attachCertificates(master: Master): CertificateManager {
   const manager = new CertificateManager({
     host: { logger, push: (type, payload) => master.broadcast(type, payload), emit: (event, payload) => master.emit(event, payload) },
     store,
-    localCa: new LocalCa(storage),
+    localCa: new LocalCa(storage, Date.now, logger),
     acme: (tls) => lazyAcme(tls, store, logger),
     responder: board,
     schedule: scheduleSettingsFromEnv(process.env),

@@ -22,6 +22,8 @@ import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { initResponseHooks, KirinServerResponse, kOnClose, kSendWhole, kWatchBytes, kWatchCtx, kWatchStart, runCloseHook, type WholeSender } from '../worker/outgoing.ts';
 import type { NodeResponse } from '../worker/context.ts';
+import { forgetResponse, watchResponse } from './send-timeout.ts';
+import { isConnectionSpecific } from '../worker/http-fields.ts';
 
 export const HSTS = 'strict-transport-security';
 /** The Strict-Transport-Security value this response gets, set by the site middleware. */
@@ -78,11 +80,15 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
     this[kOwnHsts] = false;
     this[kHeadersSet] = false;
     initResponseHooks(this);
+    watchResponse(this);
   }
 
   /** The request path's close hook without a 'close' listener per response, as on HTTP/1.1. */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'close') runCloseHook(this);
+    if (event === 'close') {
+      runCloseHook(this);
+      forgetResponse(this);
+    }
     return (super.emit as (event: string | symbol, ...args: unknown[]) => boolean)(event, ...args);
   }
 
@@ -290,28 +296,6 @@ function listsHsts(headers: HeadersArgument): boolean {
 
 function isHsts(name: string): boolean {
   return name.length === 25 && name.toLowerCase() === HSTS;
-}
-
-/** True for the fields RFC 9113 §8.2.2 forbids (`TE` other than `trailers` included). */
-export function isConnectionSpecific(name: string, value?: unknown): boolean {
-  switch (name.length) {
-    case 2:
-      return name.toLowerCase() === 'te' && String(value).trim().toLowerCase() !== 'trailers';
-    case 7:
-      return name.toLowerCase() === 'upgrade';
-    case 10: {
-      const lower = name.toLowerCase();
-      return lower === 'connection' || lower === 'keep-alive';
-    }
-    case 14:
-      return name.toLowerCase() === 'http2-settings';
-    case 16:
-      return name.toLowerCase() === 'proxy-connection';
-    case 17:
-      return name.toLowerCase() === 'transfer-encoding';
-    default:
-      return false;
-  }
 }
 
 function withoutConnectionSpecific(headers: OutgoingHttpHeaders | OutgoingHttpHeader[]): OutgoingHttpHeaders | OutgoingHttpHeader[] {

@@ -21,6 +21,7 @@ import { answerClientError, http1Options } from '../worker/servers.ts';
 import { Http2Response, TlsResponse } from './responses.ts';
 import { ACME_TLS_ALPN, SECURE_CONTEXT_OPTIONS } from './profile.ts';
 import { KirinHttp2ServerRequest } from '../worker/incoming.ts';
+import { enforceSendTimeout } from './send-timeout.ts';
 import { TICKET_ROTATION_MS } from './ticket-keys.ts';
 import { workerTls } from './worker-tls.ts';
 
@@ -73,6 +74,7 @@ export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeli
     else socket.destroy();
   });
   routeValidationHandshakes(server);
+  enforceSendTimeout(limits.sendTimeoutMs);
   trackSessions(server);
   markBusyConnections(server);
   workerTls.addServer(server);

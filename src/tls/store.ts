@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeCertificate, keyMatches } from './cert-info.ts';
+import { describeCertificate, whyUnusable } from './cert-info.ts';
 import { ensurePrivateDir, writePrivateFile } from './private-files.ts';
 
 export type CertificateSource = 'acme' | 'local' | 'files';
@@ -60,11 +60,21 @@ export class CertificateStore {
 
   /** The stored certificate for `primary`, or null when missing, unreadable, or its key does not match. */
   readCertificate(primary: string): StoredCertificate | null {
+    const found = this.inspectCertificate(primary);
+    return found !== null && 'stored' in found ? found.stored : null;
+  }
+
+  /** What the folder of `primary` holds: a certificate to serve, why its files cannot be served (which file, what is wrong), or null when it holds none. */
+  inspectCertificate(primary: string): { stored: StoredCertificate } | { unusable: string } | null {
     const dir = this.certificateDir(primary);
+    const certFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    if (!existsSync(certFile) && !existsSync(keyFile)) return null;
     try {
-      const certPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
-      const keyPem = readFileSync(join(dir, 'key.pem'), 'utf8');
-      if (!keyMatches(certPem, keyPem)) return null;
+      const certPem = readFileSync(certFile, 'utf8');
+      const keyPem = readFileSync(keyFile, 'utf8');
+      const unusable = whyUnusable(certPem, keyPem, certFile, keyFile);
+      if (unusable !== null) return { unusable };
       const facts = describeCertificate(certPem);
       let meta: Partial<CertificateMeta> = {};
       try {
@@ -72,7 +82,7 @@ export class CertificateStore {
       } catch {
         // The PEM files are what counts; meta.json is rebuilt from them.
       }
-      return {
+      const stored: StoredCertificate = {
         certPem,
         keyPem,
         meta: {
@@ -88,8 +98,10 @@ export class CertificateStore {
           acmeDirectory: meta.acmeDirectory ?? null,
         },
       };
-    } catch {
-      return null;
+      return { stored };
+    } catch (error) {
+      // A file missing beside the other, or unreadable (permissions).
+      return { unusable: (error as Error).message };
     }
   }
 

@@ -8,8 +8,7 @@
  * sites' middleware share it.
  */
 import type { SecureContext, TLSSocket } from 'node:tls';
-import type { NodeRequest, NodeResponse, WorkerServices } from '../worker/context.ts';
-import type { Pipeline } from '../worker/pipeline.ts';
+import type { NodeRequest, NodeResponse, PreRouting, WorkerServices } from '../worker/context.ts';
 import { ContextRegistry } from './context-registry.ts';
 import { TLS_MESSAGES, type ChallengeState, type TlsSnapshot, type WorkerCertificate } from './messages.ts';
 import { ACME_TLS_ALPN } from './profile.ts';
@@ -40,7 +39,7 @@ export class WorkerTls {
   }
 
   /** Subscribes to the master's pushes and loads its snapshot (once per process); answers HTTP-01 on `pipeline`. */
-  attach(worker: WorkerServices, pipeline: Pipeline): Promise<void> {
+  attach(worker: WorkerServices, pipeline: PreRouting): Promise<void> {
     pipeline.beforeRoute = this.answerHttpChallenge;
     if (this.#attached) return this.#attached;
     worker.onPush(TLS_MESSAGES.certificate, (payload) => {

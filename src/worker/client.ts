@@ -12,7 +12,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { canonicalIp, IpMatcher } from '../net/ip.ts';
-import type { NodeRequest } from './context.ts';
+import type { NodeRequest } from './node-message.ts';
 
 /** A unix-socket peer is a local process: it counts as loopback. */
 const UNIX_PEER = '127.0.0.1';
@@ -78,14 +78,6 @@ export class ClientResolver {
     if (!this.#trustsAnyone || !this.#trusted.matches(this.peer(req))) return undefined;
     return lastValue(req.headers['x-forwarded-host']) ?? forwardedParam(req.headers.forwarded, 'host');
   }
-}
-
-/** Replaces whatever the client sent with Kirin's own X-Forwarded-* view of the request. */
-export function setForwardedHeaders(headers: IncomingHttpHeaders, client: string, scheme: string, host: string): void {
-  headers['x-forwarded-for'] = client;
-  headers['x-forwarded-proto'] = scheme;
-  headers['x-forwarded-host'] = host;
-  if (headers.forwarded !== undefined) delete headers.forwarded;
 }
 
 function forwardedFor(headers: IncomingHttpHeaders): string[] {

@@ -4,23 +4,16 @@
  * resolved it. Built once per request; the costly parts (client address behind
  * trusted proxies) are computed on first use.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { HandlerPlan, RoutePlan, ServePlan, SitePlan } from '../config/plan.ts';
+import type { RoutePlan, ServePlan, SitePlan } from '../config/plan.ts';
 import type { Logger } from '../observe/log.ts';
 import type { ClientResolver } from './client.ts';
 import type { Socket } from 'node:net';
-import type { SimpleRoute } from './pipeline.ts';
+import type { NodeRequest, NodeResponse } from './node-message.ts';
 import type { PrebuiltResponse } from './prebuilt-response.ts';
 import type { SimpleRequest } from './simple-request.ts';
 
-/**
- * The request and response handlers receive. Over HTTP/2 these are Node's
- * compatibility objects (Http2ServerRequest/Response), which mirror this API;
- * the TLS listener passes them in as these types.
- */
-export type NodeRequest = IncomingMessage;
-export type NodeResponse = ServerResponse;
+export type { NodeRequest, NodeResponse };
 
 export type Next = () => void | Promise<void>;
 
@@ -99,8 +92,6 @@ export interface CompileEnv {
   /** Tells the master something happened (upstream health …); it emits `worker-event:<type>`. */
   notify(type: string, payload: unknown): void;
 }
-
-export type HandlerFactory<P extends HandlerPlan = HandlerPlan> = (plan: P, env: CompileEnv) => RouteHandler | Promise<RouteHandler>;
 
 /** The compiled form of a route: its chain and handler, ready to run. */
 export interface CompiledRoute {
@@ -202,4 +193,21 @@ export class RequestContext {
   get scheme(): 'http' | 'https' {
     return (this.#scheme ??= this.#resolver.scheme(this.req, this.secure));
   }
+}
+
+/** Where the fast lane's request goes (reused: one request at a time runs synchronously). */
+export interface SimpleRoute {
+  /** The host name, lower case, without port. */
+  host: string;
+  site: CompiledSite;
+  route: CompiledRoute;
+  /** The decoded path the handler sees (after stripPrefix). */
+  handlerPath: string;
+  /** For a route that forwards (proxy): the encoded path after stripPrefix, then the query, as on the full path; else ''. */
+  target: string;
+}
+
+/** The part of the request path the TLS runtime hooks into (the pipeline has it): a step before site routing that answers ACME HTTP-01 challenges. */
+export interface PreRouting {
+  beforeRoute: ((req: NodeRequest, res: NodeResponse) => boolean) | null;
 }

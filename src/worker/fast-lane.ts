@@ -22,8 +22,8 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { LimitsPlan } from '../config/plan.ts';
-import type { LaneExchange, RouteHandler } from './context.ts';
-import type { Pipeline, SimpleRoute } from './pipeline.ts';
+import type { LaneExchange, RouteHandler, SimpleRoute } from './context.ts';
+import type { Pipeline } from './pipeline.ts';
 import { PrebuiltResponse } from './prebuilt-response.ts';
 import { emptySimpleRequest, recognizeSimpleRequest, type SimpleRequest } from './simple-request.ts';
 

@@ -8,19 +8,35 @@ import { IncomingMessage } from 'node:http';
 import { Http2ServerRequest, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { ReadableOptions } from 'node:stream';
 import type { Socket } from 'node:net';
-import { setForwardedHeaders } from './client.ts';
+import { setForwardedHeaders } from './http-fields.ts';
 import type { RequestContext } from './context.ts';
 
 const kForward = Symbol('kirin.forward');
+/** node:http's own way to drop an unread body (not in its typings). */
+const nodeDump = (IncomingMessage.prototype as unknown as { _dump(this: IncomingMessage): void })._dump;
 const kBodyLimit = Symbol('kirin.bodyLimit');
 const kBodyBytes = Symbol('kirin.bodyBytes');
 const kOverLimit = Symbol('kirin.overLimit');
+const kBodyFate = Symbol('kirin.bodyFate');
+const READ = 0;
+const DISCARDING = 1;
+const CLOSING = 2;
+
+/**
+ * How long a connection whose unread body passed the limit stays half-closed
+ * before it is reset: the client's time to read the answer, which the reset
+ * (unread bytes make the kernel send one) could otherwise take from it.
+ * nginx's lingering_timeout.
+ */
+const LINGER_MS = 5000;
 
 export class KirinIncomingMessage extends IncomingMessage {
   declare [kForward]: RequestContext | undefined;
   declare [kBodyLimit]: number | undefined;
   declare [kBodyBytes]: number;
   declare [kOverLimit]: (() => void) | undefined;
+  /** What becomes of a body nobody reads: READ until the answer is out, then DISCARDING (`_dump`), then CLOSING past the limit. */
+  declare [kBodyFate]: typeof READ | typeof DISCARDING | typeof CLOSING;
 
   // Spelled out: the implicit derived constructor spreads its arguments on every request.
   constructor(socket: Socket) {
@@ -30,6 +46,7 @@ export class KirinIncomingMessage extends IncomingMessage {
     this[kBodyLimit] = undefined;
     this[kBodyBytes] = 0;
     this[kOverLimit] = undefined;
+    this[kBodyFate] = READ;
   }
 
   /**
@@ -38,11 +55,18 @@ export class KirinIncomingMessage extends IncomingMessage {
    * included — and stopped with 413 once it passes the route's limit.
    */
   override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    // What node:http parsed before the connection stopped being read: dropped.
+    if (this[kBodyFate] === CLOSING) return false;
     const limit = this[kBodyLimit];
     if (limit !== undefined && chunk !== null) {
       this[kBodyBytes] += (chunk as Buffer).length;
       if (this[kBodyBytes] > limit) {
         this[kBodyLimit] = undefined;
+        if (this[kBodyFate] === DISCARDING) {
+          this[kBodyFate] = CLOSING;
+          closeAfterAnswer(this.socket);
+          return false;
+        }
         this[kOverLimit]?.();
         this.destroy(Object.assign(new Error(`request body larger than ${limit} bytes`), { status: 413 }));
         return false;
@@ -50,10 +74,41 @@ export class KirinIncomingMessage extends IncomingMessage {
     }
     return super.push(chunk, encoding);
   }
+
+  /**
+   * node:http calls this once the response is done and nobody read the body
+   * (a 403, 401, 405, a `respond` route): it would then throw the rest away
+   * unread and uncounted, however long it runs. A body of unknown length is
+   * still counted as it is thrown away, and past the route's limit the
+   * connection is closed — nginx's discard with "client intended to send too
+   * large chunked body". A body that ends within the limit leaves the
+   * connection open for the next request, as it does in nginx.
+   */
+  _dump(): void {
+    if (this[kBodyLimit] === undefined || this.complete) return nodeDump.call(this);
+    // The answer went out already: past the limit there is nothing to answer, only the connection to close.
+    this[kBodyFate] = DISCARDING;
+    this.removeAllListeners('data');
+    // Not marked dumped, so node:http keeps pushing the chunks here, where they are counted and dropped.
+    this.resume();
+  }
+
+  /** A flowing request resumes its socket each time it wants more (node:http's `_read`): not once the connection is closing. */
+  override _read(size: number): void {
+    if (this[kBodyFate] !== CLOSING) super._read(size);
+  }
 }
 
-/** Counts a body of unknown length against `limit`; `onOverLimit` answers 413. */
-export function limitChunkedBody(req: KirinIncomingMessage, limit: number, onOverLimit: () => void): void {
+/** Stops reading and half-closes `socket` after what it was sent; resets it if the client has not closed it within LINGER_MS. */
+function closeAfterAnswer(socket: Socket): void {
+  // node:http's server stops reading the connection's handle when its socket pauses.
+  socket.pause();
+  socket.end();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/** Counts a body of unknown length against `limit`; `onOverLimit` answers 413 (none: the connection is just closed). */
+export function limitChunkedBody(req: KirinIncomingMessage, limit: number, onOverLimit: (() => void) | undefined): void {
   req[kBodyLimit] = limit;
   req[kBodyBytes] = 0;
   req[kOverLimit] = onOverLimit;

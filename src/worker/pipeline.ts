@@ -16,9 +16,10 @@ import { runChain } from '../middleware/index.ts';
 import type { AccessLog } from '../observe/access-log.ts';
 import type { Logger } from '../observe/log.ts';
 import type { ClientResolver } from './client.ts';
-import { RequestContext, type CompiledRoute, type CompiledSite, type Middleware, type NodeRequest, type NodeResponse } from './context.ts';
+import { RequestContext, type CompiledRoute, type CompiledSite, type Middleware, type NodeRequest, type NodeResponse, type SimpleRoute } from './context.ts';
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
+import { forwardedFieldLines } from './http-fields.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTargetInto, type NormalizedTarget } from './normalize.ts';
 import type { SimpleRequest } from './simple-request.ts';
@@ -29,18 +30,6 @@ export interface RequestObserver {
   done(site: CompiledSite | null, route: CompiledRoute | null, status: number, durationMs: number): void;
   /** Called besides `done` for a request the fast lane answered. */
   fastLane(): void;
-}
-
-/** Where the fast lane's request goes (reused: one request at a time runs synchronously). */
-export interface SimpleRoute {
-  /** The host name, lower case, without port. */
-  host: string;
-  site: CompiledSite;
-  route: CompiledRoute;
-  /** The decoded path the handler sees (after stripPrefix). */
-  handlerPath: string;
-  /** For a route that forwards (proxy): the encoded path after stripPrefix, then the query, as on the full path; else ''. */
-  target: string;
 }
 
 interface Refusal {
@@ -64,8 +53,8 @@ export class Pipeline {
   readonly #trustsProxies: boolean;
   readonly #limits: LimitsPlan;
   readonly #logger: Logger;
-  #accessLog: AccessLog | null;
-  #observer: RequestObserver | null;
+  readonly #accessLog: AccessLog | null;
+  readonly #observer: RequestObserver | null;
   /** Requests started (served and in progress). */
   served = 0;
   /** Once set, every response closes its connection: the worker is on its way out. */
@@ -112,10 +101,6 @@ export class Pipeline {
   #site: CompiledSite | null = null;
   #matched: CompiledRoute | null = null;
   readonly #simple: SimpleRoute = { host: '', site: null as unknown as CompiledSite, route: null as unknown as CompiledRoute, handlerPath: '', target: '' };
-
-  setAccessLog(log: AccessLog | null): void {
-    this.#accessLog = log;
-  }
 
   onRequest = (req: NodeRequest, res: NodeResponse): void => {
     this.served++;
@@ -181,12 +166,21 @@ export class Pipeline {
     if (req instanceof KirinIncomingMessage) scanHead(req.rawHeaders, head);
     else {
       // HTTP/2: the compat request's headers are a plain object already.
-      head.host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+      const pseudoAuthority = req.headers[':authority'] as string | undefined;
+      const host = req.headers.host;
+      // Routed by one, read by the app or an upstream by the other: RFC 9113 §8.3.1 makes the request malformed (HAProxy: 400).
+      if (pseudoAuthority !== undefined && host !== undefined && host !== pseudoAuthority && host.toLowerCase() !== pseudoAuthority.toLowerCase()) {
+        sendError(res, 400, 'the host header differs from :authority');
+        return null;
+      }
+      head.host = pseudoAuthority ?? host;
       head.hostRepeated = false;
       head.contentLength = req.headers['content-length'];
       // HTTP/2 bodies are framed; the handlers that read them count against the limit.
       head.chunked = false;
     }
+    // From the start, so that a request refused before its route is known cannot stream a body without end either.
+    if (head.chunked) limitChunkedBody(req as KirinIncomingMessage, this.#limits.maxBodyBytes, undefined);
     if (head.hostRepeated) {
       sendError(res, 400, 'more than one Host header');
       return null;
@@ -293,7 +287,7 @@ export class Pipeline {
   /** Kirin's X-Forwarded-* view of a fast-lane request as field lines: what applyForwarding sets on the full path. */
   forwardingFields(socket: Socket, request: SimpleRequest, client: string): string {
     const scheme = request.forwardedProto === undefined ? 'http' : this.#resolver.schemeFrom(this.#resolver.peerOf(socket), { 'x-forwarded-proto': request.forwardedProto }, false);
-    return `x-forwarded-for: ${client}\r\nx-forwarded-proto: ${scheme}\r\nx-forwarded-host: ${request.host}\r\n`;
+    return forwardedFieldLines(client, scheme, request.host);
   }
 
   /** The fast lane answered `request` with `bytes` bytes: count, log and meter it as the full path would. */

@@ -6,7 +6,6 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LimitsPlan } from '../config/plan.ts';
-import type { ListenerFd } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
 import { listenForReal } from './app-listen.ts';
 import { writeRawError } from './error-response.ts';
@@ -14,10 +13,6 @@ import { installFastLane } from './fast-lane.ts';
 import { KirinIncomingMessage } from './incoming.ts';
 import { KirinServerResponse } from './outgoing.ts';
 import type { Pipeline } from './pipeline.ts';
-
-export interface SecureServerFactory {
-  (listener: ListenerFd, pipeline: Pipeline, limits: LimitsPlan): Server | import('node:net').Server;
-}
 
 const CLIENT_ERRORS: Record<string, [number, string]> = {
   HPE_HEADER_OVERFLOW: [431, 'request head too large'],

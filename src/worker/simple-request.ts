@@ -14,6 +14,7 @@
  */
 
 import { readFieldLine, type FieldSpan } from './field-line.ts';
+import { HOP_BY_HOP_FIELDS } from './http-fields.ts';
 
 /** The parts of a recognized request the fast lane needs. Reused between requests (one object per worker). */
 export interface SimpleRequest {
@@ -80,17 +81,9 @@ const EFFECTS = new Map<string, number>([
   ['x-forwarded-for', FORWARDED_FOR],
   ['connection', CONNECTION],
   ['x-forwarded-proto', FORWARDED_PROTO],
-  ['keep-alive', HOP_BY_HOP],
-  ['proxy-connection', HOP_BY_HOP],
-  ['te', HOP_BY_HOP],
-  ['trailer', HOP_BY_HOP],
-  ['proxy-authorization', HOP_BY_HOP],
-  ['proxy-authenticate', HOP_BY_HOP],
-  ['http2-settings', HOP_BY_HOP],
+  // A body, a protocol switch or an expectation: node:http's to handle. The other hop-by-hop fields are left out when forwarding.
+  ...[...HOP_BY_HOP_FIELDS].filter((name) => name !== 'connection').map((name): [string, number] => [name, name === 'transfer-encoding' || name === 'upgrade' || name === 'expect' ? NOT_SIMPLE : HOP_BY_HOP]),
   ['content-length', NOT_SIMPLE],
-  ['transfer-encoding', NOT_SIMPLE],
-  ['upgrade', NOT_SIMPLE],
-  ['expect', NOT_SIMPLE],
   ['range', NOT_SIMPLE],
   ['if-range', NOT_SIMPLE],
   ['if-match', NOT_SIMPLE],

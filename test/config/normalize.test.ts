@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/issues.ts';
 import { readEnvFiles } from '../../src/config/load.ts';
-import { normalizeConfig, parseListenAddress } from '../../src/config/normalize.ts';
+import { parseListenAddress } from '../../src/config/listen-address.ts';
+import { normalizeConfig } from '../../src/config/normalize.ts';
 import { checkServedFiles, servedFileProblems } from '../../src/config/served-files.ts';
 import { tempDir } from '../support/kirin.ts';
 

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { describeLoad, startLoad } from '../../bench/lib/load.ts';
+import { request } from '../support/http.ts';
 import { waitFor } from '../support/kirin.ts';
 import { appNpmCache, APP_SOURCE, createApp, type TestApp } from './support/app.ts';
 import { cli, startCli } from './support/cli.ts';
@@ -19,9 +20,13 @@ let host: TestHost;
 let app: TestApp;
 const secret = `kd-secret-${randomBytes(12).toString('hex')}`;
 
+/**
+ * What a new client gets: a connection of its own. fetch's pooled keep-alive
+ * connection may still be one the previous generation holds while it drains
+ * (idle ones close within a second of the swap), and would get its answer.
+ */
 async function get(path = '/'): Promise<string> {
-  const response = await fetch(`http://${host.address}:8000${path}`);
-  return response.text();
+  return (await request(`http://${host.address}:8000${path}`, { agent: false })).body;
 }
 
 function releasesOnHost(): string[] {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync } from 'node:zlib';
 import { metric, startWithAdmin } from '../support/admin.ts';
-import { RawConnection, type WireResponse } from '../support/http.ts';
+import { bothLanes, RawConnection, type WireResponse } from '../support/http.ts';
 import { portOf, startKirin, tempDir, waitFor, writeFiles, type KirinProcess } from '../support/kirin.ts';
 
 const KIB = 'k'.repeat(1023) + '\n';
@@ -84,16 +84,7 @@ describe('the fast lane', () => {
     const cases = [get('/1k.html'), `HEAD /1k.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, get('/style.css', 'Accept-Encoding: gzip, br\r\n'), get('/style.css')];
     const before = await counts();
     for (const request of cases) {
-      const head = request.startsWith('HEAD ');
-      const alone = await RawConnection.open(port);
-      const fast = await alone.exchange(request);
-      alone.destroy();
-      // Two requests in one read are never the lane's: node:http answers both.
-      const pipelined = await RawConnection.open(port);
-      pipelined.write(request + request);
-      const full = await pipelined.read({ head });
-      const second = await pipelined.read({ head });
-      pipelined.destroy();
+      const { fast, full, second } = await bothLanes(port, request);
       assert.equal(fast.status, 200, request);
       assert.equal(withoutDate(fast), withoutDate(full), `same head: ${request}`);
       assert.equal(withoutDate(second), withoutDate(full));

@@ -76,9 +76,20 @@ export async function startStaticSite(): Promise<StaticSite> {
     root,
     big,
     workerPid() {
+      // The master's children are its workers and the guard that outlives it (/bin/sh, master/group-guard.ts): workers run worker/main.js.
       const children = readFileSync(`/proc/${kirin.pid}/task/${kirin.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-      if (children.length !== 1) throw new Error(`expected one worker, found ${children.length}`);
-      return Number(children[0]);
+      const workers = children.filter((pid) => isWorker(Number(pid)));
+      if (workers.length !== 1) throw new Error(`expected one worker, found ${workers.length} among the master's children ${children.join(', ')}`);
+      return Number(workers[0]);
     },
   };
+}
+
+function isWorker(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => /[/\\]worker[/\\]main\.[jt]s$/.test(arg));
+  } catch {
+    // Gone since the list was read.
+    return false;
+  }
 }

@@ -236,3 +236,21 @@ export class RawConnection {
     }
   }
 }
+
+/**
+ * `request` answered twice: alone on a connection (the fast lane takes it when
+ * it can), then twice in one write on another (never the lane's: node:http
+ * answers both). `fast` is the lone answer, `full` and `second` the full path's.
+ */
+export async function bothLanes(port: number, request: string): Promise<{ fast: WireResponse; full: WireResponse; second: WireResponse }> {
+  const head = request.startsWith('HEAD ');
+  const alone = await RawConnection.open(port);
+  const fast = await alone.exchange(request);
+  alone.destroy();
+  const pipelined = await RawConnection.open(port);
+  pipelined.write(request + request);
+  const full = await pipelined.read({ head });
+  const second = await pipelined.read({ head });
+  pipelined.destroy();
+  return { fast, full, second };
+}

@@ -5,7 +5,7 @@
  * connects to the loopback port and sends the name as SNI and Host.
  */
 import { spawn } from 'node:child_process';
-import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders, type Settings } from 'node:http2';
 import { connect, type PeerCertificate, type TLSSocket } from 'node:tls';
 
 export interface TlsExchange {
@@ -97,9 +97,10 @@ export interface H2Response {
   trailers: IncomingHttpHeaders;
 }
 
-export function h2Session(port: number, host: string, ca: string | Buffer): ClientHttp2Session {
+export function h2Session(port: number, host: string, ca: string | Buffer, settings?: Settings): ClientHttp2Session {
   // Connect to loopback whatever the name resolves to; the name goes in SNI and :authority.
   const session = h2connect(`https://${host}:${port}`, {
+    settings,
     createConnection: () => connect({ host: '127.0.0.1', port, servername: host, ca, ALPNProtocols: ['h2'] }),
   });
   session.on('error', () => {});

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { ClientResolver, setForwardedHeaders } from '../../src/worker/client.ts';
+import { ClientResolver } from '../../src/worker/client.ts';
+import { setForwardedHeaders } from '../../src/worker/http-fields.ts';
 
 function req(remoteAddress: string | undefined, headers: Record<string, string> = {}): IncomingMessage {
   return { socket: { remoteAddress }, headers } as unknown as IncomingMessage;

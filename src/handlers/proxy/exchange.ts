@@ -15,7 +15,7 @@ import { sendError } from '../../worker/error-response.ts';
 import { endToEndHeaders, type HeaderMap } from './hop-by-hop.ts';
 import { streamBody, type BodyState } from './request-body.ts';
 import type { Target } from './target.ts';
-import { failureKind, failurePage, nothingSent, type FailureKind } from './upstream-failure.ts';
+import { failureKind, failurePage, nothingSent, type FailedRequest, type FailureKind } from './upstream-failure.ts';
 
 /** What an exchange needs from its route. */
 export interface ProxyRuntime {
@@ -33,9 +33,6 @@ export interface ProxyRuntime {
   /** A WebSocket tunnel is open (closed on drain). */
   tunnelOpened(client: Duplex, upstream: Duplex): void;
 }
-
-/** What a failure's log line names of the request. */
-export type FailedRequest = Pick<RequestContext, 'method' | 'target'>;
 
 export interface TunnelRequest {
   socket: Duplex;

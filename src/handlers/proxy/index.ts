@@ -15,13 +15,13 @@ import type { Logger } from '../../observe/log.ts';
 import type { CompileEnv, LaneExchange, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { sendError } from '../../worker/error-response.ts';
 import { createBalancer, type Balancer } from './balancer.ts';
-import { Exchange, type FailedRequest, type ProxyRuntime } from './exchange.ts';
+import { Exchange, type ProxyRuntime } from './exchange.ts';
 import { HealthChecker } from './health-check.ts';
 import { endToEndHeaders } from './hop-by-hop.ts';
 import { hasNoBody } from './request-body.ts';
 import { Target } from './target.ts';
 import { parseUpstreamAddress, serviceUpstreamUrl } from './upstream-address.ts';
-import { isTargetFailure, type FailureKind } from './upstream-failure.ts';
+import { isTargetFailure, type FailedRequest, type FailureKind } from './upstream-failure.ts';
 
 /** A request for a service that is restarting waits at most this long (or its readyTimeout, if shorter). */
 const SERVICE_WAIT_CAP_MS = 10_000;

@@ -28,8 +28,7 @@ import type { LaneExchange } from '../../worker/context.ts';
 import { ChunkedEnd } from './chunked-end.ts';
 import { emptyUpstreamHead, readUpstreamHead, type UpstreamHead } from './upstream-head.ts';
 import type { UpstreamAddress } from './upstream-address.ts';
-import type { FailureKind } from './upstream-failure.ts';
-import type { FailedRequest } from './exchange.ts';
+import type { FailedRequest, FailureKind } from './upstream-failure.ts';
 
 /**
  * How an exchange on a relay connection ended: `failure` is null when well (or

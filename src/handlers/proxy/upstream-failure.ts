@@ -6,6 +6,11 @@
  * any method whose body is unread); a reset after sending may have been
  * acted on (only idempotent requests are tried again).
  */
+import type { RequestContext } from '../../worker/context.ts';
+
+/** What a failure's log line names of the request. */
+export type FailedRequest = Pick<RequestContext, 'method' | 'target'>;
+
 export type FailureKind = 'connect' | 'connect-timeout' | 'response-timeout' | 'reset' | 'bad-upgrade' | 'invalid-request' | 'other';
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EACCES', 'ENOTSOCK', 'EAI_AGAIN', 'ENOTFOUND']);

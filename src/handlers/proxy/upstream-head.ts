@@ -8,7 +8,7 @@
  * goes to the full path, where undici's llhttp judges the upstream's answer.
  */
 import { readFieldLine, type FieldSpan } from '../../worker/field-line.ts';
-import { isHopByHop } from './hop-by-hop.ts';
+import { isHopByHop, readConnection, removableByConnection, type ConnectionOptions } from '../../worker/http-fields.ts';
 
 export interface UpstreamHead {
   status: number;
@@ -50,7 +50,10 @@ export function readUpstreamHead(text: string, into: UpstreamHead): boolean {
   into.chunked = false;
   into.keepAlive = !http10;
   into.keepAliveMs = -1;
-  let listed: Set<string> | null = null;
+  const connection = CONNECTION;
+  connection.close = false;
+  connection.keepAlive = false;
+  connection.listed = null;
   kept.length = 0;
   const end = text.length - 2;
   let pos = text.indexOf('\r\n') + 2;
@@ -71,7 +74,7 @@ export function readUpstreamHead(text: string, into: UpstreamHead): boolean {
           // Only chunked, once: anything else (gzip, chunked twice) is the full path's to judge.
           if (into.chunked || value.toLowerCase() !== 'chunked') return false;
           into.chunked = true;
-        } else if (name === 'connection') listed = readConnection(value, into, listed);
+        } else if (name === 'connection') readConnection(value, connection);
         else if (name === 'keep-alive') into.keepAliveMs = keepAliveHint(value);
       }
     }
@@ -83,21 +86,16 @@ export function readUpstreamHead(text: string, into: UpstreamHead): boolean {
   }
   // A length and a coding both (RFC 9112 §6.3: a sign of smuggling): the full path refuses it.
   if (into.chunked && into.contentLength !== -1) return false;
+  // Close wins over keep-alive, said or implied by the version.
+  if (connection.close) into.keepAlive = false;
+  else if (connection.keepAlive) into.keepAlive = true;
+  const listed = connection.listed;
   into.fields = listed === null ? joinKept(text) : joinKeptWithout(text, listed);
   return true;
 }
 
-/** Connection's options: close or keep-alive, and the names of other fields that are hop-by-hop for this message. */
-function readConnection(value: string, into: UpstreamHead, listed: Set<string> | null): Set<string> | null {
-  for (const token of value.toLowerCase().split(',')) {
-    const option = token.trim();
-    if (option === 'close') into.keepAlive = false;
-    else if (option === 'keep-alive') into.keepAlive = true;
-    // Content-Length frames the body the relay passes on: no Connection option removes it (as on the full path).
-    else if (option !== '' && option !== 'content-length') (listed ??= new Set()).add(option);
-  }
-  return listed;
-}
+/** What the head's Connection fields say (one head is read at a time). */
+const CONNECTION: ConnectionOptions = { close: false, keepAlive: false, listed: null };
 
 /** `timeout=N` of a Keep-Alive field, in ms; -1 without one. */
 function keepAliveHint(value: string): number {
@@ -117,7 +115,8 @@ function joinKeptWithout(text: string, listed: Set<string>): string {
     for (let pos = kept[i]!; pos < kept[i + 1]!; ) {
       const lineEnd = text.indexOf('\r\n', pos) + 2;
       const name = text.slice(pos, text.indexOf(':', pos)).toLowerCase();
-      if (!listed.has(name)) fields += text.slice(pos, lineEnd);
+      // Content-Length frames the body the relay passes on: no Connection option removes it (as on the full path).
+      if (!listed.has(name) || !removableByConnection(name)) fields += text.slice(pos, lineEnd);
       pos = lineEnd;
     }
   }

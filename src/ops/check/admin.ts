@@ -4,7 +4,7 @@
  * published through a site's proxy route.
  */
 import { isPlainObject } from '../../config/issues.ts';
-import { parseListenAddress } from '../../config/normalize.ts';
+import { parseListenAddress } from '../../config/listen-address.ts';
 import type { ProxyHandlerPlan } from '../../config/plan.ts';
 import { isLoopback } from '../../net/ip.ts';
 import { finding, type Finding } from './catalog.ts';
