@@ -20,7 +20,7 @@
  */
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
-import { initResponseHooks, KirinServerResponse, kOnClose, kSendWhole, kWatchBytes, kWatchCtx, kWatchStart, runCloseHook, type WholeSender } from '../worker/outgoing.ts';
+import { initResponseHooks, KirinServerResponse, kOnClose, kSendWhole, kWatchBytes, kWatchCtx, kWatchStart, kWatchUrl, type WholeSender } from '../worker/outgoing.ts';
 import type { NodeResponse } from '../worker/context.ts';
 
 export const HSTS = 'strict-transport-security';
@@ -68,6 +68,7 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
   declare [kWatchCtx]: unknown;
   declare [kWatchStart]: number;
   declare [kWatchBytes]: number;
+  declare [kWatchUrl]: string;
 
   // Spelled out: the implicit derived constructor spreads its arguments on every response.
   constructor(stream: ServerHttp2Stream) {
@@ -78,12 +79,6 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
     this[kOwnHsts] = false;
     this[kHeadersSet] = false;
     initResponseHooks(this);
-  }
-
-  /** The request path's close hook without a 'close' listener per response, as on HTTP/1.1. */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'close') runCloseHook(this);
-    return (super.emit as (event: string | symbol, ...args: unknown[]) => boolean)(event, ...args);
   }
 
   override setHeader(name: string, value: number | string | readonly string[]): void {

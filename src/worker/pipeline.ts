@@ -22,7 +22,7 @@ import { parseHost, type SiteMap } from './host.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTargetInto, type NormalizedTarget } from './normalize.ts';
 import type { SimpleRequest } from './simple-request.ts';
-import { kWatchBytes, kWatchCtx, kWatchStart, whenResponseCloses } from './outgoing.ts';
+import { kWatchBytes, kWatchCtx, kWatchStart, kWatchUrl, whenResponseCloses } from './outgoing.ts';
 
 export interface RequestObserver {
   /** Called once per request when its response is done (or the client left); site and route are null for refused requests. */
@@ -55,7 +55,7 @@ const NOT_FOUND: Refusal = { status: 404, detail: undefined, close: false };
 const CLOSE = { close: true };
 
 
-type WatchedResponse = NodeResponse & { [kWatchCtx]: RequestContext | null; [kWatchStart]: number; [kWatchBytes]: number };
+type WatchedResponse = NodeResponse & { [kWatchCtx]: RequestContext | null; [kWatchStart]: number; [kWatchBytes]: number; [kWatchUrl]: string };
 
 export class Pipeline {
   readonly #sites: SiteMap<CompiledSite>;
@@ -322,9 +322,10 @@ export class Pipeline {
   }
 
   /** Access log and metrics when the response is done. Bytes are what went out on the wire for it, head included (nginx's $bytes_sent). */
-  #watch(_req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
+  #watch(req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
     const watched = res as WatchedResponse;
     watched[kWatchCtx] = ctx;
+    watched[kWatchUrl] = req.url ?? '';
     watched[kWatchStart] = start;
     watched[kWatchBytes] = bytesBefore;
     whenResponseCloses(res, this.#onResponseClose);
@@ -341,7 +342,7 @@ export class Pipeline {
         client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
         method: req.method ?? '',
         host: ctx === null ? (rawHeader(req.rawHeaders, 'host') ?? '') : ctx.host,
-        path: req.url ?? '',
+        path: res[kWatchUrl],
         status,
         bytes,
         durationMs,
@@ -350,6 +351,7 @@ export class Pipeline {
       });
     }
     if (this.#observer !== null) this.#observer.done(ctx === null ? null : ctx.site, ctx === null ? null : ctx.route, status, durationMs);
+    if (status >= 500 && ctx !== null) ctx.route.handler.answeredServerError?.(ctx, status);
   }
 
   #fail(ctx: RequestContext, error: unknown): void {

@@ -7,9 +7,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppHandlerPlan } from '../../config/plan.ts';
-import { forwardAppError } from '../../observe/app-errors.ts';
+import { forwardAppError, forwardAppStatus } from '../../observe/app-errors.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { sendError } from '../../worker/error-response.ts';
+import { forwardNow } from '../../worker/incoming.ts';
 import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
 import { loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
@@ -34,13 +35,23 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   return nodeHandler(resolved.listener, env);
 }
 
+/** A 5xx the app sent itself is an app error too, with its request; one Kirin reported with its exception is not told twice. */
+function reportServerError(env: AppErrorSink): RouteHandler['answeredServerError'] {
+  return (ctx, status) => {
+    if (!ctx.errorReported) forwardAppStatus(env.notify, ctx, status);
+  };
+}
+
 function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
   return {
     // Express, Koa … read the body and watch 'close' on the request itself.
     exposesNodeRequest: true,
+    answeredServerError: reportServerError(env),
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
       if (req.url !== ctx.target) req.url = ctx.target;
+      // Before the app runs: Express replaces the request's prototype, and with it Kirin's lazy X-Forwarded-* view.
+      forwardNow(req);
       try {
         listener(req, ctx.res as ServerResponse);
       } catch (error) {
@@ -68,6 +79,7 @@ class Info implements FetchInfo {
 
 function fetchHandler(fetch: FetchHandler, maxBody: number, env: AppErrorSink): RouteHandler {
   return {
+    answeredServerError: reportServerError(env),
     handle(ctx) {
       const request = new LazyRequest(ctx, maxBody);
       let result: Response | Promise<Response>;
@@ -114,6 +126,7 @@ export function reportAppError(env: AppErrorSink, ctx: RequestContext, error: un
     return;
   }
   env.logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'the app threw an error; answered 500');
+  ctx.errorReported = true;
   forwardAppError(env.notify, ctx, error);
   sendError(ctx.res, 500);
 }
