@@ -1,6 +1,6 @@
 /**
  * Every kind of app Kirin runs is logged and measured alike: Express, Koa,
- * Fastify, Hono, a plain Node listener and a fetch handler (installed from npm;
+ * Fastify, Hono, a plain Node listener (sync and async) and a fetch handler (installed from npm;
  * test/fixtures/apps/every-app/) answer the same four requests — a 200, the
  * app's own 404, a 500 from the app's own error handler and a thrown error —
  * and each gives the same access-log fields, the same request metrics, a row
@@ -18,11 +18,11 @@ import { valueOf } from '../support/prometheus.ts';
 import { ROOT, tempDir, waitFor, writeFiles } from '../support/kirin.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'apps', 'every-app');
-const APPS = { express: 'express.mjs', koa: 'koa.mjs', fastify: 'fastify.mjs', hono: 'hono.ts', listener: 'listener.mjs', fetch: 'fetch.ts' } as const;
+const APPS = { express: 'express.mjs', koa: 'koa.mjs', fastify: 'fastify.mjs', hono: 'hono.ts', listener: 'listener.mjs', asyncListener: 'listener-async.mjs', fetch: 'fetch.ts' } as const;
 type AppName = keyof typeof APPS;
 const NAMES = Object.keys(APPS) as AppName[];
 /** Where Kirin itself sees the exception (no framework catches it), so the error has a stack. */
-const KIRIN_SEES_THROWS: ReadonlySet<AppName> = new Set(['listener', 'fetch']);
+const KIRIN_SEES_THROWS: ReadonlySet<AppName> = new Set(['listener', 'asyncListener', 'fetch']);
 const REQUESTS = [
   { path: '/ok', status: 200 },
   { path: '/missing', status: 404 },
@@ -141,7 +141,7 @@ describe('every app is logged and measured alike', () => {
       assert.ok(thrown, `${name}: the thrown error`);
       assert.match(thrown.detail, new RegExp(`Request: GET http://${host}/${name}/throw\\n`));
       if (KIRIN_SEES_THROWS.has(name)) {
-        assert.match(thrown.title, /→ Error: (listener|fetch handler) threw$/);
+        assert.match(thrown.title, /→ Error: (listener|async listener|fetch handler) threw$/);
         assert.match(thrown.detail, new RegExp(`^\\s+at .*${APPS[name].replace('.', '\\.')}:\\d+:\\d+`, 'm'), `${name}: the stack`);
       } else {
         assert.equal(thrown.title, `GET /${name}/throw → 500 Internal Server Error, answered by the app`);

@@ -13,7 +13,7 @@ import { sendError } from '../../worker/error-response.ts';
 import { forwardNow } from '../../worker/incoming.ts';
 import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
-import { loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
+import { isThenable, loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
 import { writeResponse } from './write-response.ts';
 
 /** One import per module and export, however many routes use it. */
@@ -53,7 +53,9 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink): RouteHandler {
       // Before the app runs: Express replaces the request's prototype, and with it Kirin's lazy X-Forwarded-* view.
       forwardNow(req);
       try {
-        listener(req, ctx.res as ServerResponse);
+        // An async listener's exception arrives as a rejected promise: the same app error as a thrown one.
+        const result = listener(req, ctx.res as ServerResponse) as unknown;
+        if (isThenable(result)) result.then(undefined, (error: unknown) => reportAppError(env, ctx, error));
       } catch (error) {
         reportAppError(env, ctx, error);
       }
@@ -89,7 +91,7 @@ function fetchHandler(fetch: FetchHandler, maxBody: number, env: AppErrorSink): 
         reportAppError(env, ctx, error);
         return;
       }
-      if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as unknown as PromiseLike<Response>).then === 'function')) {
+      if (result instanceof Promise || isThenable(result)) {
         ctx.res.once('close', () => {
           if (!ctx.res.writableFinished) request.abort(new Error('the client closed the connection'));
         });
@@ -128,5 +130,6 @@ export function reportAppError(env: AppErrorSink, ctx: RequestContext, error: un
   env.logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'the app threw an error; answered 500');
   ctx.errorReported = true;
   forwardAppError(env.notify, ctx, error);
-  sendError(ctx.res, 500);
+  // An app that answered, then failed (an async listener that rejects after res.end()): the client has its answer.
+  if (!ctx.res.writableEnded) sendError(ctx.res, 500);
 }
