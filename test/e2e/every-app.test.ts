@@ -1,6 +1,6 @@
 /**
  * Every kind of app Kirin runs is logged and measured alike: Express, Koa,
- * Fastify, Hono, a plain Node listener (sync and async) and a fetch handler (installed from npm;
+ * Fastify (its instance and its serverFactory), Hono, a plain Node listener (sync and async) and a fetch handler (installed from npm;
  * test/fixtures/apps/every-app/) answer the same four requests — a 200, the
  * app's own 404, a 500 from the app's own error handler and a thrown error —
  * and each gives the same access-log fields, the same request metrics, a row
@@ -18,7 +18,7 @@ import { valueOf } from '../support/prometheus.ts';
 import { ROOT, tempDir, waitFor, writeFiles } from '../support/kirin.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'apps', 'every-app');
-const APPS = { express: 'express.mjs', koa: 'koa.mjs', fastify: 'fastify.mjs', hono: 'hono.ts', listener: 'listener.mjs', asyncListener: 'listener-async.mjs', fetch: 'fetch.ts' } as const;
+const APPS = { express: 'express.mjs', koa: 'koa.mjs', fastify: 'fastify.mjs', fastifyFactory: 'fastify-factory.mjs:node', hono: 'hono.ts', listener: 'listener.mjs', asyncListener: 'listener-async.mjs', fetch: 'fetch.ts' } as const;
 type AppName = keyof typeof APPS;
 const NAMES = Object.keys(APPS) as AppName[];
 /** Where Kirin itself sees the exception (no framework catches it), so the error has a stack. */
