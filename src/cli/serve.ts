@@ -137,7 +137,17 @@ export async function buildPlan(args: ServeArgs, cwd: string, baseEnv: NodeJS.Pr
   if (activated) plan.listen = { http: activated.http, https: activated.https };
   const { env: fromFiles } = readEnvFiles(plan.envFiles, baseEnv);
   await warmCompileCache(plan, signal);
-  return { plan, env: { ...baseEnv, ...fromFiles } };
+  return { plan, env: withProductionDefault({ ...baseEnv, ...fromFiles }) };
+}
+
+/**
+ * `kirin serve` is production: NODE_ENV=production for the app (and services)
+ * unless the user set NODE_ENV (the shell, systemd, an env file). Without it,
+ * Express shows its development error page, with stacks, to the internet.
+ */
+function withProductionDefault(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.NODE_ENV === undefined) env.NODE_ENV = 'production';
+  return env;
 }
 
 export async function run(argv: string[]): Promise<number> {

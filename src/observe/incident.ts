@@ -30,4 +30,6 @@ export interface Incident {
   state?: 'down' | 'up';
   /** How many occurrences this one stands for (a worker folds what it dropped into the next report). */
   count: number;
+  /** For app errors: the status the client got. */
+  status?: number;
 }

@@ -4,7 +4,7 @@
  * one again"). The dashboard's last-errors list and the alerts both read them,
  * so an error reads the same in both places.
  *
- *   worker-event:app-error     → app-error (a 500 with stack and request)
+ *   worker-event:app-error     → app-error (a 500 with stack and request, or a 5xx the app answered itself)
  *   worker-exit + worker-restart(crash | watchdog | boot-error) → worker-crash / worker-hung
  *   reload(false)              → reload-failed
  *   crash-loop                 → crash-loop
@@ -106,7 +106,14 @@ export function asAppErrorReport(value: unknown): AppErrorReport | null {
   if (typeof value !== 'object' || value === null) return null;
   const r = value as Partial<AppErrorReport>;
   if (typeof r.name !== 'string' || typeof r.message !== 'string' || typeof r.stack !== 'string') return null;
-  return { time: typeof r.time === 'number' ? r.time : Date.now(), name: r.name, message: r.message, stack: r.stack, request: r.request ?? null, dropped: typeof r.dropped === 'number' ? r.dropped : 0 };
+  const report: AppErrorReport = { time: typeof r.time === 'number' ? r.time : Date.now(), name: r.name, message: r.message, stack: r.stack, request: r.request ?? null, dropped: typeof r.dropped === 'number' ? r.dropped : 0 };
+  if (typeof r.status === 'number') report.status = r.status;
+  return report;
+}
+
+/** Numbers, hex and UUIDs replaced: `order 42` and `order 43` are the same error. */
+function withoutIds(text: string): string {
+  return text.replace(/0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|\d+/gi, '#');
 }
 
 /**
@@ -114,16 +121,25 @@ export function asAppErrorReport(value: unknown): AppErrorReport | null {
  * same throwing line are one error (what an error tracker groups by).
  */
 export function appErrorSignature(report: Pick<AppErrorReport, 'name' | 'message' | 'stack'>): string {
-  const message = report.message.replace(/0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|\d+/gi, '#');
+  const message = withoutIds(report.message);
   const frame = /^\s+at .*$/m.exec(report.stack)?.[0].trim() ?? '';
   return `app-error:${report.name}:${message}:${frame}`;
 }
 
+/** A 5xx the app answered itself: the same status for the same method and path (numbers and ids aside) is one error. */
+function appStatusSignature(status: number, request: NonNullable<AppErrorReport['request']>): string {
+  const path = withoutIds(pathOf(request.url).split('?')[0]!);
+  return `app-status:${status}:${request.site}:${request.method} ${path}`;
+}
+
 export function appErrorIncident(report: AppErrorReport, worker: Pick<WorkerFacts, 'pid' | 'index' | 'generation'>): Incident {
   const request = report.request;
-  const what = `${report.name}: ${report.message.split('\n')[0]}`;
+  const answered = report.status !== undefined && request !== null;
+  const what = answered ? `${report.name}, answered by the app` : `${report.name}: ${report.message.split('\n')[0]}`;
   const title = request ? `${request.method} ${pathOf(request.url)} → ${what}` : `${what} (outside a request)`;
-  const lines = [report.stack, ''];
+  const lines = answered
+    ? [`The app answered ${report.name} itself (its own error handler, or a 5xx response): no exception reached Kirin, so there is no stack here; the app's own log may have it.`, '']
+    : [report.stack, ''];
   if (request) {
     lines.push(`Request: ${request.method} ${request.url}`, `Client: ${request.client}`, `Site: ${request.site}`, `Route: ${request.route}`);
   } else {
@@ -134,7 +150,8 @@ export function appErrorIncident(report: AppErrorReport, worker: Pick<WorkerFact
     lines.push('', 'Headers:');
     for (const [name, value] of Object.entries(request.headers)) lines.push(`  ${name}: ${value}`);
   }
-  return { kind: 'app-error', signature: appErrorSignature(report), title, detail: lines.join('\n'), time: report.time, count: 1 + report.dropped };
+  const signature = answered ? appStatusSignature(report.status!, request) : appErrorSignature(report);
+  return { kind: 'app-error', signature, title, detail: lines.join('\n'), time: report.time, count: 1 + report.dropped, status: report.status ?? 500 };
 }
 
 function workerIncident(worker: WorkerFacts, reason: string): Incident {

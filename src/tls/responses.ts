@@ -20,7 +20,7 @@
  */
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
-import { initResponseHooks, KirinServerResponse, kOnClose, kSendWhole, kWatchBytes, kWatchCtx, kWatchStart, runCloseHook, type WholeSender } from '../worker/outgoing.ts';
+import { emitWithCloseHook, initResponseHooks, KirinServerResponse, kOnClose, kSendWhole, kWatchBytes, kWatchCtx, kWatchStart, kWatchUrl, type WholeSender } from '../worker/outgoing.ts';
 import type { NodeResponse } from '../worker/context.ts';
 import { forgetResponse, watchResponse } from './send-timeout.ts';
 import { isConnectionSpecific } from '../worker/http-fields.ts';
@@ -70,6 +70,7 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
   declare [kWatchCtx]: unknown;
   declare [kWatchStart]: number;
   declare [kWatchBytes]: number;
+  declare [kWatchUrl]: string;
 
   // Spelled out: the implicit derived constructor spreads its arguments on every response.
   constructor(stream: ServerHttp2Stream) {
@@ -80,16 +81,9 @@ export class Http2Response extends Http2ServerResponse implements HstsResponse, 
     this[kOwnHsts] = false;
     this[kHeadersSet] = false;
     initResponseHooks(this);
+    // Its own emit, as initResponseHooks sets one: the close also takes it off the send-timeout watch.
+    (this as unknown as { emit: typeof emitAndForget }).emit = emitAndForget;
     watchResponse(this);
-  }
-
-  /** The request path's close hook without a 'close' listener per response, as on HTTP/1.1. */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'close') {
-      runCloseHook(this);
-      forgetResponse(this);
-    }
-    return (super.emit as (event: string | symbol, ...args: unknown[]) => boolean)(event, ...args);
   }
 
   override setHeader(name: string, value: number | string | readonly string[]): void {
@@ -322,3 +316,9 @@ function withoutConnectionSpecific(headers: OutgoingHttpHeaders | OutgoingHttpHe
   return copy ?? headers;
 }
 
+/** Http2Response's emit: the close hook as on HTTP/1.1, and the stream leaves the send-timeout watch. */
+function emitAndForget(this: Http2Response, event: string | symbol): boolean {
+  if (event === 'close') forgetResponse(this);
+  // `arguments` as it is, as emitWithCloseHook does: no array per event.
+  return emitWithCloseHook.apply(this as never, arguments as never);
+}

@@ -39,6 +39,12 @@ export interface RouteHandler {
    * `done` or `handBack`.
    */
   relay?(exchange: LaneExchange): boolean;
+  /**
+   * Called when a response of this handler is over with a 5xx status, whoever
+   * wrote it (the app's own error handler included): the app handler reports
+   * it as an app error (last errors, alerts).
+   */
+  answeredServerError?(ctx: RequestContext, status: number): void;
   /** Called when the worker drains: stop timers, close pools. */
   close?(): void | Promise<void>;
   /**
@@ -141,6 +147,8 @@ export class RequestContext {
   /** True on TLS connections. */
   readonly secure: boolean;
   readonly startTime: number;
+  /** An exception behind this request's response was reported already (its 500 is not reported again as a status). */
+  errorReported: boolean;
   readonly #resolver: ClientResolver;
   #clientIp: string | undefined;
   #scheme: 'http' | 'https' | undefined;
@@ -175,6 +183,7 @@ export class RequestContext {
     this.secure = secure;
     this.#resolver = resolver;
     this.startTime = startTime;
+    this.errorReported = false;
     this.#clientIp = undefined;
     this.#scheme = undefined;
   }

@@ -109,6 +109,10 @@ function closeAfterAnswer(socket: Socket): void {
 
 /** Counts a body of unknown length against `limit`; `onOverLimit` answers 413 (none: the connection is just closed). */
 export function limitChunkedBody(req: KirinIncomingMessage, limit: number, onOverLimit: (() => void) | undefined): void {
+  // The counting methods as the request's own properties: they outlive a prototype the app swaps in (Express does).
+  req.push = KirinIncomingMessage.prototype.push;
+  req._dump = KirinIncomingMessage.prototype._dump;
+  req._read = KirinIncomingMessage.prototype._read;
   req[kBodyLimit] = limit;
   req[kBodyBytes] = 0;
   req[kOverLimit] = onOverLimit;
@@ -159,6 +163,16 @@ export function applyForwarding(ctx: RequestContext): void {
   const req = ctx.req as unknown;
   if ((lazyHttp1 && req instanceof KirinIncomingMessage) || (lazyHttp2 && req instanceof KirinHttp2ServerRequest)) (req as Forwardable)[kForward] = ctx;
   else setForwardedHeaders(ctx.req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
+}
+
+/**
+ * Applies Kirin's forwarding headers now, if they wait for the first read of
+ * `req.headers`: for apps that replace the request's prototype (Express sets
+ * it to its `app.request`, built on node:http's IncomingMessage) and so would
+ * read the headers past Kirin's getter, as the client sent them.
+ */
+export function forwardNow(req: IncomingMessage): void {
+  if ((req as unknown as Forwardable)[kForward] !== undefined) void req.headers;
 }
 
 export interface RequestHead {

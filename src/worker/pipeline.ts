@@ -23,7 +23,7 @@ import { forwardedFieldLines } from './http-fields.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTargetInto, type NormalizedTarget } from './normalize.ts';
 import type { SimpleRequest } from './simple-request.ts';
-import { kWatchBytes, kWatchCtx, kWatchStart, whenResponseCloses } from './outgoing.ts';
+import { kWatchBytes, kWatchCtx, kWatchStart, kWatchUrl, whenResponseCloses } from './outgoing.ts';
 
 export interface RequestObserver {
   /** Called once per request when its response is done (or the client left); site and route are null for refused requests. */
@@ -44,7 +44,7 @@ const NOT_FOUND: Refusal = { status: 404, detail: undefined, close: false };
 const CLOSE = { close: true };
 
 
-type WatchedResponse = NodeResponse & { [kWatchCtx]: RequestContext | null; [kWatchStart]: number; [kWatchBytes]: number };
+type WatchedResponse = NodeResponse & { [kWatchCtx]: RequestContext | null; [kWatchStart]: number; [kWatchBytes]: number; [kWatchUrl]: string };
 
 export class Pipeline {
   readonly #sites: SiteMap<CompiledSite>;
@@ -142,7 +142,7 @@ export class Pipeline {
     const last = () => {
       // The handler owns the socket from here: the 101 (or its error) is its to write.
       res.detachSocket(socket as never);
-      if (observed) whenUpgradeAnswered(socket, (status, bytes) => this.#record(ctx, req, status, performance.now() - start, bytes));
+      if (observed) whenUpgradeAnswered(socket, (status, bytes) => this.#record(ctx, req, req.url ?? '', status, performance.now() - start, bytes));
       upgrade.call(ctx.route.handler, ctx, socket, head);
     };
     try {
@@ -314,9 +314,10 @@ export class Pipeline {
   }
 
   /** Access log and metrics when the response is done. Bytes are what went out on the wire for it, head included (nginx's $bytes_sent). */
-  #watch(_req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
+  #watch(req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
     const watched = res as WatchedResponse;
     watched[kWatchCtx] = ctx;
+    watched[kWatchUrl] = req.url ?? '';
     watched[kWatchStart] = start;
     watched[kWatchBytes] = bytesBefore;
     whenResponseCloses(res, this.#onResponseClose);
@@ -326,16 +327,16 @@ export class Pipeline {
     const req = res.req as NodeRequest;
     const status = res.writableFinished ? res.statusCode : 499;
     const bytes = this.#accessLog !== null ? Math.max(0, (req.socket?.bytesWritten ?? 0) - res[kWatchBytes]) : 0;
-    this.#record(res[kWatchCtx], req, status, performance.now() - res[kWatchStart], bytes);
+    this.#record(res[kWatchCtx], req, res[kWatchUrl], status, performance.now() - res[kWatchStart], bytes);
   }
 
-  #record(ctx: RequestContext | null, req: NodeRequest, status: number, durationMs: number, bytes: number): void {
+  #record(ctx: RequestContext | null, req: NodeRequest, path: string, status: number, durationMs: number, bytes: number): void {
     if (this.#accessLog !== null) {
       this.#accessLog.record({
         client: ctx === null ? this.#resolver.peer(req) : ctx.clientIp,
         method: req.method ?? '',
         host: ctx === null ? (rawHeader(req.rawHeaders, 'host') ?? '') : ctx.host,
-        path: req.url ?? '',
+        path,
         status,
         bytes,
         durationMs,
@@ -344,6 +345,7 @@ export class Pipeline {
       });
     }
     if (this.#observer !== null) this.#observer.done(ctx === null ? null : ctx.site, ctx === null ? null : ctx.route, status, durationMs);
+    if (status >= 500 && ctx !== null) ctx.route.handler.answeredServerError?.(ctx, status);
   }
 
   #fail(ctx: RequestContext, error: unknown): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeAppError, forwardAppError, type AppErrorReport, type ErrorRequest } from '../../src/observe/app-errors.ts';
+import { describeAppError, describeAppStatus, forwardAppError, forwardAppStatus, type AppErrorReport, type ErrorRequest } from '../../src/observe/app-errors.ts';
 import { redactHeaders, redactTarget, redactUrl } from '../../src/observe/redact.ts';
 
 function request(headers: Record<string, string>, path = '/orders/42', query = '?page=2&api_key=abc&token=xyz'): ErrorRequest {
@@ -38,7 +38,7 @@ describe('app error reports', () => {
     assert.equal(report.request, null);
   });
 
-  it('sends at most ten reports a second from a worker, and says how many it dropped', () => {
+  it('sends a burst of thirty reports from a worker, then ten a second, and says how many it dropped', () => {
     const sent: AppErrorReport[] = [];
     const notify = (type: string, payload: unknown) => {
       assert.equal(type, 'app-error');
@@ -47,11 +47,23 @@ describe('app error reports', () => {
     const ctx = request({});
     const t0 = Date.now() + 60_000;
     for (let i = 0; i < 50; i++) forwardAppError(notify, ctx, new Error('flood'), t0 + i);
-    assert.equal(sent.length, 10);
+    assert.equal(sent.length, 30);
     forwardAppError(notify, ctx, new Error('next second'), t0 + 1000);
-    assert.equal(sent.length, 11);
-    assert.equal(sent.at(-1)!.dropped, 40);
+    assert.equal(sent.length, 31);
+    assert.equal(sent.at(-1)!.dropped, 20);
     assert.equal(sent.at(-1)!.message, 'next second');
+    // Status reports share the cap: a second on, what was left (9) and ten more get through, not a whole new burst.
+    for (let i = 0; i < 50; i++) forwardAppStatus(notify, ctx, 500, t0 + 2000 + i);
+    assert.equal(sent.length, 31 + 19);
+  });
+
+  it('reports a 5xx the app answered itself with its request and status, without a stack', () => {
+    const report = describeAppStatus(request({ authorization: 'Bearer s3cret' }), 503);
+    assert.equal(report.status, 503);
+    assert.equal(report.name, '503 Service Unavailable');
+    assert.equal(report.stack, '');
+    assert.equal(report.request!.url, 'https://shop.test/orders/42?page=2&api_key=[removed]&token=[removed]');
+    assert.equal(report.request!.headers.authorization, '[removed]');
   });
 });
 

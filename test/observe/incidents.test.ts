@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeAppError } from '../../src/observe/app-errors.ts';
+import { describeAppError, describeAppStatus, type ErrorRequest } from '../../src/observe/app-errors.ts';
+import { composeAlert } from '../../src/observe/alerts/message.ts';
 import { IncidentWatcher, appErrorSignature, type Incident, type ObservedMaster } from '../../src/observe/incidents.ts';
 import { RecentErrors } from '../../src/observe/recent-errors.ts';
 import { FakeMaster, fakeWorker } from './fake-master.ts';
@@ -32,6 +33,21 @@ describe('incidents from the master events', () => {
     assert.match(seen[0]!.detail, /Request: GET http:\/\/a\.test\/boom/);
     assert.match(seen[0]!.detail, /cookie: \[removed\]/);
     assert.match(seen[0]!.detail, /pid 77/);
+  });
+
+  it('turns a 5xx the app answered itself into an incident with the request and no stack, one per status and path', () => {
+    const { master, seen } = watch();
+    const on = (path: string): ErrorRequest => ({ method: 'POST', scheme: 'https', authority: 'a.test', encodedPath: path, query: '?x=1', clientIp: '127.0.0.1', req: { headers: {} }, site: { plan: { key: 'a.test' } }, route: { plan: { at: 'sites["a.test"]["/"]' } } });
+    for (const report of [describeAppStatus(on('/orders/42'), 503), describeAppStatus(on('/orders/43'), 503), describeAppStatus(on('/orders/43'), 500)]) {
+      master.emit('worker-event:app-error', fakeWorker(77), JSON.parse(JSON.stringify(report)));
+    }
+    assert.equal(seen[0]!.title, 'POST /orders/42?x=1 → 503 Service Unavailable, answered by the app');
+    assert.match(seen[0]!.detail, /^The app answered 503 Service Unavailable itself .* no stack/);
+    assert.doesNotMatch(seen[0]!.detail, /^\s+at /m);
+    assert.match(seen[0]!.detail, /Request: POST https:\/\/a\.test\/orders\/42\?x=1\n/);
+    assert.equal(seen[0]!.signature, seen[1]!.signature, 'ids in the path aside, the same error');
+    assert.notEqual(seen[1]!.signature, seen[2]!.signature, 'another status is another error');
+    assert.equal(composeAlert(seen[0]!, { heldBack: 0, heldBackByHourlyLimit: 0, windowMs: 600_000, perHour: 30, host: 'web1' }).subject, '[Kirin web1] Error 503: POST /orders/42?x=1 → 503 Service Unavailable, answered by the app');
   });
 
   it('gives the same error from the same line one signature, whatever the ids in its message', () => {

@@ -8,17 +8,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AppHandlerPlan } from '../../config/plan.ts';
-import { forwardAppError } from '../../observe/app-errors.ts';
+import { forwardAppError, forwardAppStatus } from '../../observe/app-errors.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { closeAppServer } from '../../worker/app-listen.ts';
 import { sendError, writeRawError } from '../../worker/error-response.ts';
-import { runCloseHook, type ResponseHooks } from '../../worker/outgoing.ts';
+import { forwardNow } from '../../worker/incoming.ts';
 import { responseOnSocket } from '../../worker/pipeline.ts';
 import { webSockets } from '../../worker/websockets.ts';
 import { BunWebSockets, type UpgradeOptions } from './bun-websocket.ts';
 import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
-import { loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
+import { isThenable, loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
 import { writeResponse } from './write-response.ts';
 
 /** One import (and one `setup` call) per module and export, however many routes use it. */
@@ -56,20 +56,31 @@ async function prepareServer(app: LoadedApp): Promise<LoadedApp> {
   return app;
 }
 
+
+/** A 5xx the app sent itself is an app error too, with its request; one Kirin reported with its exception is not told twice. */
+function reportServerError(env: AppErrorSink): RouteHandler['answeredServerError'] {
+  return (ctx, status) => {
+    if (!ctx.errorReported) forwardAppStatus(env.notify, ctx, status);
+  };
+}
+
 function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server | null): RouteHandler {
   return {
     // Express, Koa … read the body and watch 'close' on the request itself.
     exposesNodeRequest: true,
+    answeredServerError: reportServerError(env),
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
       if (req.url !== ctx.target) req.url = ctx.target;
-      // Express swaps the response's prototype for its own (based on http.ServerResponse), which drops the
-      // close hook of Kirin's response class: this listener runs it instead, so the access log and metrics see the end.
-      ctx.res.once('close', runPendingCloseHook);
+      // Before the app runs: Express replaces the request's prototype, and with it Kirin's lazy X-Forwarded-* view.
+      forwardNow(req);
       try {
         // Socket.IO and others replace the server's 'request' listeners: with a server, its listeners are the app.
-        if (server === null) listener(req, ctx.res as ServerResponse);
-        else {
+        if (server === null) {
+          // An async listener's exception arrives as a rejected promise: the same app error as a thrown one.
+          const result = listener(req, ctx.res as ServerResponse) as unknown;
+          if (isThenable(result)) result.then(undefined, (error: unknown) => reportAppError(env, ctx, error));
+        } else {
           // server.setTimeout(ms): Node arms it on each connection of the server; here, on the one this request came on.
           if (server.timeout > 0) ctx.res.setTimeout(server.timeout);
           server.emit('request', req, ctx.res);
@@ -88,10 +99,6 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server |
     // A server the app listened on emits 'close' when the worker drains (worker/app-listen.ts); nothing else is closed.
     close: () => (server === null ? undefined : closeAppServer(server)),
   };
-}
-
-function runPendingCloseHook(this: ResponseHooks): void {
-  runCloseHook(this);
 }
 
 /** Hands an upgrade Kirin admitted to the app's server, as Node would have. */
@@ -140,6 +147,7 @@ class Info implements FetchInfo {
 
 function fetchHandler(fetch: FetchHandler, maxBody: number, env: AppErrorSink, server: Server | null, bun: BunWebSockets | null): RouteHandler {
   return {
+    answeredServerError: reportServerError(env),
     upgrade(ctx, socket, head) {
       if (server !== null && server.listenerCount('upgrade') > 0) {
         emitUpgrade(server, ctx, socket, head);
@@ -200,9 +208,6 @@ function send(response: unknown, ctx: RequestContext, env: AppErrorSink): void |
   }
 }
 
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as unknown as PromiseLike<T>).then === 'function');
-}
 
 function failUpgrade(env: AppErrorSink, socket: Duplex, error: unknown): void {
   reportSocketError(env, error);
@@ -225,6 +230,8 @@ export function reportAppError(env: AppErrorSink, ctx: RequestContext, error: un
     return;
   }
   env.logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'the app threw an error; answered 500');
+  ctx.errorReported = true;
   forwardAppError(env.notify, ctx, error);
-  sendError(ctx.res, 500);
+  // An app that answered, then failed (an async listener that rejects after res.end()): the client has its answer.
+  if (!ctx.res.writableEnded) sendError(ctx.res, 500);
 }

@@ -170,7 +170,7 @@ export async function classify(value: unknown, where: string): Promise<LoadedApp
   throw new KirinError('KIRIN_ERR_APP_EXPORT', `${where} is ${describe(value)}, not an app. ${ACCEPTED}.`);
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 

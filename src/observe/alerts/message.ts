@@ -20,7 +20,8 @@ export interface AlertMessage {
 }
 
 const PREFIX: Record<IncidentKind, string> = {
-  'app-error': 'Error 500',
+  // The status the client got, from the incident.
+  'app-error': 'Error',
   'worker-crash': 'Worker crashed',
   'worker-hung': 'Worker hung',
   'reload-failed': 'Reload failed',
@@ -34,7 +35,7 @@ const PREFIX: Record<IncidentKind, string> = {
 };
 
 const INTRO: Record<IncidentKind, string> = {
-  'app-error': 'The app threw an error while handling a request; the client got a 500.',
+  'app-error': 'The app threw an error while handling a request (the client got a 500), or answered with a 5xx status itself.',
   'worker-crash': 'A worker process died; Kirin started a new one.',
   'worker-hung': 'A worker blocked its event loop for longer than `timeout`; Kirin killed it and started a new one.',
   'reload-failed': 'A reload failed; the previous generation keeps serving.',
@@ -65,7 +66,7 @@ export function composeAlert(incident: Incident, options: MessageOptions): Alert
   return {
     kind: incident.kind,
     severity: incident.state === 'up' ? 'resolved' : incident.kind === 'app-error' || incident.kind === 'crash-loop' || incident.state === 'down' ? 'error' : 'warning',
-    subject: `[Kirin ${host}] ${PREFIX[incident.kind]}: ${title}`,
+    subject: `[Kirin ${host}] ${incident.kind === 'app-error' ? `Error ${incident.status ?? 500}` : PREFIX[incident.kind]}: ${title}`,
     text: lines.join('\n'),
     incident,
     host,

@@ -14,9 +14,9 @@ export function checkEnvironment(ctx: AuditContext): Finding[] {
   const where = `NODE_ENV (${ctx.envSource})`;
   if (nodeEnv === 'development') {
     findings.push(finding('K003', 'NODE_ENV is "development": libraries turn on development builds, verbose errors and no caching', setInstead('NODE_ENV=production', ctx), where));
-  } else if (nodeEnv !== 'production') {
-    const what = nodeEnv === undefined ? 'is not set' : `is "${nodeEnv}"`;
-    findings.push(finding('K002', `NODE_ENV ${what}; libraries (Express, React, …) behave as in development unless it is "production"`, setInstead('NODE_ENV=production', ctx), where));
+  } else if (nodeEnv !== undefined && nodeEnv !== 'production') {
+    // Unset is fine: `kirin serve` gives the app NODE_ENV=production then (cli/serve.ts).
+    findings.push(finding('K002', `NODE_ENV is "${nodeEnv}"; libraries (Express, React, …) behave as in development unless it is "production"`, setInstead('NODE_ENV=production', ctx), where));
   }
   const debug = ctx.env.DEBUG;
   if (debug !== undefined && TRUE_WORDS.has(debug.trim().toLowerCase())) {
