@@ -167,8 +167,29 @@ export function normalizeDeploy(raw: unknown, file: string): DeployPlan {
       if (!existsSync(plan.sshConfig)) issues.add(at.key('sshConfig'), `${plan.sshConfig} does not exist`);
     }
   }
+  checkStateDir(isPlainObject(raw) ? raw.stateDir : undefined, plan, issues);
   issues.throwIfAny();
   return plan;
+}
+
+/**
+ * The state folder holds the running master's control socket: inside the app
+ * folder it would be uploaded anew with each release, so after the switch
+ * `kirin reload` through `current` would look in the new release and never
+ * find the Kirin that serves. Inside a shared path it lives across releases.
+ */
+function checkStateDir(stateDir: unknown, plan: DeployPlan, issues: Issues): void {
+  if (typeof stateDir !== 'string') return;
+  // Where it lands on the host: a relative stateDir is read from current/<config file>.
+  const onHost = isAbsolute(stateDir) ? posix.normalize(stateDir) : posix.join(plan.path, 'current', stateDir);
+  const [top, ...rest] = posix.relative(plan.path, onHost).split('/');
+  if (top !== 'current' && top !== 'releases') return;
+  const withinRelease = (top === 'releases' ? rest.slice(1) : rest).join('/');
+  if (plan.shared.some((path) => withinRelease === path || withinRelease.startsWith(`${path}/`))) return;
+  issues.add(
+    new ConfigPath(['stateDir']),
+    `${JSON.stringify(stateDir)} lies inside the app folder, which kirin deploy uploads as a new release each time: the control socket of the Kirin that serves would stay behind in the old release, and \`kirin reload\` after the switch would not find it. Remove stateDir (Kirin's default state folder lies outside the app: ~/.local/state/kirin/… of the deploy user, /var/lib/${plan.name} under systemd), or set an absolute folder outside ${plan.path}/current and ${plan.path}/releases`,
+  );
 }
 
 function readHooks(raw: unknown, at: ConfigPath, issues: Issues): DeployPlan['hooks'] {

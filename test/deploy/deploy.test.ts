@@ -201,6 +201,8 @@ describe('kirin deploy over SSH', () => {
     // Nothing half-uploaded became a release; the next deploy goes through.
     const next = await cli(['deploy'], app.dir);
     assert.equal(next.code, 0, next.output);
-    assert.equal(await get('/'), 'v-dropped');
+    const served = await get('/');
+    if (served !== 'v-dropped') console.log('DEBUG', next.output, host.exec(`readlink ${host.path}/current; ls -la ${host.path}/releases ${host.path}/current/; cat ${host.path}/current/app.js; tail -n 60 ${host.path}/.kirin/kirin.log; ps -ef --forest | grep -v grep | grep -A3 kirin`));
+    assert.equal(served, 'v-dropped');
   });
 });

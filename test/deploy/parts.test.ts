@@ -50,6 +50,28 @@ describe('deploy config', () => {
     assert.equal(found.length, 6, found.join('\n'));
   });
 
+  it('a state folder inside the app folder (uploaded with each release) is a config error naming stateDir; outside, or in a shared path, it is fine', () => {
+    const stateDirProblems = (stateDir: string, shared: string[] = []) => {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'package.json'), '{"name":"shop"}');
+      try {
+        normalizeDeploy({ stateDir, deploy: { hosts: 'deploy@203.0.113.7', shared } }, join(dir, 'kirin.config.ts'));
+        return [];
+      } catch (error) {
+        assert.ok(error instanceof ConfigError, String(error));
+        return error.problems.map((p) => `${p.path}: ${p.message}`);
+      }
+    };
+    for (const inside of ['./state', 'var/kirin', '/srv/shop/current/state', '/srv/shop/releases/20261204-172500-123/state']) {
+      const found = stateDirProblems(inside);
+      assert.equal(found.length, 1, `${inside}: ${found.join('\n')}`);
+      assert.match(found[0]!, /^stateDir: ".*" lies inside the app folder, which kirin deploy uploads as a new release each time: .*kirin reload.*Remove stateDir .*\/var\/lib\/shop under systemd\), or set an absolute folder outside \/srv\/shop\/current and \/srv\/shop\/releases$/);
+    }
+    for (const outside of ['../state', '/var/lib/shop', '/srv/shop/shared/state']) assert.deepEqual(stateDirProblems(outside), [], outside);
+    assert.deepEqual(stateDirProblems('./state', ['state/']), []);
+    assert.deepEqual(stateDirProblems('./var/kirin', ['var']), []);
+  });
+
   it('kirin serve accepts a config with a deploy section', () => {
     const plan = normalizeConfig({ raw: { sites: { 'a.test': { '/': { app: './app.ts' } } }, deploy: { hosts: ['x@y'] } }, file: '/srv/a/kirin.config.ts', cwd: '/srv/a', env: {} });
     assert.equal(plan.sites.length, 1);
