@@ -47,9 +47,11 @@ try {
     if (load) await load.waitForRequests(200);
     console.error(`kirin: ${step} …`);
     const started = performance.now();
-    const result = await cli(args, app.dir);
+    const result = await cli([...args, '--verbose'], app.dir);
     const seconds = (performance.now() - started) / 1000;
     if (result.code !== 0) throw new Error(`${args.join(' ')} failed:\n${result.output}`);
+    // Where the time went: each step and each remote command (--verbose).
+    console.error(result.output.replace(/^/gm, '    '));
     const report = load ? await settle(load) : null;
     const upload = /upload: (\d+ of \d+ files sent \([^)]*\))/.exec(result.output)?.[1] ?? '';
     rows.push({ way: 'kirin deploy', step, seconds, failures: report ? `${report.failures} of ${report.requests}` : '-', note: upload });

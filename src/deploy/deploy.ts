@@ -74,7 +74,7 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
   const started = Date.now();
   try {
     await eachHost(runs, progress, 'connect', async (run) => {
-      await run.host.ssh.connect();
+      await run.host.timed('ssh connection', () => run.host.ssh.connect());
       run.lock = await acquireLock(run.host, newLockInfo(options.commandLine));
       run.facts = await readHostFacts(run.host, plan.name);
       run.mode = run.facts.systemdUnit ? 'systemd' : 'detached';

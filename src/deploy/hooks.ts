@@ -21,7 +21,7 @@ export function hookScript(releaseDir: string, releaseId: string, hook: Hook): s
 /** Runs the hooks in order; the first that fails stops the deploy, naming it. */
 export async function runHooks(host: Host, phase: 'beforeSwitch' | 'afterSwitch', hooks: Hook[], releaseDir: string, releaseId: string): Promise<void> {
   for (const hook of hooks) {
-    const result = await host.run(hookScript(releaseDir, releaseId, hook));
+    const result = await host.run(hookScript(releaseDir, releaseId, hook), { what: `${phase} hook: ${hook.run}` });
     if (result.code !== 0) {
       const after = phase === 'beforeSwitch' ? 'nothing was switched; the current release still serves' : 'the new release serves; fix the hook and run it by hand';
       throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: the ${phase} hook \`${hook.run}\` failed (exit ${result.code}); ${after}.`);

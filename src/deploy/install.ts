@@ -56,7 +56,7 @@ export async function installDependencies(host: Host, releaseId: string, current
     'fi',
     `[ -f node_modules/kirin/dist/cli/bin.js ] || { echo "the app does not depend on kirin (node_modules/kirin is missing): run npm install kirin and commit package.json and package-lock.json" >&2; exit 3; }`,
   ].join('\n');
-  const result = await host.run(script);
+  const result = await host.run(script, { what: 'install the dependencies' });
   if (result.code !== 0) {
     throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: installing the dependencies failed (exit ${result.code}); the release was not switched. ${lastMeaningfulLine(result.stderr)}`);
   }
@@ -89,7 +89,7 @@ export async function linkShared(plan: DeployPlan, host: Host, releaseId: string
 export async function checkRelease(plan: DeployPlan, host: Host, releaseId: string): Promise<void> {
   const dir = host.layout.incoming(releaseId);
   const script = `cd ${command(dir)} && NODE_ENV=production node node_modules/kirin/dist/cli/bin.js check --deploy --config ${command(plan.configName)}`;
-  const result = await host.run(script);
+  const result = await host.run(script, { what: 'kirin check --deploy' });
   if (result.code !== 0) {
     throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: \`kirin check --deploy\` found errors in the new release (above); nothing was switched. Fix them, or --ignore a check in the command it names.`);
   }

@@ -55,7 +55,7 @@ export class HeldLock {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     const lock = this.host.layout.lock;
-    await this.host.run(`grep -q ${command(`"token":"${this.info.token}"`)} ${command(`${lock}/info.json`)} 2>/dev/null && rm -rf ${command(lock)}; true`, { quiet: true });
+    await this.host.run(`grep -q ${command(`"token":"${this.info.token}"`)} ${command(`${lock}/info.json`)} 2>/dev/null && rm -rf ${command(lock)}; true`, { quiet: true, what: 'unlock' });
   }
 }
 

@@ -27,7 +27,7 @@ export async function rollback(plan: DeployPlan, serve: ServePlan, target: strin
   const one = async (host: Host) => {
     const step = progress.step(host.label, 'rollback');
     try {
-      await host.ssh.connect();
+      await host.timed('ssh connection', () => host.ssh.connect());
       locks.push(await acquireLock(host, newLockInfo(commandLine)));
       const facts = await readHostFacts(host, plan.name);
       const list = await listReleases(host);

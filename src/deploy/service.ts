@@ -32,7 +32,7 @@ export function kirinCommand(plan: DeployPlan, host: Host, mode: ServiceMode, ..
 
 /** The running master's pid, or null when no Kirin answers on the control socket. */
 export async function masterPid(plan: DeployPlan, host: Host, mode: ServiceMode): Promise<number | null> {
-  const result = await host.run(`[ -e ${command(host.layout.kirinBin)} ] && ${kirinCommand(plan, host, mode, 'status', '--json')}`, { quiet: true });
+  const result = await host.run(`[ -e ${command(host.layout.kirinBin)} ] && ${kirinCommand(plan, host, mode, 'status', '--json')}`, { quiet: true, what: 'kirin status' });
   if (result.code !== 0) return null;
   try {
     return (JSON.parse(result.stdout) as { pid: number }).pid;
@@ -43,7 +43,7 @@ export async function masterPid(plan: DeployPlan, host: Host, mode: ServiceMode)
 
 /** `kirin reload`: the new generation starts from `current`; a failing one is rolled back by the master. */
 export async function reloadKirin(plan: DeployPlan, host: Host, mode: ServiceMode): Promise<ReloadOutcome> {
-  const result = await host.run(kirinCommand(plan, host, mode, 'reload', '--json'), { quiet: true });
+  const result = await host.run(kirinCommand(plan, host, mode, 'reload', '--json'), { quiet: true, what: 'kirin reload' });
   try {
     const answer = JSON.parse(result.stdout) as { ok: boolean; error?: string };
     return { ok: answer.ok === true && result.code === 0, error: answer.ok ? null : (answer.error ?? 'the new generation did not start') };

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { describeLoad, startLoad } from '../../bench/lib/load.ts';
+import { request } from '../support/http.ts';
 import { waitFor } from '../support/kirin.ts';
 import { appNpmCache, APP_SOURCE, createApp, type TestApp } from './support/app.ts';
 import { cli, startCli } from './support/cli.ts';
@@ -19,9 +20,14 @@ let host: TestHost;
 let app: TestApp;
 const secret = `kd-secret-${randomBytes(12).toString('hex')}`;
 
+/**
+ * What a visitor who arrives now is served: a new connection each time. A
+ * pooled keep-alive connection could still reach a worker of the generation
+ * the reload just retired (it answers what is sent on a connection it already
+ * accepted while it drains), which says nothing about the new release.
+ */
 async function get(path = '/'): Promise<string> {
-  const response = await fetch(`http://${host.address}:8000${path}`);
-  return response.text();
+  return (await request(`http://${host.address}:8000${path}`, { agent: false })).body;
 }
 
 function releasesOnHost(): string[] {
@@ -201,8 +207,32 @@ describe('kirin deploy over SSH', () => {
     // Nothing half-uploaded became a release; the next deploy goes through.
     const next = await cli(['deploy'], app.dir);
     assert.equal(next.code, 0, next.output);
-    const served = await get('/');
-    if (served !== 'v-dropped') console.log('DEBUG', next.output, host.exec(`readlink ${host.path}/current; ls -la ${host.path}/releases ${host.path}/current/; cat ${host.path}/current/app.js; tail -n 60 ${host.path}/.kirin/kirin.log; ps -ef --forest | grep -v grep | grep -A3 kirin`));
-    assert.equal(served, 'v-dropped');
+    assert.equal(await get('/'), 'v-dropped');
+  });
+
+  it('setup on a host without systemd, where Kirin is not running: starts it from current as a detached process of the deploy user (pid file), says so, and kirin reload reaches it; a second setup changes nothing', async () => {
+    const kirin = `node ${host.path}/current/node_modules/kirin/dist/cli/bin.js`;
+    const config = `--config ${host.path}/current/kirin.config.json`;
+    const stopped = Number(host.exec(`cat ${host.path}/.kirin/kirin.pid`).trim());
+    host.ssh(`${kirin} stop ${config}`);
+    await waitFor(() => host.exec(`kill -0 ${stopped} 2>/dev/null && echo alive || echo gone`).trim() === 'gone', { timeoutMs: 30_000, what: 'the stopped Kirin to exit' });
+
+    const setup = await cli(['deploy', 'setup'], app.dir);
+    assert.equal(setup.code, 0, setup.output);
+    assert.match(setup.output, new RegExp(`\\+ service: systemd does not run this host: started Kirin from current as a detached process of ${host.user} \\(pid file ${host.path}/\\.kirin/kirin\\.pid, log .*\\); health gate passed`));
+    // The master writes its pid file once its workers are ready.
+    const pid = await waitFor(() => Number(host.exec(`cat ${host.path}/.kirin/kirin.pid 2>/dev/null || true`).trim()), { what: 'the pid file' });
+    assert.notEqual(pid, stopped);
+    assert.equal(host.exec(`stat -c %U /proc/${pid}`).trim(), host.user);
+    assert.equal(await get('/'), 'v-dropped');
+
+    const reload = JSON.parse(host.ssh(`${kirin} reload --json ${config}`)) as { ok: boolean };
+    assert.equal(reload.ok, true);
+    assert.equal(await get('/'), 'v-dropped');
+
+    const again = await cli(['deploy', 'setup'], app.dir);
+    assert.equal(again.code, 0, again.output);
+    assert.match(again.output, new RegExp(`✓ service: Kirin runs from current \\(pid ${pid}; systemd does not run this host`));
+    assert.match(again.output, /setup: nothing to change/);
   });
 });
