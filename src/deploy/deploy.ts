@@ -18,11 +18,11 @@ import { Host } from './host.ts';
 import { checkRelease, discardIncoming, discardRelease, finalizeRelease, installDependencies, installEnvFile, linkShared, type InstallKind } from './install.ts';
 import { newReleaseId, type ReleaseInfo } from './layout.ts';
 import { deployer, localProblems, runBuild, sourceInfo } from './local.ts';
-import { acquireLock, type HeldLock, newLockInfo } from './lock.ts';
-import { missingForDeploy, readHostFacts, throwIfMissing, type HostFacts } from './preflight.ts';
+import { type HeldLock, newLockInfo } from './lock.ts';
+import { lockAndLook, missingForDeploy, throwIfMissing, type HostFacts } from './preflight.ts';
 import { seconds, type Progress } from './progress.ts';
 import { listReleases, releasesToPrune, removeReleases } from './releases-on-host.ts';
-import { masterPid, masterRelease, type ServiceMode } from './service.ts';
+import { runningMaster, type ServiceMode } from './service.ts';
 import { command, shellQuote } from './shell.ts';
 import { activateRelease, switchBack, type ActivateContext } from './switch.ts';
 import { runHooks } from './hooks.ts';
@@ -75,8 +75,7 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
   try {
     await eachHost(runs, progress, 'connect', async (run) => {
       await run.host.timed('ssh connection', () => run.host.ssh.connect());
-      run.lock = await acquireLock(run.host, newLockInfo(options.commandLine));
-      run.facts = await readHostFacts(run.host, plan.name);
+      ({ lock: run.lock, facts: run.facts } = await lockAndLook(run.host, newLockInfo(options.commandLine), plan.name));
       run.mode = run.facts.systemdUnit ? 'systemd' : 'detached';
       throwIfMissing(missingForDeploy(run.host.label, plan.path, run.facts));
       return `locked; ${run.facts.current ? `serving ${run.facts.current}` : 'first deploy'}; Node ${run.facts.node}; ${run.mode === 'systemd' ? `${plan.name}.service` : 'no systemd unit: Kirin runs detached'}`;
@@ -150,8 +149,7 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
 
     await eachHost(runs, progress, 'prune', async (run) => {
       const list = await listReleases(run.host);
-      const pid = await masterPid(plan, run.host, run.mode);
-      const masterRunsFrom = pid === null ? null : await masterRelease(run.host, pid);
+      const masterRunsFrom = (await runningMaster(plan, run.host, run.mode))?.release ?? null;
       const prune = releasesToPrune(list.releases.map((r) => r.id), plan.keep, [list.current, masterRunsFrom]);
       await removeReleases(run.host, prune);
       run.pruned = prune.length;
