@@ -34,8 +34,13 @@ export interface DeployConfig {
   shared?: string[];
   /** A local env file uploaded 0600 next to the release; the release sees it as `.env`. Never printed. */
   env?: string;
-  /** Commands run on the host in the new release's folder. */
-  hooks?: { beforeSwitch?: HookConfig[]; afterSwitch?: HookConfig[] };
+  /**
+   * Commands run on the host in the new release's folder. afterInstall: on
+   * every host, before the release is checked (collectstatic, files the
+   * release needs); beforeSwitch: once, on the first host unless perHost
+   * (migrations); afterSwitch: after the health gate.
+   */
+  hooks?: { afterInstall?: string[]; beforeSwitch?: HookConfig[]; afterSwitch?: HookConfig[] };
   /** A path on the first site that must answer after the switch. Default `'/'`. */
   healthPath?: string;
   /** How long the health gate waits for the new release. Default 30 s. */
@@ -48,6 +53,9 @@ export interface DeployConfig {
 
 /** A shell command, or one that runs on every host (`perHost: true`) instead of the first only. */
 export type HookConfig = string | { run: string; perHost?: boolean };
+
+export const HOOK_PHASES = ['afterInstall', 'beforeSwitch', 'afterSwitch'] as const;
+export type HookPhase = (typeof HOOK_PHASES)[number];
 
 export interface Hook {
   run: string;
@@ -68,9 +76,11 @@ export interface DeployPlan {
   build: string | null;
   exclude: string[];
   shared: string[];
+  /** The shared paths written as folders (`'uploads/'`): created empty in shared/ when missing. */
+  sharedFolders: string[];
   /** Absolute local path of the env file, or null. */
   envFile: string | null;
-  hooks: { beforeSwitch: Hook[]; afterSwitch: Hook[] };
+  hooks: Record<HookPhase, Hook[]>;
   healthPath: string | null;
   healthTimeoutMs: number;
   rolling: boolean;
@@ -100,8 +110,9 @@ export function normalizeDeploy(raw: unknown, file: string): DeployPlan {
     build: null,
     exclude: [],
     shared: [],
+    sharedFolders: [],
     envFile: null,
-    hooks: { beforeSwitch: [], afterSwitch: [] },
+    hooks: { afterInstall: [], beforeSwitch: [], afterSwitch: [] },
     healthPath: null,
     healthTimeoutMs: 30_000,
     rolling: false,
@@ -142,7 +153,10 @@ export function normalizeDeploy(raw: unknown, file: string): DeployPlan {
       const clean = posix.normalize(path);
       if (isAbsolute(path) || clean.startsWith('..') || clean === '.' || /[\s'"\\$`*?[]/.test(path)) {
         issues.add(at.key('shared').key(i), `expected a plain path inside the app, like 'uploads/' or 'db.sqlite3'; got ${JSON.stringify(path)}`);
-      } else plan.shared.push(clean.replace(/\/$/, ''));
+      } else {
+        plan.shared.push(clean.replace(/\/$/, ''));
+        if (path.endsWith('/')) plan.sharedFolders.push(clean.replace(/\/$/, ''));
+      }
     });
   }
   if (config.env !== undefined) {
@@ -193,13 +207,13 @@ function checkStateDir(stateDir: unknown, plan: DeployPlan, issues: Issues): voi
 }
 
 function readHooks(raw: unknown, at: ConfigPath, issues: Issues): DeployPlan['hooks'] {
-  const hooks: DeployPlan['hooks'] = { beforeSwitch: [], afterSwitch: [] };
+  const hooks: DeployPlan['hooks'] = { afterInstall: [], beforeSwitch: [], afterSwitch: [] };
   if (!isPlainObject(raw)) {
-    issues.expected(at, "{ beforeSwitch: ['…'], afterSwitch: ['…'] }", raw);
+    issues.expected(at, "{ afterInstall: ['…'], beforeSwitch: ['…'], afterSwitch: ['…'] }", raw);
     return hooks;
   }
-  checkKeys(raw, ['beforeSwitch', 'afterSwitch'], at, issues);
-  for (const phase of ['beforeSwitch', 'afterSwitch'] as const) {
+  checkKeys(raw, HOOK_PHASES, at, issues);
+  for (const phase of HOOK_PHASES) {
     if (raw[phase] === undefined) continue;
     const list = Array.isArray(raw[phase]) ? raw[phase] : [raw[phase]];
     list.forEach((item: unknown, i: number) => {

@@ -63,7 +63,12 @@ export async function installDependencies(host: Host, releaseId: string, current
   return readFacts(result.stdout).install === 'reused' ? 'reused' : 'npm ci';
 }
 
-/** Links each shared path into the release, seeding shared/ from the first release that has it. */
+/**
+ * Links each shared path into the release. A missing one is seeded from the
+ * release when it has it (the upload leaves shared paths out, so only what a
+ * build step or the install made), else a folder (`'uploads/'`) starts empty
+ * and a file's folder is made, so the app can create the file through the link.
+ */
 export async function linkShared(plan: DeployPlan, host: Host, releaseId: string): Promise<void> {
   if (plan.shared.length === 0) return;
   const { layout } = host;
@@ -75,7 +80,7 @@ export async function linkShared(plan: DeployPlan, host: Host, releaseId: string
     lines.push(
       `if [ ! -e ${command(shared)} ] && [ ! -L ${command(shared)} ]; then`,
       `  mkdir -p "$(dirname ${command(shared)})"`,
-      `  if [ -e ${command(inRelease)} ]; then cp -a ${command(inRelease)} ${command(shared)}; fi`,
+      `  if [ -e ${command(inRelease)} ]; then cp -a ${command(inRelease)} ${command(shared)}; ${plan.sharedFolders.includes(path) ? `else mkdir ${command(shared)}; ` : ''}fi`,
       'fi',
       `rm -rf ${command(inRelease)}`,
       `mkdir -p "$(dirname ${command(inRelease)})"`,
@@ -91,7 +96,7 @@ export async function checkRelease(plan: DeployPlan, host: Host, releaseId: stri
   const script = `cd ${command(dir)} && NODE_ENV=production node node_modules/kirin/dist/cli/bin.js check --deploy --config ${command(plan.configName)}`;
   const result = await host.run(script, { what: 'kirin check --deploy' });
   if (result.code !== 0) {
-    throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: \`kirin check --deploy\` found errors in the new release (above); nothing was switched. Fix them, or --ignore a check in the command it names.`);
+    throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: \`kirin check --deploy\` found errors in the new release (above); nothing was switched. Each says what to change (docs/checks.md); \`kirin check --deploy\` here shows them before a deploy.`);
   }
 }
 

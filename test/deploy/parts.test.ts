@@ -44,7 +44,7 @@ describe('deploy config', () => {
     assert.ok(found.some((p) => p.startsWith('deploy.hosts[1]: ')), found.join('\n'));
     assert.ok(found.some((p) => p.startsWith('deploy.path: must be absolute')), found.join('\n'));
     assert.ok(found.some((p) => p.startsWith('deploy.keep: expected a whole number from 2 to 100')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('deploy.hooks.after: unknown option; known: beforeSwitch, afterSwitch')), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('deploy.hooks.after: unknown option; known: afterInstall, beforeSwitch, afterSwitch')), found.join('\n'));
     assert.ok(found.some((p) => p.startsWith('deploy.hooks.beforeSwitch[0]: expected a command line')), found.join('\n'));
     assert.ok(found.some((p) => p.startsWith('deploy.shared[0]: expected a plain path inside the app')), found.join('\n'));
     assert.equal(found.length, 6, found.join('\n'));
