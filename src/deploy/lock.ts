@@ -69,6 +69,7 @@ export function lockScript(host: Host): string {
   return [
     `mkdir -p ${command(kirinDir)}`,
     `if mkdir ${command(lock)} 2>/dev/null; then cat > ${command(`${lock}/info.json`)} && touch ${command(`${lock}/heartbeat`)} && ${fact('lock', 'taken')}`,
+    `elif [ ! -d ${command(lock)} ]; then ${fact('lock', 'unwritable')}; ${fact('user', '$(id -un)')}`,
     `else ${fact('lock', 'held')}; ${fact('info', `$(tr -d '\\n' < ${command(`${lock}/info.json`)} 2>/dev/null)`)}; ${fact('age', `$(( $(date +%s) - $(stat -c %Y ${command(`${lock}/heartbeat`)} 2>/dev/null || date +%s) ))`)}; fi`,
   ].join('\n');
 }
@@ -76,6 +77,9 @@ export function lockScript(host: Host): string {
 /** The lock `lockScript` took, or the error that says who holds it and whether it looks stale. */
 export function heldLock(host: Host, info: LockInfo, facts: Record<string, string>): HeldLock {
   if (facts.lock === 'taken') return new HeldLock(host, info);
+  if (facts.lock === 'unwritable') {
+    throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: cannot create the deploy lock: ${host.layout.root} is missing or not writable by ${facts.user ?? 'this user'}; run \`kirin deploy setup\` (or as root: mkdir -p ${host.layout.root} && chown -R ${facts.user ?? 'USER'}: ${host.layout.root})`);
+  }
   throw new KirinError('KIRIN_ERR_DEPLOY', describeHeldLock(host.label, parseInfo(facts.info), Number(facts.age)));
 }
 

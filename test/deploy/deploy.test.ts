@@ -10,24 +10,18 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { describeLoad, startLoad } from '../../bench/lib/load.ts';
-import { request } from '../support/http.ts';
 import { waitFor } from '../support/kirin.ts';
 import { appNpmCache, APP_SOURCE, createApp, type TestApp } from './support/app.ts';
 import { cli, startCli } from './support/cli.ts';
 import { giveNpmCache, startTestHost, type TestHost } from './support/test-host.ts';
+import { visit } from './support/visit.ts';
 
 let host: TestHost;
 let app: TestApp;
 const secret = `kd-secret-${randomBytes(12).toString('hex')}`;
 
-/**
- * What a visitor who arrives now is served: a new connection each time. A
- * pooled keep-alive connection could still reach a worker of the generation
- * the reload just retired (it answers what is sent on a connection it already
- * accepted while it drains), which says nothing about the new release.
- */
 async function get(path = '/'): Promise<string> {
-  return (await request(`http://${host.address}:8000${path}`, { agent: false })).body;
+  return (await visit(host, path)).body;
 }
 
 function releasesOnHost(): string[] {

@@ -11,11 +11,11 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeLoad, startLoad } from '../../bench/lib/load.ts';
-import { request } from '../support/http.ts';
 import { ROOT } from '../support/kirin.ts';
 import { appNpmCache, createApp, type TestApp } from './support/app.ts';
 import { cli } from './support/cli.ts';
 import { startTestHost, type TestHost } from './support/test-host.ts';
+import { visit } from './support/visit.ts';
 
 const SITE = 'shop.example.com';
 const EXAMPLE = join(ROOT, 'examples', 'deploy-django');
@@ -25,9 +25,9 @@ describe("the seeds' Django site (examples/deploy-django) shipped with kirin dep
   let host: TestHost;
   let app: TestApp;
 
-  /** The site as a visitor who arrives now sees it (a new connection, the site's name). */
+  /** The site as a visitor who arrives now sees it, by the site's name. */
   async function home(): Promise<Record<string, unknown>> {
-    const response = await request(`http://${host.address}:8000/`, { agent: false, headers: { host: SITE } });
+    const response = await visit(host, '/', { host: SITE });
     assert.equal(response.status, 200, response.body);
     return JSON.parse(response.body) as Record<string, unknown>;
   }
@@ -57,7 +57,7 @@ describe("the seeds' Django site (examples/deploy-django) shipped with kirin dep
     assert.match(result.output, new RegExp(`\\[${host.spec}\\] 1 static file copied to '${host.path}/\\.kirin/incoming/[\\d-]+/mysite/staticfiles'`));
     assert.ok(!result.output.includes(secret), 'the secret appeared in the output');
     assert.deepEqual(await home(), { site: 'shop', framework: 'django', host: SITE, secure: false, client: testSideAddress(host) });
-    const css = await request(`http://${host.address}:8000/static/site.css`, { agent: false, headers: { host: SITE } });
+    const css = await visit(host, '/static/site.css', { host: SITE });
     assert.equal(css.status, 200);
     assert.equal(css.body, readFileSync(join(EXAMPLE, 'mysite', 'static', 'site.css'), 'utf8'));
     const release = host.exec(`readlink ${host.path}/current`).trim();

@@ -25,6 +25,12 @@ export interface TestHostOptions {
   hideRsync?: boolean;
   /** Mount a tmpfs of this size (e.g. '40m') on the deploy path, inside the host only. */
   diskSize?: string;
+  /**
+   * The app's folder on the host (default: one in the test's scratch folder).
+   * With diskSize, hosts that name the same path each get a folder of their
+   * own there, as separate machines would (they share this machine's disk).
+   */
+  path?: string;
 }
 
 export interface TestHost {
@@ -63,7 +69,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
   const [ours, address] = [`${subnet}.${hostOctet + 1}`, `${subnet}.${hostOctet + 2}`];
   const dir = mkdtempSync(join(tmpdir(), 'kd-'));
   chmodSync(dir, 0o755);
-  const path = join(dir, 'srv', 'app');
+  const path = options.path ?? join(dir, 'srv', 'app');
   let sshd: ChildProcess | null = null;
   let created = false;
 
@@ -108,7 +114,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       run('useradd', ['--create-home', '--shell', '/bin/bash', user]);
       created = true;
       mkdirSync(path, { recursive: true });
-      run('chown', ['-R', `${user}:`, join(dir, 'srv')]);
+      run('chown', ['-R', `${user}:`, options.path ?? join(dir, 'srv')]);
       if (options.npmCache) giveNpmCache(user, options.npmCache);
     }
 
