@@ -159,6 +159,18 @@ describe('kirin deploy over SSH', () => {
     assert.ok(releasesOnHost().includes(currentOnHost().replace('releases/', '')));
   });
 
+  it('kirin rollback RELEASE goes to the release named; one not kept is refused, naming those kept', async () => {
+    const kept = releasesOnHost();
+    const missing = await cli(['rollback', '20000101-000000-000'], app.dir);
+    assert.equal(missing.code, 1, missing.output);
+    assert.match(missing.output, new RegExp(`there is no release 20000101-000000-000 \\(kept: ${kept.join(', ')}\\)`));
+    const v4 = kept.find((id) => host.exec(`cat ${host.path}/releases/${id}/app.js`).includes('"v4"'))!;
+    const result = await cli(['rollback', v4], app.dir);
+    assert.equal(result.code, 0, result.output);
+    assert.equal(currentOnHost(), `releases/${v4}`);
+    assert.equal(await get('/'), 'v4');
+  });
+
   it('a stale lock left by a deploy that died is detected; --unlock frees it', async () => {
     app.setDeploy({ hooks: { beforeSwitch: ['sleep 60'] } });
     const dying = startCli(['deploy'], app.dir);
