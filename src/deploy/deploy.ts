@@ -15,7 +15,7 @@ import { VERSION } from '../version.ts';
 import type { DeployPlan, Hook, HookPhase } from './config.ts';
 import { healthTargets } from './health-gate.ts';
 import { Host } from './host.ts';
-import { checkRelease, discardIncoming, discardRelease, finalizeRelease, installDependencies, installEnvFile, linkShared, type InstallKind } from './install.ts';
+import { checkRelease, discardIncoming, discardRelease, finalizeRelease, installDependencies, installEnvFile, linkShared, markServed, type InstallKind } from './install.ts';
 import { newReleaseId, type ReleaseInfo } from './layout.ts';
 import { deployer, localProblems, runBuild, sourceInfo } from './local.ts';
 import { type HeldLock, newLockInfo } from './lock.ts';
@@ -93,7 +93,7 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
     }
 
     const source = sourceInfo(plan.projectDir);
-    const info: ReleaseInfo = { id: releaseId, commit: source.commit, dirty: source.dirty, deployedAt: new Date().toISOString(), deployedBy: deployer(), kirinVersion: VERSION };
+    const info: ReleaseInfo = { id: releaseId, commit: source.commit, dirty: source.dirty, deployedAt: new Date().toISOString(), deployedBy: deployer(), kirinVersion: VERSION, servedAt: null };
     progress.line(`release ${releaseId}${source.commit ? ` (commit ${source.commit}${source.dirty ? ' + uncommitted changes' : ''})` : ''} → ${plan.path} on ${runs.length} host${runs.length === 1 ? '' : 's'}`);
 
     try {
@@ -133,6 +133,8 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
       contexts.set(run, context);
       run.switched = true;
       const result = await activateRelease(context, releaseId);
+      // It serves either way; a record that failed to be written only makes rollback pass over it.
+      await markServed(run.host, info).catch(() => {});
       run.how = result.how === 'started' ? `started Kirin${run.mode === 'detached' ? ' (detached: systemd does not run this host; pid file in .kirin/)' : ''}` : 'reloaded';
       return `current → ${releaseId}; ${run.how}; health gate passed`;
     };

@@ -100,6 +100,13 @@ export async function checkRelease(plan: DeployPlan, host: Host, releaseId: stri
   }
 }
 
+/** Records that the release passed the health gate as the current one (rollback's default skips those that never did). */
+export async function markServed(host: Host, info: ReleaseInfo): Promise<void> {
+  const file = `${host.layout.release(info.id)}/${RELEASE_INFO}`;
+  const served: ReleaseInfo = { ...info, servedAt: new Date().toISOString() };
+  await host.must(`cat > ${command(`${file}.tmp`)} && mv -f ${command(`${file}.tmp`)} ${command(file)}`, 'recording the release as served', { input: `${JSON.stringify(served)}\n`, quiet: true });
+}
+
 /** Writes what the release records about itself and moves it among releases/. */
 export async function finalizeRelease(host: Host, info: ReleaseInfo): Promise<void> {
   const { layout } = host;

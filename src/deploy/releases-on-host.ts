@@ -72,9 +72,9 @@ export async function removeReleases(host: Host, ids: string[]): Promise<void> {
   await host.must(`rm -rf ${paths.map(shellQuote).join(' ')}`, 'removing old releases', { quiet: true });
 }
 
-/** The release before `current` (rollback's default target). */
+/** The release before `current` that once served (rollback's default target). */
 export function previousRelease(list: HostReleases): string | null {
   if (!list.current) return null;
-  const older = list.releases.map((r) => r.id).filter((id) => id < list.current!);
+  const older = list.releases.filter((r) => r.id < list.current! && r.info?.servedAt !== null).map((r) => r.id);
   return older.at(-1) ?? null;
 }

@@ -15,6 +15,7 @@ import { appNpmCache, APP_SOURCE, createApp, type TestApp } from './support/app.
 import { cli, startCli } from './support/cli.ts';
 import { giveNpmCache, startTestHost, type TestHost } from './support/test-host.ts';
 import { visit } from './support/visit.ts';
+import { previousRelease } from '../../src/deploy/releases-on-host.ts';
 
 let host: TestHost;
 let app: TestApp;
@@ -187,10 +188,19 @@ describe('kirin deploy over SSH', () => {
     const unlock = await cli(['deploy', '--unlock'], app.dir);
     assert.equal(unlock.code, 0, unlock.output);
     assert.match(unlock.output, /freed the deploy lock held by .*kirin deploy/);
+    const deadRelease = releasesOnHost().at(-1)!;
     app.write('app.js', APP_SOURCE('v6'));
     const next = await cli(['deploy'], app.dir);
     assert.equal(next.code, 0, next.output);
     assert.equal(await get('/'), 'v6');
+    // The dead deploy's release never served: listed as such, and not what a rollback would go back to.
+    const listed = JSON.parse((await cli(['releases', '--json'], app.dir)).stdout) as { releases: { id: string; info: { servedAt?: string | null } }[] }[];
+    const releases = listed[0]!.releases;
+    assert.deepEqual(releases.filter((r) => r.info.servedAt === null).map((r) => r.id), [deadRelease]);
+    const current = currentOnHost().replace('releases/', '');
+    assert.ok(releases.find((r) => r.id === current)!.info.servedAt);
+    const previous = previousRelease({ releases: releases as never, current });
+    assert.ok(previous !== null && previous !== deadRelease, `${previous}`);
   });
 
   it('the connection drops mid-upload: the current release is unchanged and no half release appears', async () => {

@@ -10,7 +10,8 @@ import { healthTargets } from '../../src/deploy/health-gate.ts';
 import { parseHostSpec } from '../../src/deploy/host-spec.ts';
 import { newReleaseId, RELEASE_ID } from '../../src/deploy/layout.ts';
 import { staleReason } from '../../src/deploy/lock.ts';
-import { releasesToPrune } from '../../src/deploy/releases-on-host.ts';
+import { previousRelease, releasesToPrune } from '../../src/deploy/releases-on-host.ts';
+import { formatReleases } from '../../src/deploy/list.ts';
 import { shellQuote } from '../../src/deploy/shell.ts';
 import { explainSshFailure } from '../../src/deploy/ssh-errors.ts';
 import { parseRsyncStats } from '../../src/deploy/upload.ts';
@@ -95,6 +96,15 @@ describe('releases', () => {
     assert.equal(a, '20261204-172500-123');
     assert.match(a, RELEASE_ID);
     assert.ok(newReleaseId(new Date('2026-12-04T17:25:01.000Z')) > a);
+  });
+
+  it("rollback's default is the newest older release that served: one whose deploy stopped before its gate is passed over; one recorded before servedAt existed counts as served", () => {
+    const info = (id: string, servedAt: string | null | undefined) => ({ id, info: { id, commit: null, dirty: false, deployedAt: '', deployedBy: 'me', kirinVersion: '0.1.0', ...(servedAt === undefined ? {} : { servedAt }) } });
+    const releases = [info('20261201-000000-000', undefined), info('20261202-000000-000', '2026-12-02T00:00:05Z'), info('20261203-000000-000', null), info('20261204-000000-000', '2026-12-04T00:00:05Z')];
+    assert.equal(previousRelease({ releases, current: '20261204-000000-000' }), '20261202-000000-000');
+    assert.equal(previousRelease({ releases, current: '20261202-000000-000' }), '20261201-000000-000');
+    assert.equal(previousRelease({ releases, current: '20261201-000000-000' }), null);
+    assert.match(formatReleases({ releases, current: '20261204-000000-000' }), /20261203-000000-000 .* never$/m);
   });
 
   it('prune keeps the newest `keep`, never current nor the release the master runs from, and the total stays `keep`', () => {
