@@ -18,6 +18,7 @@ import { describeLoad, startLoad, type LoadReport } from './lib/load.ts';
 import { APP_SOURCE, createApp, npmCacheFor } from '../test/deploy/support/app.ts';
 import { cli } from '../test/deploy/support/cli.ts';
 import { startTestHost } from '../test/deploy/support/test-host.ts';
+import { request } from '../test/support/http.ts';
 import { waitFor } from '../test/support/kirin.ts';
 import { shellQuote } from '../src/deploy/shell.ts';
 
@@ -47,9 +48,11 @@ try {
     if (load) await load.waitForRequests(200);
     console.error(`kirin: ${step} …`);
     const started = performance.now();
-    const result = await cli(args, app.dir);
+    const result = await cli([...args, '--verbose'], app.dir);
     const seconds = (performance.now() - started) / 1000;
     if (result.code !== 0) throw new Error(`${args.join(' ')} failed:\n${result.output}`);
+    // Where the time went: each step and each remote command (--verbose).
+    console.error(result.output.replace(/^/gm, '    '));
     const report = load ? await settle(load) : null;
     const upload = /upload: (\d+ of \d+ files sent \([^)]*\))/.exec(result.output)?.[1] ?? '';
     rows.push({ way: 'kirin deploy', step, seconds, failures: report ? `${report.failures} of ${report.requests}` : '-', note: upload });
@@ -64,17 +67,19 @@ try {
 
   // The seeds' way on the same app: a deploy folder updated in place, npm ci there, the service restarted.
   const seedsDir = `${host.path}-seeds`;
-  host.exec(`mkdir -p ${seedsDir} && chown ${host.user}: ${seedsDir}`);
-  const serve = `cd ${seedsDir} && NODE_ENV=production setsid node node_modules/kirin/dist/cli/bin.js serve --config kirin.config.json --bind 0.0.0.0:8001 --admin 127.0.0.1:9181 --state-dir ${seedsDir}/.state --pid ${seedsDir}/kirin.pid >> ${seedsDir}/kirin.log 2>&1 < /dev/null &`;
+  // The pid file, log and state live beside the deploy folder: rsync --delete would remove them from inside it.
+  const runDir = `${host.path}-seeds-run`;
+  host.exec(`mkdir -p ${seedsDir} ${runDir} && chown ${host.user}: ${seedsDir} ${runDir}`);
+  const serve = `cd ${seedsDir} && NODE_ENV=production setsid node node_modules/kirin/dist/cli/bin.js serve --config kirin.config.json --bind 0.0.0.0:8001 --admin 127.0.0.1:9181 --state-dir ${runDir}/state --pid ${runDir}/kirin.pid >> ${runDir}/kirin.log 2>&1 < /dev/null &`;
   const restart = [
     'set -e',
     `cd ${seedsDir}`,
     'npm ci --omit=dev --no-audit --no-fund --prefer-offline >/dev/null',
     // systemctl restart: stop, wait for the exit, start.
-    `if [ -f kirin.pid ]; then pid=$(cat kirin.pid); kill -TERM $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; fi`,
+    `if [ -f ${runDir}/kirin.pid ]; then pid=$(cat ${runDir}/kirin.pid); kill -TERM $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; fi`,
     serve,
   ].join('\n');
-  const seedsDeploy = async (step: string, underLoad: boolean) => {
+  const seedsDeploy = async (step: string, version: string, underLoad: boolean) => {
     const load = underLoad ? startLoad({ url: `http://${host.address}:8001/`, concurrency: 20 }) : null;
     if (load) await load.waitForRequests(200);
     console.error(`seeds: ${step} …`);
@@ -82,15 +87,15 @@ try {
     await run('rsync', ['-a', '--delete', '--stats', '--exclude=/.git/', '--exclude=/node_modules/', '--exclude=/.env*', '-e', `ssh -F ${host.sshConfig}`, `${app.dir}/`, `${host.spec}:${seedsDir}/`]);
     await run('ssh', ['-F', host.sshConfig, '-n', host.spec, `sh -c ${shellQuote(restart)}`]);
     // The restart is done when the new Kirin answers.
-    await waitFor(() => fetch(`http://${host.address}:8001/`).then((r) => r.ok, () => false), { timeoutMs: 60_000, intervalMs: 100, what: 'the restarted Kirin' });
+    await waitFor(() => request(`http://${host.address}:8001/`, { agent: false }).then((r) => r.body === version, () => false), { timeoutMs: 60_000, intervalMs: 100, what: `the restarted Kirin serving ${version}` });
     const seconds = (performance.now() - started) / 1000;
     const report = load ? await settle(load) : null;
     rows.push({ way: "the seeds' way", step, seconds, failures: report ? `${report.failures} of ${report.requests}` : '-', note: report ? failureKinds(report) : '' });
   };
   app.write('app.js', APP_SOURCE('v1'));
-  await seedsDeploy('first deploy (npm ci, start)', false);
+  await seedsDeploy('first deploy (npm ci, start)', 'v1', false);
   app.write('app.js', APP_SOURCE('v2'));
-  await seedsDeploy('one-file change (npm ci, restart)', true);
+  await seedsDeploy('one-file change (npm ci, restart)', 'v2', true);
 
   console.log(`\nbench/deploy.ts — app with ${size} MB of node_modules, host in a network namespace over a veth pair, 20 keep-alive connections during the timed steps\n`);
   const table = [['WAY', 'STEP', 'TIME', 'FAILED REQUESTS', 'NOTE'], ...rows.map((r) => [r.way, r.step, `${r.seconds.toFixed(1)} s`, r.failures, r.note])];

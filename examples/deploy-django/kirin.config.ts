@@ -24,12 +24,10 @@ export default defineConfig({
     shared: ['mysite/data/'],
     exclude: ['/mysite/staticfiles/', '__pycache__/', '*.pyc'],
     hooks: {
-      // Once per deploy, on the first host, before the switch: a failure switches nothing.
-      beforeSwitch: [
-        'cd mysite && python3 manage.py migrate --noinput',
-        // Every host needs its own static files.
-        { run: 'cd mysite && python3 manage.py collectstatic --noinput', perHost: true },
-      ],
+      // Every host, in the new release, before `kirin check --deploy`: the /static/ folder must exist to pass it.
+      afterInstall: ['cd mysite && python3 manage.py collectstatic --noinput'],
+      // Once per deploy, on the first host, after the check and before the switch: a failure switches nothing.
+      beforeSwitch: ['cd mysite && python3 manage.py migrate --noinput'],
     },
     healthPath: '/',
   },

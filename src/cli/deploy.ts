@@ -3,13 +3,14 @@
  */
 import { parseHostSpec } from '../deploy/host-spec.ts';
 import { deploy } from '../deploy/deploy.ts';
+import { healthTargets } from '../deploy/health-gate.ts';
 import { Host } from '../deploy/host.ts';
 import { forceUnlock } from '../deploy/lock.ts';
 import { Progress } from '../deploy/progress.ts';
 import { setupHost } from '../deploy/setup.ts';
 import { ExitCode, KirinError } from '../errors.ts';
 import { commandLine, loadDeployConfig } from './deploy-args.ts';
-import { CONFIG_OPTION, parseOpsArgs } from './ops-args.ts';
+import { CONFIG_OPTION, parseOpsArgs, VERBOSE_OPTION } from './ops-args.ts';
 
 export const DEPLOY_HELP = `Usage: kirin deploy [options]
        kirin deploy setup [--as USER] [options]
@@ -26,6 +27,7 @@ Options:
   -c, --config FILE  config file (default: kirin.config.{ts,mts,js,mjs,json} here)
       --dry-run      print the plan, change nothing
       --unlock       free a stale deploy lock on every host, then stop
+      --verbose      also print how long each remote command took
       --as USER      (setup) log in as USER (root, or a sudoer) to create the
                      deploy user and folders; the hosts' user is the deploy user
   -h, --help         this help
@@ -37,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const setup = argv[0] === 'setup';
   const { values } = parseOpsArgs(
     setup ? argv.slice(1) : argv,
-    { ...CONFIG_OPTION, 'dry-run': { type: 'boolean' }, unlock: { type: 'boolean' }, as: { type: 'string' } },
+    { ...CONFIG_OPTION, ...VERBOSE_OPTION, 'dry-run': { type: 'boolean' }, unlock: { type: 'boolean' }, as: { type: 'string' } },
     DEPLOY_HELP,
     0,
   );
@@ -47,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.as !== undefined && !setup) throw new KirinError('KIRIN_ERR_USAGE', `--as: only for \`kirin deploy setup\`\n\n${DEPLOY_HELP}`);
   const { plan, serve } = await loadDeployConfig(values.config, process.cwd(), DEPLOY_HELP);
-  const progress = new Progress(process.stdout);
+  const progress = new Progress(process.stdout, process.env, { verbose: values.verbose === true });
   try {
     if (setup) {
       let changes = 0;
@@ -56,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
         const login = values.as === undefined ? spec : parseHostSpec(`${values.as}@${spec.host}${spec.port ? `:${spec.port}` : ''}`);
         if (typeof login === 'string') throw new KirinError('KIRIN_ERR_USAGE', `--as: ${login}`);
         if (values.as !== undefined && spec.user === null) throw new KirinError('KIRIN_ERR_USAGE', `--as: the host ${spec.label} names no deploy user; write it as user@host in deploy.hosts`);
-        const outcome = await setupHost(plan, spec, login, progress);
+        const outcome = await setupHost(plan, spec, login, healthTargets(serve, plan.healthPath), progress);
         changes += outcome.items.filter((i) => i.state === 'changed').length;
         todos += outcome.items.filter((i) => i.state === 'todo').length;
       }

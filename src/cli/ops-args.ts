@@ -8,6 +8,8 @@ import { parseCommandLine, type Options } from './args.ts';
 import { parseServeArgs, SERVE_HELP, type ServeArgs } from './serve.ts';
 
 export const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const satisfies Options;
+/** --verbose of the deploy commands: the time each remote command took. */
+export const VERBOSE_OPTION = { verbose: { type: 'boolean' } } as const satisfies Options;
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
 
 /** Parses the command's flags (and -h); throws a usage error with the command's help. */

@@ -34,8 +34,13 @@ export interface DeployConfig {
   shared?: string[];
   /** A local env file uploaded 0600 next to the release; the release sees it as `.env`. Never printed. */
   env?: string;
-  /** Commands run on the host in the new release's folder. */
-  hooks?: { beforeSwitch?: HookConfig[]; afterSwitch?: HookConfig[] };
+  /**
+   * Commands run on the host in the new release's folder. afterInstall: on
+   * every host, before the release is checked (collectstatic, files the
+   * release needs); beforeSwitch: once, on the first host unless perHost
+   * (migrations); afterSwitch: after the health gate.
+   */
+  hooks?: { afterInstall?: string[]; beforeSwitch?: HookConfig[]; afterSwitch?: HookConfig[] };
   /** A path on the first site that must answer after the switch. Default `'/'`. */
   healthPath?: string;
   /** How long the health gate waits for the new release. Default 30 s. */
@@ -48,6 +53,9 @@ export interface DeployConfig {
 
 /** A shell command, or one that runs on every host (`perHost: true`) instead of the first only. */
 export type HookConfig = string | { run: string; perHost?: boolean };
+
+export const HOOK_PHASES = ['afterInstall', 'beforeSwitch', 'afterSwitch'] as const;
+export type HookPhase = (typeof HOOK_PHASES)[number];
 
 export interface Hook {
   run: string;
@@ -68,9 +76,11 @@ export interface DeployPlan {
   build: string | null;
   exclude: string[];
   shared: string[];
+  /** The shared paths written as folders (`'uploads/'`): created empty in shared/ when missing. */
+  sharedFolders: string[];
   /** Absolute local path of the env file, or null. */
   envFile: string | null;
-  hooks: { beforeSwitch: Hook[]; afterSwitch: Hook[] };
+  hooks: Record<HookPhase, Hook[]>;
   healthPath: string | null;
   healthTimeoutMs: number;
   rolling: boolean;
@@ -100,8 +110,9 @@ export function normalizeDeploy(raw: unknown, file: string): DeployPlan {
     build: null,
     exclude: [],
     shared: [],
+    sharedFolders: [],
     envFile: null,
-    hooks: { beforeSwitch: [], afterSwitch: [] },
+    hooks: { afterInstall: [], beforeSwitch: [], afterSwitch: [] },
     healthPath: null,
     healthTimeoutMs: 30_000,
     rolling: false,
@@ -142,7 +153,10 @@ export function normalizeDeploy(raw: unknown, file: string): DeployPlan {
       const clean = posix.normalize(path);
       if (isAbsolute(path) || clean.startsWith('..') || clean === '.' || /[\s'"\\$`*?[]/.test(path)) {
         issues.add(at.key('shared').key(i), `expected a plain path inside the app, like 'uploads/' or 'db.sqlite3'; got ${JSON.stringify(path)}`);
-      } else plan.shared.push(clean.replace(/\/$/, ''));
+      } else {
+        plan.shared.push(clean.replace(/\/$/, ''));
+        if (path.endsWith('/')) plan.sharedFolders.push(clean.replace(/\/$/, ''));
+      }
     });
   }
   if (config.env !== undefined) {
@@ -167,18 +181,39 @@ export function normalizeDeploy(raw: unknown, file: string): DeployPlan {
       if (!existsSync(plan.sshConfig)) issues.add(at.key('sshConfig'), `${plan.sshConfig} does not exist`);
     }
   }
+  checkStateDir(isPlainObject(raw) ? raw.stateDir : undefined, plan, issues);
   issues.throwIfAny();
   return plan;
 }
 
+/**
+ * The state folder holds the running master's control socket: inside the app
+ * folder it would be uploaded anew with each release, so after the switch
+ * `kirin reload` through `current` would look in the new release and never
+ * find the Kirin that serves. Inside a shared path it lives across releases.
+ */
+function checkStateDir(stateDir: unknown, plan: DeployPlan, issues: Issues): void {
+  if (typeof stateDir !== 'string') return;
+  // Where it lands on the host: a relative stateDir is read from current/<config file>.
+  const onHost = isAbsolute(stateDir) ? posix.normalize(stateDir) : posix.join(plan.path, 'current', stateDir);
+  const [top, ...rest] = posix.relative(plan.path, onHost).split('/');
+  if (top !== 'current' && top !== 'releases') return;
+  const withinRelease = (top === 'releases' ? rest.slice(1) : rest).join('/');
+  if (plan.shared.some((path) => withinRelease === path || withinRelease.startsWith(`${path}/`))) return;
+  issues.add(
+    new ConfigPath(['stateDir']),
+    `${JSON.stringify(stateDir)} lies inside the app folder, which kirin deploy uploads as a new release each time: the control socket of the Kirin that serves would stay behind in the old release, and \`kirin reload\` after the switch would not find it. Remove stateDir (Kirin's default state folder lies outside the app: ~/.local/state/kirin/… of the deploy user, /var/lib/${plan.name} under systemd), or set an absolute folder outside ${plan.path}/current and ${plan.path}/releases`,
+  );
+}
+
 function readHooks(raw: unknown, at: ConfigPath, issues: Issues): DeployPlan['hooks'] {
-  const hooks: DeployPlan['hooks'] = { beforeSwitch: [], afterSwitch: [] };
+  const hooks: DeployPlan['hooks'] = { afterInstall: [], beforeSwitch: [], afterSwitch: [] };
   if (!isPlainObject(raw)) {
-    issues.expected(at, "{ beforeSwitch: ['…'], afterSwitch: ['…'] }", raw);
+    issues.expected(at, "{ afterInstall: ['…'], beforeSwitch: ['…'], afterSwitch: ['…'] }", raw);
     return hooks;
   }
-  checkKeys(raw, ['beforeSwitch', 'afterSwitch'], at, issues);
-  for (const phase of ['beforeSwitch', 'afterSwitch'] as const) {
+  checkKeys(raw, HOOK_PHASES, at, issues);
+  for (const phase of HOOK_PHASES) {
     if (raw[phase] === undefined) continue;
     const list = Array.isArray(raw[phase]) ? raw[phase] : [raw[phase]];
     list.forEach((item: unknown, i: number) => {

@@ -2,8 +2,8 @@
  * `kirin deploy`, step by step:
  *
  *   lock → build (here) → upload (rsync --link-dest) → install (npm ci or
- *   reuse) → shared paths → kirin check --deploy → release in place →
- *   beforeSwitch hooks → switch current → reload → health gate → afterSwitch
+ *   reuse) → shared paths → afterInstall hooks → kirin check --deploy →
+ *   release in place → beforeSwitch hooks → switch current → reload → health gate → afterSwitch
  *   hooks → prune → unlock
  *
  * Everything before the switch happens beside the serving release: a failure
@@ -12,17 +12,17 @@
  */
 import type { ServePlan } from '../config/plan.ts';
 import { VERSION } from '../version.ts';
-import type { DeployPlan, Hook } from './config.ts';
+import type { DeployPlan, Hook, HookPhase } from './config.ts';
 import { healthTargets } from './health-gate.ts';
 import { Host } from './host.ts';
-import { checkRelease, discardIncoming, discardRelease, finalizeRelease, installDependencies, installEnvFile, linkShared, type InstallKind } from './install.ts';
+import { checkRelease, discardIncoming, discardRelease, finalizeRelease, installDependencies, installEnvFile, linkShared, markServed, type InstallKind } from './install.ts';
 import { newReleaseId, type ReleaseInfo } from './layout.ts';
 import { deployer, localProblems, runBuild, sourceInfo } from './local.ts';
-import { acquireLock, type HeldLock, newLockInfo } from './lock.ts';
-import { missingForDeploy, readHostFacts, throwIfMissing, type HostFacts } from './preflight.ts';
+import { type HeldLock, newLockInfo } from './lock.ts';
+import { lockAndLook, missingForDeploy, throwIfMissing, type HostFacts } from './preflight.ts';
 import { seconds, type Progress } from './progress.ts';
 import { listReleases, releasesToPrune, removeReleases } from './releases-on-host.ts';
-import { masterPid, masterRelease, type ServiceMode } from './service.ts';
+import { runningMaster, type ServiceMode } from './service.ts';
 import { command, shellQuote } from './shell.ts';
 import { activateRelease, switchBack, type ActivateContext } from './switch.ts';
 import { runHooks } from './hooks.ts';
@@ -74,9 +74,8 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
   const started = Date.now();
   try {
     await eachHost(runs, progress, 'connect', async (run) => {
-      await run.host.ssh.connect();
-      run.lock = await acquireLock(run.host, newLockInfo(options.commandLine));
-      run.facts = await readHostFacts(run.host, plan.name);
+      await run.host.timed('ssh connection', () => run.host.ssh.connect());
+      ({ lock: run.lock, facts: run.facts } = await lockAndLook(run.host, newLockInfo(options.commandLine), plan.name));
       run.mode = run.facts.systemdUnit ? 'systemd' : 'detached';
       throwIfMissing(missingForDeploy(run.host.label, plan.path, run.facts));
       return `locked; ${run.facts.current ? `serving ${run.facts.current}` : 'first deploy'}; Node ${run.facts.node}; ${run.mode === 'systemd' ? `${plan.name}.service` : 'no systemd unit: Kirin runs detached'}`;
@@ -94,7 +93,7 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
     }
 
     const source = sourceInfo(plan.projectDir);
-    const info: ReleaseInfo = { id: releaseId, commit: source.commit, dirty: source.dirty, deployedAt: new Date().toISOString(), deployedBy: deployer(), kirinVersion: VERSION };
+    const info: ReleaseInfo = { id: releaseId, commit: source.commit, dirty: source.dirty, deployedAt: new Date().toISOString(), deployedBy: deployer(), kirinVersion: VERSION, servedAt: null };
     progress.line(`release ${releaseId}${source.commit ? ` (commit ${source.commit}${source.dirty ? ' + uncommitted changes' : ''})` : ''} → ${plan.path} on ${runs.length} host${runs.length === 1 ? '' : 's'}`);
 
     try {
@@ -111,12 +110,14 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
         await linkShared(plan, run.host, releaseId);
         return run.install === 'reused' ? 'lockfile unchanged: node_modules linked from the current release' : 'npm ci --omit=dev';
       });
+      // Files the release needs before it can pass the check (collectstatic): made in it, on every host.
+      await runPhaseHooks(runs, progress, 'afterInstall', plan.hooks.afterInstall, releaseId);
       await eachHost(runs, progress, 'check', async (run) => {
         await checkRelease(plan, run.host, releaseId);
         await finalizeRelease(run.host, info);
         return `kirin check --deploy passed; releases/${releaseId} in place`;
       });
-      await runPhaseHooks(runs, progress, plan, 'beforeSwitch', plan.hooks.beforeSwitch, releaseId);
+      await runPhaseHooks(runs, progress, 'beforeSwitch', plan.hooks.beforeSwitch, releaseId);
     } catch (error) {
       await Promise.all(runs.map(async (run) => {
         await discardIncoming(run.host, releaseId);
@@ -132,6 +133,8 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
       contexts.set(run, context);
       run.switched = true;
       const result = await activateRelease(context, releaseId);
+      // It serves either way; a record that failed to be written only makes rollback pass over it.
+      await markServed(run.host, info).catch(() => {});
       run.how = result.how === 'started' ? `started Kirin${run.mode === 'detached' ? ' (detached: systemd does not run this host; pid file in .kirin/)' : ''}` : 'reloaded';
       return `current → ${releaseId}; ${run.how}; health gate passed`;
     };
@@ -146,12 +149,11 @@ export async function deploy(plan: DeployPlan, serve: ServePlan, progress: Progr
       throw error;
     }
 
-    await runPhaseHooks(runs, progress, plan, 'afterSwitch', plan.hooks.afterSwitch, releaseId);
+    await runPhaseHooks(runs, progress, 'afterSwitch', plan.hooks.afterSwitch, releaseId);
 
     await eachHost(runs, progress, 'prune', async (run) => {
       const list = await listReleases(run.host);
-      const pid = await masterPid(plan, run.host, run.mode);
-      const masterRunsFrom = pid === null ? null : await masterRelease(run.host, pid);
+      const masterRunsFrom = (await runningMaster(plan, run.host, run.mode))?.release ?? null;
       const prune = releasesToPrune(list.releases.map((r) => r.id), plan.keep, [list.current, masterRunsFrom]);
       await removeReleases(run.host, prune);
       run.pruned = prune.length;
@@ -187,12 +189,16 @@ async function eachHost(runs: HostRun[], progress: Progress, name: string, work:
   if (failed) throw failed.reason;
 }
 
-/** Hooks run on the first host, and those marked perHost on every host. */
-async function runPhaseHooks(runs: HostRun[], progress: Progress, plan: DeployPlan, phase: 'beforeSwitch' | 'afterSwitch', hooks: Hook[], releaseId: string): Promise<void> {
+/**
+ * afterInstall hooks run on every host, in the release still being made;
+ * the others on the first host, and those marked perHost on every host.
+ */
+async function runPhaseHooks(runs: HostRun[], progress: Progress, phase: HookPhase, hooks: Hook[], releaseId: string): Promise<void> {
   if (hooks.length === 0) return;
   await eachHost(runs, progress, phase, async (run) => {
-    const mine = run === runs[0] ? hooks : hooks.filter((h) => h.perHost);
-    await runHooks(run.host, phase, mine, run.host.layout.release(releaseId), releaseId);
+    const mine = run === runs[0] || phase === 'afterInstall' ? hooks : hooks.filter((h) => h.perHost);
+    const dir = phase === 'afterInstall' ? run.host.layout.incoming(releaseId) : run.host.layout.release(releaseId);
+    await runHooks(run.host, phase, mine, dir, releaseId);
     return mine.length === 0 ? 'none for this host' : mine.map((h) => h.run).join('; ');
   });
 }
@@ -223,13 +229,18 @@ function printPlan(plan: DeployPlan, releaseId: string, progress: Progress): voi
     `  4. env file: ${plan.envFile ? `${plan.envFile} → ${plan.path}/shared/env/${releaseId} (0600), linked as .env` : '(none)'}`,
     '  5. install: npm ci --omit=dev, or node_modules linked from the current release when package-lock.json is unchanged',
     `  6. shared: ${plan.shared.length ? plan.shared.map((p) => `${p} → ${plan.path}/shared/${p}`).join(', ') : '(none)'}`,
-    `  7. kirin check --deploy --config ${plan.configName} on the host; then releases/${releaseId}`,
-    `  8. beforeSwitch hooks: ${plan.hooks.beforeSwitch.map((h) => `${h.run}${h.perHost ? ' (every host)' : ' (first host)'}`).join('; ') || '(none)'}`,
-    `  9. switch ${plan.path}/current → releases/${releaseId}, kirin reload (or start it), health gate (${Math.round(plan.healthTimeoutMs / 1000)} s: /readyz and GET ${plan.healthPath ?? '/'})`,
-    ` 10. afterSwitch hooks: ${plan.hooks.afterSwitch.map((h) => `${h.run}${h.perHost ? ' (every host)' : ' (first host)'}`).join('; ') || '(none)'}`,
-    ` 11. keep the newest ${plan.keep} releases, unlock`,
+    `  7. afterInstall hooks: ${plan.hooks.afterInstall.map((h) => `${h.run} (every host)`).join('; ') || '(none)'}`,
+    `  8. kirin check --deploy --config ${plan.configName} on the host; then releases/${releaseId}`,
+    `  9. beforeSwitch hooks: ${describeHooks(plan.hooks.beforeSwitch)}`,
+    ` 10. switch ${plan.path}/current → releases/${releaseId}, kirin reload (or start it), health gate (${Math.round(plan.healthTimeoutMs / 1000)} s: /readyz and GET ${plan.healthPath ?? '/'})`,
+    ` 11. afterSwitch hooks: ${describeHooks(plan.hooks.afterSwitch)}`,
+    ` 12. keep the newest ${plan.keep} releases, unlock`,
   ];
   for (const line of lines) progress.line(line);
+}
+
+function describeHooks(hooks: Hook[]): string {
+  return hooks.map((h) => `${h.run}${h.perHost ? ' (every host)' : ' (first host)'}`).join('; ') || '(none)';
 }
 
 function kilobytes(bytes: number): string {

@@ -96,7 +96,7 @@ export function gateScript(targets: HealthTarget[], timeoutMs: number): string {
 
 export async function runHealthGate(host: Host, targets: HealthTarget[], timeoutMs: number): Promise<GateResult> {
   if (targets.length === 0) return { ok: true, seen: {} };
-  const result = await host.run(gateScript(targets, timeoutMs), { quiet: true });
+  const result = await host.run(gateScript(targets, timeoutMs), { quiet: true, what: 'health gate' });
   try {
     return JSON.parse(result.stdout.trim().split('\n').pop()!) as GateResult;
   } catch {

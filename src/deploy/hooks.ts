@@ -4,7 +4,7 @@
  * --env-file, the same parser Kirin uses for envFiles — and NODE_ENV=production.
  */
 import { KirinError } from '../errors.ts';
-import type { Hook } from './config.ts';
+import type { Hook, HookPhase } from './config.ts';
 import type { Host } from './host.ts';
 import { command } from './shell.ts';
 
@@ -19,11 +19,11 @@ export function hookScript(releaseDir: string, releaseId: string, hook: Hook): s
 }
 
 /** Runs the hooks in order; the first that fails stops the deploy, naming it. */
-export async function runHooks(host: Host, phase: 'beforeSwitch' | 'afterSwitch', hooks: Hook[], releaseDir: string, releaseId: string): Promise<void> {
+export async function runHooks(host: Host, phase: HookPhase, hooks: Hook[], releaseDir: string, releaseId: string): Promise<void> {
   for (const hook of hooks) {
-    const result = await host.run(hookScript(releaseDir, releaseId, hook));
+    const result = await host.run(hookScript(releaseDir, releaseId, hook), { what: `${phase} hook: ${hook.run}` });
     if (result.code !== 0) {
-      const after = phase === 'beforeSwitch' ? 'nothing was switched; the current release still serves' : 'the new release serves; fix the hook and run it by hand';
+      const after = phase === 'afterSwitch' ? 'the new release serves; fix the hook and run it by hand' : 'nothing was switched; the current release still serves';
       throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: the ${phase} hook \`${hook.run}\` failed (exit ${result.code}); ${after}.`);
     }
   }

@@ -56,14 +56,19 @@ export async function installDependencies(host: Host, releaseId: string, current
     'fi',
     `[ -f node_modules/kirin/dist/cli/bin.js ] || { echo "the app does not depend on kirin (node_modules/kirin is missing): run npm install kirin and commit package.json and package-lock.json" >&2; exit 3; }`,
   ].join('\n');
-  const result = await host.run(script);
+  const result = await host.run(script, { what: 'install the dependencies' });
   if (result.code !== 0) {
     throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: installing the dependencies failed (exit ${result.code}); the release was not switched. ${lastMeaningfulLine(result.stderr)}`);
   }
   return readFacts(result.stdout).install === 'reused' ? 'reused' : 'npm ci';
 }
 
-/** Links each shared path into the release, seeding shared/ from the first release that has it. */
+/**
+ * Links each shared path into the release. A missing one is seeded from the
+ * release when it has it (the upload leaves shared paths out, so only what a
+ * build step or the install made), else a folder (`'uploads/'`) starts empty
+ * and a file's folder is made, so the app can create the file through the link.
+ */
 export async function linkShared(plan: DeployPlan, host: Host, releaseId: string): Promise<void> {
   if (plan.shared.length === 0) return;
   const { layout } = host;
@@ -75,7 +80,7 @@ export async function linkShared(plan: DeployPlan, host: Host, releaseId: string
     lines.push(
       `if [ ! -e ${command(shared)} ] && [ ! -L ${command(shared)} ]; then`,
       `  mkdir -p "$(dirname ${command(shared)})"`,
-      `  if [ -e ${command(inRelease)} ]; then cp -a ${command(inRelease)} ${command(shared)}; fi`,
+      `  if [ -e ${command(inRelease)} ]; then cp -a ${command(inRelease)} ${command(shared)}; ${plan.sharedFolders.includes(path) ? `else mkdir ${command(shared)}; ` : ''}fi`,
       'fi',
       `rm -rf ${command(inRelease)}`,
       `mkdir -p "$(dirname ${command(inRelease)})"`,
@@ -89,10 +94,17 @@ export async function linkShared(plan: DeployPlan, host: Host, releaseId: string
 export async function checkRelease(plan: DeployPlan, host: Host, releaseId: string): Promise<void> {
   const dir = host.layout.incoming(releaseId);
   const script = `cd ${command(dir)} && NODE_ENV=production node node_modules/kirin/dist/cli/bin.js check --deploy --config ${command(plan.configName)}`;
-  const result = await host.run(script);
+  const result = await host.run(script, { what: 'kirin check --deploy' });
   if (result.code !== 0) {
-    throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: \`kirin check --deploy\` found errors in the new release (above); nothing was switched. Fix them, or --ignore a check in the command it names.`);
+    throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: \`kirin check --deploy\` found errors in the new release (above); nothing was switched. Each says what to change (docs/checks.md); \`kirin check --deploy\` here shows them before a deploy.`);
   }
+}
+
+/** Records that the release passed the health gate as the current one (rollback's default skips those that never did). */
+export async function markServed(host: Host, info: ReleaseInfo): Promise<void> {
+  const file = `${host.layout.release(info.id)}/${RELEASE_INFO}`;
+  const served: ReleaseInfo = { ...info, servedAt: new Date().toISOString() };
+  await host.must(`cat > ${command(`${file}.tmp`)} && mv -f ${command(`${file}.tmp`)} ${command(file)}`, 'recording the release as served', { input: `${JSON.stringify(served)}\n`, quiet: true });
 }
 
 /** Writes what the release records about itself and moves it among releases/. */

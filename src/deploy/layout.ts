@@ -74,4 +74,11 @@ export interface ReleaseInfo {
   deployedAt: string;
   deployedBy: string;
   kirinVersion: string;
+  /**
+   * When it first passed the health gate as the current release; null while
+   * it never has (its deploy failed or died after it took its place among
+   * releases/: a rollback does not pick it by itself). Absent in releases
+   * recorded before Kirin kept this: taken as served.
+   */
+  servedAt?: string | null;
 }

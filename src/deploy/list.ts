@@ -25,7 +25,7 @@ export async function showReleases(plan: DeployPlan, progress: Progress, json: b
 
 export function formatReleases(list: HostReleases): string {
   if (list.releases.length === 0) return '  no releases yet';
-  const rows = [['', 'RELEASE', 'COMMIT', 'DEPLOYED', 'BY', 'KIRIN']];
+  const rows = [['', 'RELEASE', 'COMMIT', 'DEPLOYED', 'BY', 'KIRIN', 'SERVED']];
   for (const { id, info } of [...list.releases].reverse()) {
     rows.push([
       id === list.current ? '*' : '',
@@ -34,6 +34,8 @@ export function formatReleases(list: HostReleases): string {
       info?.deployedAt ? info.deployedAt.replace('T', ' ').slice(0, 19) : '-',
       info?.deployedBy ?? '-',
       info?.kirinVersion ?? '-',
+      // null: its deploy stopped before the health gate passed (rollback skips it unless named).
+      info?.servedAt === null ? 'never' : info?.servedAt ? info.servedAt.replace('T', ' ').slice(0, 19) : '-',
     ]);
   }
   return renderTable(rows).split('\n').map((l) => `  ${l}`).join('\n') + (list.current ? '' : '\n  (no current release)');

@@ -46,7 +46,7 @@ export class HeldLock {
   constructor(host: Host, info: LockInfo) {
     this.host = host;
     this.info = info;
-    this.#timer = setInterval(() => void this.host.run(command('touch', `${host.layout.lock}/heartbeat`), { quiet: true }).catch(() => {}), HEARTBEAT_EVERY_MS);
+    this.#timer = setInterval(() => void this.host.run(command('touch', `${host.layout.lock}/heartbeat`), { quiet: true, what: 'lock heartbeat' }).catch(() => {}), HEARTBEAT_EVERY_MS);
     this.#timer.unref();
   }
 
@@ -55,21 +55,31 @@ export class HeldLock {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     const lock = this.host.layout.lock;
-    await this.host.run(`grep -q ${command(`"token":"${this.info.token}"`)} ${command(`${lock}/info.json`)} 2>/dev/null && rm -rf ${command(lock)}; true`, { quiet: true });
+    await this.host.run(`grep -q ${command(`"token":"${this.info.token}"`)} ${command(`${lock}/info.json`)} 2>/dev/null && rm -rf ${command(lock)}; true`, { quiet: true, what: 'unlock' });
   }
 }
 
-/** Takes the lock on a host, or throws saying who holds it and whether it looks stale. */
-export async function acquireLock(host: Host, info: LockInfo): Promise<HeldLock> {
+/**
+ * The script that takes the lock (the LockInfo comes on stdin) and prints
+ * facts saying whether it did. Other facts may follow it in the same round
+ * trip; `heldLock` reads its own.
+ */
+export function lockScript(host: Host): string {
   const { lock, kirinDir } = host.layout;
-  const script = [
+  return [
     `mkdir -p ${command(kirinDir)}`,
     `if mkdir ${command(lock)} 2>/dev/null; then cat > ${command(`${lock}/info.json`)} && touch ${command(`${lock}/heartbeat`)} && ${fact('lock', 'taken')}`,
+    `elif [ ! -d ${command(lock)} ]; then ${fact('lock', 'unwritable')}; ${fact('user', '$(id -un)')}`,
     `else ${fact('lock', 'held')}; ${fact('info', `$(tr -d '\\n' < ${command(`${lock}/info.json`)} 2>/dev/null)`)}; ${fact('age', `$(( $(date +%s) - $(stat -c %Y ${command(`${lock}/heartbeat`)} 2>/dev/null || date +%s) ))`)}; fi`,
   ].join('\n');
-  const result = await host.must(script, 'taking the deploy lock', { input: JSON.stringify(info), quiet: true });
-  const facts = readFacts(result.stdout);
+}
+
+/** The lock `lockScript` took, or the error that says who holds it and whether it looks stale. */
+export function heldLock(host: Host, info: LockInfo, facts: Record<string, string>): HeldLock {
   if (facts.lock === 'taken') return new HeldLock(host, info);
+  if (facts.lock === 'unwritable') {
+    throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: cannot create the deploy lock: ${host.layout.root} is missing or not writable by ${facts.user ?? 'this user'}; run \`kirin deploy setup\` (or as root: mkdir -p ${host.layout.root} && chown -R ${facts.user ?? 'USER'}: ${host.layout.root})`);
+  }
   throw new KirinError('KIRIN_ERR_DEPLOY', describeHeldLock(host.label, parseInfo(facts.info), Number(facts.age)));
 }
 

@@ -1,12 +1,14 @@
 /**
  * Before anything changes on a host: can we deploy there at all? One round
- * trip gathers the facts; each missing piece becomes an error that says how to
- * get it (and `kirin deploy setup` says the same).
+ * trip gathers the facts (for a deploy, the same one that takes the lock);
+ * each missing piece becomes an error that says how to get it (and
+ * `kirin deploy setup` says the same).
  */
 import { KirinError } from '../errors.ts';
 import { MINIMUM_NODE, nodeIsSupported } from '../runtime.ts';
 import type { Host } from './host.ts';
 import { RELEASE_ID } from './layout.ts';
+import { heldLock, lockScript, type HeldLock, type LockInfo } from './lock.ts';
 import { command, fact, readFacts } from './shell.ts';
 
 export interface HostFacts {
@@ -31,9 +33,26 @@ export interface HostFacts {
 }
 
 export async function readHostFacts(host: Host, unitName: string): Promise<HostFacts> {
+  return parseHostFacts(readFacts((await host.must(hostFactsScript(host, unitName), 'looking at the host', { quiet: true })).stdout));
+}
+
+/**
+ * The first look of a deploy or rollback, in one round trip: take the lock
+ * and, when it was taken, read the host's facts and run `more` (a script
+ * whose output the caller reads from `stdout`).
+ */
+export async function lockAndLook(host: Host, info: LockInfo, unitName: string, more = ''): Promise<{ lock: HeldLock; facts: HostFacts; stdout: string }> {
+  const mine = command(`${host.layout.lock}/info.json`);
+  const script = `${lockScript(host)}\nif grep -q ${command(`"token":"${info.token}"`)} ${mine} 2>/dev/null; then\n${hostFactsScript(host, unitName)}\n${more}\nfi`;
+  const { stdout } = await host.must(script, 'taking the deploy lock and looking at the host', { input: JSON.stringify(info), quiet: true });
+  const facts = readFacts(stdout);
+  return { lock: heldLock(host, info, facts), facts: parseHostFacts(facts), stdout };
+}
+
+function hostFactsScript(host: Host, unitName: string): string {
   const { root, current } = host.layout;
   const q = command;
-  const script = [
+  return [
     fact('user', '$(id -un)'),
     fact('rsync', '$(command -v rsync >/dev/null 2>&1 && echo yes)'),
     fact('npm', '$(command -v npm >/dev/null 2>&1 && echo yes)'),
@@ -46,7 +65,9 @@ export async function readHostFacts(host: Host, unitName: string): Promise<HostF
     fact('unit', `$([ -d /run/systemd/system ] && systemctl cat ${q(`${unitName}.service`)} >/dev/null 2>&1 && echo yes)`),
     fact('sudo', '$(sudo -n true >/dev/null 2>&1 && echo yes)'),
   ].join('\n');
-  const facts = readFacts((await host.must(script, 'looking at the host', { quiet: true })).stdout);
+}
+
+function parseHostFacts(facts: Record<string, string>): HostFacts {
   const currentId = facts.current?.split('/').pop() ?? '';
   return {
     user: facts.user ?? '',

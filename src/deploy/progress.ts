@@ -28,9 +28,17 @@ export class Progress {
   #frame = 0;
   #liveShown = false;
 
-  constructor(out: Writable & { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env) {
+  readonly #verbose: boolean;
+
+  constructor(out: Writable & { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env, options: { verbose?: boolean } = {}) {
     this.#out = out;
     this.#live = out.isTTY === true && !env.CI && env.TERM !== 'dumb';
+    this.#verbose = options.verbose === true;
+  }
+
+  /** With --verbose: how long one remote command or local piece of work took (where a slow deploy spends its time). */
+  timing(host: string | null, what: string, ms: number): void {
+    if (this.#verbose) this.line(`${prefix(host)}· ${what} (${(ms / 1000).toFixed(2)} s)`);
   }
 
   step(host: string | null, name: string): StepHandle {

@@ -12,14 +12,22 @@ export interface HostReleases {
 }
 
 export async function listReleases(host: Host): Promise<HostReleases> {
+  return parseReleases((await host.must(releasesScript(host), 'listing the releases', { quiet: true })).stdout);
+}
+
+/** Prints `current` as a fact and one line per release: its id, a tab, its release info. */
+export function releasesScript(host: Host): string {
   const { layout } = host;
-  const script = [
+  return [
     `printf '%s\\n' "${FACT_PREFIX}current=$(readlink ${command(layout.current)} 2>/dev/null)"`,
     `for d in ${command(layout.releases)}/*/; do [ -d "$d" ] || continue; printf '%s\\t' "$(basename "$d")"; tr -d '\\n' < "$d${RELEASE_INFO}" 2>/dev/null; echo; done`,
   ].join('\n');
-  const result = await host.must(script, 'listing the releases', { quiet: true });
+}
+
+/** Reads what `releasesScript` printed (other lines are ignored). */
+export function parseReleases(stdout: string): HostReleases {
   const out: HostReleases = { releases: [], current: null };
-  for (const line of result.stdout.split('\n')) {
+  for (const line of stdout.split('\n')) {
     if (line.startsWith(`${FACT_PREFIX}current=`)) {
       const id = line.slice(`${FACT_PREFIX}current=`.length).split('/').pop() ?? '';
       out.current = RELEASE_ID.test(id) ? id : null;
@@ -64,9 +72,9 @@ export async function removeReleases(host: Host, ids: string[]): Promise<void> {
   await host.must(`rm -rf ${paths.map(shellQuote).join(' ')}`, 'removing old releases', { quiet: true });
 }
 
-/** The release before `current` (rollback's default target). */
+/** The release before `current` that once served (rollback's default target). */
 export function previousRelease(list: HostReleases): string | null {
   if (!list.current) return null;
-  const older = list.releases.map((r) => r.id).filter((id) => id < list.current!);
+  const older = list.releases.filter((r) => r.id < list.current! && r.info?.servedAt !== null).map((r) => r.id);
   return older.at(-1) ?? null;
 }

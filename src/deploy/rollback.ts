@@ -10,10 +10,10 @@ import type { DeployPlan } from './config.ts';
 import { healthTargets } from './health-gate.ts';
 import { Host } from './host.ts';
 import { RELEASE_ID } from './layout.ts';
-import { acquireLock, newLockInfo, type HeldLock } from './lock.ts';
-import { readHostFacts } from './preflight.ts';
+import { newLockInfo, type HeldLock } from './lock.ts';
+import { lockAndLook } from './preflight.ts';
 import { seconds, type Progress } from './progress.ts';
-import { listReleases, previousRelease } from './releases-on-host.ts';
+import { parseReleases, previousRelease, releasesScript } from './releases-on-host.ts';
 import { activateRelease } from './switch.ts';
 
 export const MIGRATIONS_NOTE = 'Database migrations are not reverted: if the release you left ran migrations, the database keeps them. Revert them yourself if the older code needs it (for Django: manage.py migrate APP MIGRATION, from the newer release).';
@@ -27,10 +27,10 @@ export async function rollback(plan: DeployPlan, serve: ServePlan, target: strin
   const one = async (host: Host) => {
     const step = progress.step(host.label, 'rollback');
     try {
-      await host.ssh.connect();
-      locks.push(await acquireLock(host, newLockInfo(commandLine)));
-      const facts = await readHostFacts(host, plan.name);
-      const list = await listReleases(host);
+      await host.timed('ssh connection', () => host.ssh.connect());
+      const { lock, facts, stdout } = await lockAndLook(host, newLockInfo(commandLine), plan.name, releasesScript(host));
+      locks.push(lock);
+      const list = parseReleases(stdout);
       const to = target ?? previousRelease(list);
       if (!to) throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: there is no release before ${list.current ?? '(none)'} to go back to`);
       if (!list.releases.some((r) => r.id === to)) throw new KirinError('KIRIN_ERR_DEPLOY', `${host.label}: there is no release ${to} (kept: ${list.releases.map((r) => r.id).join(', ') || 'none'})`);

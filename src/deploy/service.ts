@@ -32,7 +32,7 @@ export function kirinCommand(plan: DeployPlan, host: Host, mode: ServiceMode, ..
 
 /** The running master's pid, or null when no Kirin answers on the control socket. */
 export async function masterPid(plan: DeployPlan, host: Host, mode: ServiceMode): Promise<number | null> {
-  const result = await host.run(`[ -e ${command(host.layout.kirinBin)} ] && ${kirinCommand(plan, host, mode, 'status', '--json')}`, { quiet: true });
+  const result = await host.run(`[ -e ${command(host.layout.kirinBin)} ] && ${kirinCommand(plan, host, mode, 'status', '--json')}`, { quiet: true, what: 'kirin status' });
   if (result.code !== 0) return null;
   try {
     return (JSON.parse(result.stdout) as { pid: number }).pid;
@@ -43,7 +43,7 @@ export async function masterPid(plan: DeployPlan, host: Host, mode: ServiceMode)
 
 /** `kirin reload`: the new generation starts from `current`; a failing one is rolled back by the master. */
 export async function reloadKirin(plan: DeployPlan, host: Host, mode: ServiceMode): Promise<ReloadOutcome> {
-  const result = await host.run(kirinCommand(plan, host, mode, 'reload', '--json'), { quiet: true });
+  const result = await host.run(kirinCommand(plan, host, mode, 'reload', '--json'), { quiet: true, what: 'kirin reload' });
   try {
     const answer = JSON.parse(result.stdout) as { ok: boolean; error?: string };
     return { ok: answer.ok === true && result.code === 0, error: answer.ok ? null : (answer.error ?? 'the new generation did not start') };
@@ -84,10 +84,35 @@ export async function startKirin(plan: DeployPlan, host: Host, mode: ServiceMode
   throw new KirinError('KIRIN_ERR_DEPLOY', `Kirin did not start from ${layout.current}. Its last lines:\n${log.stdout.trim().split('\n').map((l) => `  ${l}`).join('\n')}`);
 }
 
-/** Which release the running master's code and working folder are in (it never leaves them until it restarts). */
-export async function masterRelease(host: Host, pid: number): Promise<string | null> {
-  const result = await host.run(`readlink /proc/${pid}/cwd 2>/dev/null`, { quiet: true });
-  const cwd = result.stdout.trim();
-  const prefix = `${host.layout.releases}/`;
-  return cwd.startsWith(prefix) ? cwd.slice(prefix.length).split('/')[0]! : null;
+export interface RunningMaster {
+  pid: number;
+  /** The release its code and working folder are in (it never leaves them until it restarts), or null. */
+  release: string | null;
+}
+
+/**
+ * The master that serves, and the release it runs from. First without
+ * starting Node on the host (a deploy pays for every Node start): the unit's
+ * main pid under systemd, else the pid file a detached Kirin writes once it
+ * serves. A Kirin started some other way is asked through its control socket.
+ */
+export async function runningMaster(plan: DeployPlan, host: Host, mode: ServiceMode): Promise<RunningMaster | null> {
+  const { layout } = host;
+  const pidSource = mode === 'systemd' ? `systemctl show -p MainPID --value ${command(`${plan.name}.service`)} 2>/dev/null` : `cat ${command(layout.pidFile)} 2>/dev/null`;
+  const lookAt = (pid: string) => [
+    `if [ -n "${pid}" ] && [ "${pid}" != 0 ] && grep -q kirin /proc/${pid}/cmdline 2>/dev/null; then`,
+    `  ${fact('pid', pid)}; ${fact('cwd', `$(readlink /proc/${pid}/cwd 2>/dev/null)`)}`,
+    'fi',
+  ].join('\n');
+  const script = `pid=$(${pidSource})\n${lookAt('$pid')}`;
+  let facts = readFacts((await host.run(script, { quiet: true, what: 'find the running Kirin' })).stdout);
+  if (!facts.pid) {
+    const pid = await masterPid(plan, host, mode);
+    if (pid === null) return null;
+    facts = readFacts((await host.run(lookAt(String(pid)), { quiet: true, what: 'the running Kirin\'s release' })).stdout);
+    facts.pid ??= String(pid);
+  }
+  const prefix = `${layout.releases}/`;
+  const cwd = facts.cwd ?? '';
+  return { pid: Number(facts.pid), release: cwd.startsWith(prefix) ? cwd.slice(prefix.length).split('/')[0]! : null };
 }

@@ -4,7 +4,9 @@
  * changes nothing and says so. What needs root and cannot get it (no root
  * login, no passwordless sudo) is printed as the exact commands to run.
  */
+import { KirinError } from '../errors.ts';
 import type { DeployPlan } from './config.ts';
+import { describeGate, runHealthGate, type HealthTarget } from './health-gate.ts';
 import type { HostSpec } from './host-spec.ts';
 import { Host } from './host.ts';
 import { nodeProblems, readHostFacts } from './preflight.ts';
@@ -24,8 +26,11 @@ export interface SetupOutcome {
   items: SetupItem[];
 }
 
-/** Sets up one host. `login` is who setup connects as (root, or the deploy user). */
-export async function setupHost(plan: DeployPlan, spec: HostSpec, login: HostSpec, progress: Progress): Promise<SetupOutcome> {
+/**
+ * Sets up one host. `login` is who setup connects as (root, or the deploy
+ * user); `targets` are the health gate's, for a Kirin that setup starts.
+ */
+export async function setupHost(plan: DeployPlan, spec: HostSpec, login: HostSpec, targets: HealthTarget[], progress: Progress): Promise<SetupOutcome> {
   const host = new Host(login, plan.path, plan.sshConfig, progress);
   const items: SetupItem[] = [];
   const report = (item: SetupItem) => {
@@ -66,7 +71,10 @@ export async function setupHost(plan: DeployPlan, spec: HostSpec, login: HostSpe
       if (pid !== null) report({ what: 'service', state: 'ok', detail: `Kirin runs from current (pid ${pid}; systemd does not run this host, so it runs as a detached process)` });
       else {
         await startKirin(plan, host, mode, plan.healthTimeoutMs, false);
-        report({ what: 'service', state: 'changed', detail: `systemd does not run this host: started Kirin from current as a detached process of ${deployUser} (pid file ${host.layout.pidFile}, log ${host.layout.logFile})` });
+        // Started is not serving: the same gate as a deploy's proves it answers.
+        const gate = await runHealthGate(host, targets, plan.healthTimeoutMs);
+        if (!gate.ok) throw new KirinError('KIRIN_ERR_DEPLOY', `${spec.label}: Kirin started from current but does not serve (${describeGate(gate)}); its log: ${host.layout.logFile}`);
+        report({ what: 'service', state: 'changed', detail: `systemd does not run this host: started Kirin from current as a detached process of ${deployUser} (pid file ${host.layout.pidFile}, log ${host.layout.logFile}); health gate passed` });
       }
     }
   } finally {

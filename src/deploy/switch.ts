@@ -9,7 +9,7 @@ import type { DeployPlan } from './config.ts';
 import { describeGate, runHealthGate, type HealthTarget } from './health-gate.ts';
 import type { Host } from './host.ts';
 import { command } from './shell.ts';
-import { masterPid, reloadKirin, startKirin, type ServiceMode } from './service.ts';
+import { reloadKirin, runningMaster, startKirin, type ServiceMode } from './service.ts';
 
 export async function switchCurrent(host: Host, releaseId: string): Promise<void> {
   const { layout } = host;
@@ -44,8 +44,7 @@ export async function activateRelease(context: ActivateContext, releaseId: strin
   await switchCurrent(host, releaseId);
   let how: ActivateResult['how'] = 'reloaded';
   try {
-    const pid = await masterPid(plan, host, mode);
-    if (pid === null) {
+    if ((await runningMaster(plan, host, mode)) === null) {
       context.stage?.('start');
       how = 'started';
       await startKirin(plan, host, mode, plan.healthTimeoutMs, context.sudo);
@@ -71,8 +70,7 @@ export async function switchBack(context: ActivateContext, previous: string): Pr
   const { plan, host, mode } = context;
   try {
     await switchCurrent(host, previous);
-    const pid = await masterPid(plan, host, mode);
-    if (pid === null) {
+    if ((await runningMaster(plan, host, mode)) === null) {
       await startKirin(plan, host, mode, plan.healthTimeoutMs, context.sudo);
       return `Switched back to ${previous} and started Kirin on it.`;
     }

@@ -21,6 +21,7 @@
  * Events for alerts go to the master's map: `service-ready`, `service-exit`,
  * `service-failed`.
  */
+import { realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { LogLevel } from '../config/types.ts';
 import type { ServePlan, ServicePlan } from '../config/plan.ts';
@@ -296,12 +297,27 @@ export class ServiceManager {
   }
 }
 
-/** Everything that, when changed by a reload, means the service must restart (taken from the config's plan, before {port} and {socket} are chosen). */
+/**
+ * Everything that, when changed by a reload, means the service must restart
+ * (taken from the config's plan, before {port} and {socket} are chosen). The
+ * folder counts as the one its path leads to now: after `kirin deploy`
+ * switches `current`, `current/mysite` is the same path but new code, and the
+ * running gunicorn sits in the old release.
+ */
 function definition(plan: ServicePlan, env: NodeJS.ProcessEnv): string {
   const sortedEnv = Object.keys(env)
     .sort()
     .map((key) => [key, env[key]]);
-  return JSON.stringify([plan.command, plan.cwd, plan.env, plan.socket, plan.usesPort, sortedEnv]);
+  return JSON.stringify([plan.command, plan.cwd, realFolder(plan.cwd), plan.env, plan.socket, plan.usesPort, sortedEnv]);
+}
+
+function realFolder(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    // Missing: starting the service will say so.
+    return path;
+  }
 }
 
 function cancelledError(): Error {

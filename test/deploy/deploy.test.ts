@@ -10,23 +10,19 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { describeLoad, startLoad } from '../../bench/lib/load.ts';
-import { request } from '../support/http.ts';
 import { waitFor } from '../support/kirin.ts';
 import { appNpmCache, APP_SOURCE, createApp, type TestApp } from './support/app.ts';
 import { cli, startCli } from './support/cli.ts';
 import { giveNpmCache, startTestHost, type TestHost } from './support/test-host.ts';
+import { visit } from './support/visit.ts';
+import { previousRelease } from '../../src/deploy/releases-on-host.ts';
 
 let host: TestHost;
 let app: TestApp;
 const secret = `kd-secret-${randomBytes(12).toString('hex')}`;
 
-/**
- * What a new client gets: a connection of its own. fetch's pooled keep-alive
- * connection may still be one the previous generation holds while it drains
- * (idle ones close within a second of the swap), and would get its answer.
- */
 async function get(path = '/'): Promise<string> {
-  return (await request(`http://${host.address}:8000${path}`, { agent: false })).body;
+  return (await visit(host, path)).body;
 }
 
 function releasesOnHost(): string[] {
@@ -164,6 +160,18 @@ describe('kirin deploy over SSH', () => {
     assert.ok(releasesOnHost().includes(currentOnHost().replace('releases/', '')));
   });
 
+  it('kirin rollback RELEASE goes to the release named; one not kept is refused, naming those kept', async () => {
+    const kept = releasesOnHost();
+    const missing = await cli(['rollback', '20000101-000000-000'], app.dir);
+    assert.equal(missing.code, 1, missing.output);
+    assert.match(missing.output, new RegExp(`there is no release 20000101-000000-000 \\(kept: ${kept.join(', ')}\\)`));
+    const v4 = kept.find((id) => host.exec(`cat ${host.path}/releases/${id}/app.js`).includes('"v4"'))!;
+    const result = await cli(['rollback', v4], app.dir);
+    assert.equal(result.code, 0, result.output);
+    assert.equal(currentOnHost(), `releases/${v4}`);
+    assert.equal(await get('/'), 'v4');
+  });
+
   it('a stale lock left by a deploy that died is detected; --unlock frees it', async () => {
     app.setDeploy({ hooks: { beforeSwitch: ['sleep 60'] } });
     const dying = startCli(['deploy'], app.dir);
@@ -180,10 +188,19 @@ describe('kirin deploy over SSH', () => {
     const unlock = await cli(['deploy', '--unlock'], app.dir);
     assert.equal(unlock.code, 0, unlock.output);
     assert.match(unlock.output, /freed the deploy lock held by .*kirin deploy/);
+    const deadRelease = releasesOnHost().at(-1)!;
     app.write('app.js', APP_SOURCE('v6'));
     const next = await cli(['deploy'], app.dir);
     assert.equal(next.code, 0, next.output);
     assert.equal(await get('/'), 'v6');
+    // The dead deploy's release never served: listed as such, and not what a rollback would go back to.
+    const listed = JSON.parse((await cli(['releases', '--json'], app.dir)).stdout) as { releases: { id: string; info: { servedAt?: string | null } }[] }[];
+    const releases = listed[0]!.releases;
+    assert.deepEqual(releases.filter((r) => r.info.servedAt === null).map((r) => r.id), [deadRelease]);
+    const current = currentOnHost().replace('releases/', '');
+    assert.ok(releases.find((r) => r.id === current)!.info.servedAt);
+    const previous = previousRelease({ releases: releases as never, current });
+    assert.ok(previous !== null && previous !== deadRelease, `${previous}`);
   });
 
   it('the connection drops mid-upload: the current release is unchanged and no half release appears', async () => {
@@ -207,5 +224,31 @@ describe('kirin deploy over SSH', () => {
     const next = await cli(['deploy'], app.dir);
     assert.equal(next.code, 0, next.output);
     assert.equal(await get('/'), 'v-dropped');
+  });
+
+  it('setup on a host without systemd, where Kirin is not running: starts it from current as a detached process of the deploy user (pid file), says so, and kirin reload reaches it; a second setup changes nothing', async () => {
+    const kirin = `node ${host.path}/current/node_modules/kirin/dist/cli/bin.js`;
+    const config = `--config ${host.path}/current/kirin.config.json`;
+    const stopped = Number(host.exec(`cat ${host.path}/.kirin/kirin.pid`).trim());
+    host.ssh(`${kirin} stop ${config}`);
+    await waitFor(() => host.exec(`kill -0 ${stopped} 2>/dev/null && echo alive || echo gone`).trim() === 'gone', { timeoutMs: 30_000, what: 'the stopped Kirin to exit' });
+
+    const setup = await cli(['deploy', 'setup'], app.dir);
+    assert.equal(setup.code, 0, setup.output);
+    assert.match(setup.output, new RegExp(`\\+ service: systemd does not run this host: started Kirin from current as a detached process of ${host.user} \\(pid file ${host.path}/\\.kirin/kirin\\.pid, log .*\\); health gate passed`));
+    // The master writes its pid file once its workers are ready.
+    const pid = await waitFor(() => Number(host.exec(`cat ${host.path}/.kirin/kirin.pid 2>/dev/null || true`).trim()), { what: 'the pid file' });
+    assert.notEqual(pid, stopped);
+    assert.equal(host.exec(`stat -c %U /proc/${pid}`).trim(), host.user);
+    assert.equal(await get('/'), 'v-dropped');
+
+    const reload = JSON.parse(host.ssh(`${kirin} reload --json ${config}`)) as { ok: boolean };
+    assert.equal(reload.ok, true);
+    assert.equal(await get('/'), 'v-dropped');
+
+    const again = await cli(['deploy', 'setup'], app.dir);
+    assert.equal(again.code, 0, again.output);
+    assert.match(again.output, new RegExp(`✓ service: Kirin runs from current \\(pid ${pid}; systemd does not run this host`));
+    assert.match(again.output, /setup: nothing to change/);
   });
 });

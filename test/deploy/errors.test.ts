@@ -11,9 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { appNpmCache, APP_SOURCE, createApp, type TestApp } from './support/app.ts';
 import { cli } from './support/cli.ts';
 import { startTestHost, type TestHost } from './support/test-host.ts';
+import { visit } from './support/visit.ts';
 
 async function get(host: TestHost): Promise<string> {
-  return (await fetch(`http://${host.address}:8000/`)).text();
+  return (await visit(host)).body;
 }
 
 function current(host: TestHost): string {
@@ -80,6 +81,15 @@ describe('kirin deploy: connection failures', () => {
     app.setDeploy({ sshConfig: host.sshConfig });
     assert.equal(result.code, 1, result.output);
     assert.match(result.output, /the host's SSH key is not in known_hosts, and Kirin does not accept an unknown key by itself/);
+  });
+
+  it('an app folder the deploy user may not create: says so and how to fix it (not a stale lock)', async () => {
+    app.setDeploy({ path: '/root/kd-not-yours' });
+    const result = await cli(['deploy'], app.dir);
+    app.setDeploy({ path: host.path });
+    assert.equal(result.code, 1, result.output);
+    assert.match(result.output, new RegExp(`cannot create the deploy lock: /root/kd-not-yours is missing or not writable by ${host.user}; run \`kirin deploy setup\``));
+    assert.doesNotMatch(result.output, /stale/);
   });
 
   it('--dry-run prints the plan and connects nowhere', async () => {

@@ -10,7 +10,8 @@ import { healthTargets } from '../../src/deploy/health-gate.ts';
 import { parseHostSpec } from '../../src/deploy/host-spec.ts';
 import { newReleaseId, RELEASE_ID } from '../../src/deploy/layout.ts';
 import { staleReason } from '../../src/deploy/lock.ts';
-import { releasesToPrune } from '../../src/deploy/releases-on-host.ts';
+import { previousRelease, releasesToPrune } from '../../src/deploy/releases-on-host.ts';
+import { formatReleases } from '../../src/deploy/list.ts';
 import { shellQuote } from '../../src/deploy/shell.ts';
 import { explainSshFailure } from '../../src/deploy/ssh-errors.ts';
 import { parseRsyncStats } from '../../src/deploy/upload.ts';
@@ -44,10 +45,32 @@ describe('deploy config', () => {
     assert.ok(found.some((p) => p.startsWith('deploy.hosts[1]: ')), found.join('\n'));
     assert.ok(found.some((p) => p.startsWith('deploy.path: must be absolute')), found.join('\n'));
     assert.ok(found.some((p) => p.startsWith('deploy.keep: expected a whole number from 2 to 100')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('deploy.hooks.after: unknown option; known: beforeSwitch, afterSwitch')), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('deploy.hooks.after: unknown option; known: afterInstall, beforeSwitch, afterSwitch')), found.join('\n'));
     assert.ok(found.some((p) => p.startsWith('deploy.hooks.beforeSwitch[0]: expected a command line')), found.join('\n'));
     assert.ok(found.some((p) => p.startsWith('deploy.shared[0]: expected a plain path inside the app')), found.join('\n'));
     assert.equal(found.length, 6, found.join('\n'));
+  });
+
+  it('a state folder inside the app folder (uploaded with each release) is a config error naming stateDir; outside, or in a shared path, it is fine', () => {
+    const stateDirProblems = (stateDir: string, shared: string[] = []) => {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'package.json'), '{"name":"shop"}');
+      try {
+        normalizeDeploy({ stateDir, deploy: { hosts: 'deploy@203.0.113.7', shared } }, join(dir, 'kirin.config.ts'));
+        return [];
+      } catch (error) {
+        assert.ok(error instanceof ConfigError, String(error));
+        return error.problems.map((p) => `${p.path}: ${p.message}`);
+      }
+    };
+    for (const inside of ['./state', 'var/kirin', '/srv/shop/current/state', '/srv/shop/releases/20261204-172500-123/state']) {
+      const found = stateDirProblems(inside);
+      assert.equal(found.length, 1, `${inside}: ${found.join('\n')}`);
+      assert.match(found[0]!, /^stateDir: ".*" lies inside the app folder, which kirin deploy uploads as a new release each time: .*kirin reload.*Remove stateDir .*\/var\/lib\/shop under systemd\), or set an absolute folder outside \/srv\/shop\/current and \/srv\/shop\/releases$/);
+    }
+    for (const outside of ['../state', '/var/lib/shop', '/srv/shop/shared/state']) assert.deepEqual(stateDirProblems(outside), [], outside);
+    assert.deepEqual(stateDirProblems('./state', ['state/']), []);
+    assert.deepEqual(stateDirProblems('./var/kirin', ['var']), []);
   });
 
   it('kirin serve accepts a config with a deploy section', () => {
@@ -73,6 +96,15 @@ describe('releases', () => {
     assert.equal(a, '20261204-172500-123');
     assert.match(a, RELEASE_ID);
     assert.ok(newReleaseId(new Date('2026-12-04T17:25:01.000Z')) > a);
+  });
+
+  it("rollback's default is the newest older release that served: one whose deploy stopped before its gate is passed over; one recorded before servedAt existed counts as served", () => {
+    const info = (id: string, servedAt: string | null | undefined) => ({ id, info: { id, commit: null, dirty: false, deployedAt: '', deployedBy: 'me', kirinVersion: '0.1.0', ...(servedAt === undefined ? {} : { servedAt }) } });
+    const releases = [info('20261201-000000-000', undefined), info('20261202-000000-000', '2026-12-02T00:00:05Z'), info('20261203-000000-000', null), info('20261204-000000-000', '2026-12-04T00:00:05Z')];
+    assert.equal(previousRelease({ releases, current: '20261204-000000-000' }), '20261202-000000-000');
+    assert.equal(previousRelease({ releases, current: '20261202-000000-000' }), '20261201-000000-000');
+    assert.equal(previousRelease({ releases, current: '20261201-000000-000' }), null);
+    assert.match(formatReleases({ releases, current: '20261204-000000-000' }), /20261203-000000-000 .* never$/m);
   });
 
   it('prune keeps the newest `keep`, never current nor the release the master runs from, and the total stays `keep`', () => {

@@ -27,6 +27,12 @@ export interface TestHostOptions {
   diskSize?: string;
   /** Give the host its own empty /root and /etc/wireguard (tmpfs), so root's writes there stay inside it. */
   privateRoot?: boolean;
+  /**
+   * The app's folder on the host (default: one in the test's scratch folder).
+   * With diskSize, hosts that name the same path each get a folder of their
+   * own there, as separate machines would (they share this machine's disk).
+   */
+  path?: string;
 }
 
 export interface TestHost {
@@ -65,7 +71,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
   const [ours, address] = [`${subnet}.${hostOctet + 1}`, `${subnet}.${hostOctet + 2}`];
   const dir = mkdtempSync(join(tmpdir(), 'kd-'));
   chmodSync(dir, 0o755);
-  const path = join(dir, 'srv', 'app');
+  const path = options.path ?? join(dir, 'srv', 'app');
   let sshd: ChildProcess | null = null;
   let created = false;
 
@@ -110,7 +116,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       run('useradd', ['--create-home', '--shell', '/bin/bash', user]);
       created = true;
       mkdirSync(path, { recursive: true });
-      run('chown', ['-R', `${user}:`, join(dir, 'srv')]);
+      run('chown', ['-R', `${user}:`, options.path ?? join(dir, 'srv')]);
       if (options.npmCache) giveNpmCache(user, options.npmCache);
     }
 

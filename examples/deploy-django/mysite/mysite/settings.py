@@ -21,8 +21,9 @@ WSGI_APPLICATION = 'mysite.wsgi.application'
 DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': BASE_DIR / 'data' / 'db.sqlite3'}}
 USE_TZ = True
 
-# The beforeSwitch hook runs collectstatic into the new release; Kirin serves it at /static/.
+# The afterInstall hook runs collectstatic into the new release; Kirin serves it at /static/.
 STATIC_URL = '/static/'
+STATICFILES_DIRS = [BASE_DIR / 'static']
 STATIC_ROOT = BASE_DIR / 'staticfiles'
 
 SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https')
