@@ -18,6 +18,10 @@ import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
 import { loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
 import { writeResponse } from './write-response.ts';
+import { clusterSocketIO } from './socket-io.ts';
+import { mayRedirect } from '../../worker/sticky/gate.ts';
+import { foreignOwner } from '../../worker/sticky/session-id.ts';
+import type { Logger } from '../../observe/log.ts';
 
 /** One import (and one `setup` call) per module and export, however many routes use it. */
 const loaded = new Map<string, Promise<LoadedApp>>();
@@ -26,7 +30,8 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   const key = `${plan.module}\0${plan.exportName}`;
   let app = loaded.get(key);
   if (!app) {
-    app = loadApp(plan.module, plan.exportName).then(prepareServer);
+    const socketIoModule = env.plan.sticky ? plan.module : null;
+    app = loadApp(plan.module, plan.exportName).then((loadedApp) => prepareServer(loadedApp, socketIoModule, env.logger));
     loaded.set(key, app);
   }
   const resolved = await app;
@@ -36,7 +41,7 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
     const bun = resolved.websocket ? new BunWebSockets(resolved.websocket, env.route.websocket.maxMessageBytes, (error) => reportSocketError(env, error)) : null;
     return fetchHandler(resolved.fetch, maxBody, env, resolved.server ?? null, bun);
   }
-  return nodeHandler(resolved.listener, env, resolved.server ?? null);
+  return nodeHandler(resolved.listener, env, resolved.server ?? null, env.plan.sticky);
 }
 
 /**
@@ -45,20 +50,24 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
  * events carry what Kirin routed to the app. `new WebSocketServer({ server })`,
  * Socket.IO's `new Server(server)` and `server.on('upgrade')` work on it as written.
  */
-async function prepareServer(app: LoadedApp): Promise<LoadedApp> {
+async function prepareServer(app: LoadedApp, socketIoModule: string | null, logger: Logger): Promise<LoadedApp> {
   if (app.setup === undefined || app.server !== undefined) return app;
   const server = app.kind === 'node' ? createServer(app.listener) : createServer();
+  // With `sticky`, a Socket.IO server the app attaches here works across workers (socket-io.ts).
+  if (socketIoModule !== null) clusterSocketIO(socketIoModule, server, logger);
   await app.setup(server);
   app.server = server;
   return app;
 }
 
-function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server | null): RouteHandler {
+function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server | null, sticky: boolean): RouteHandler {
+  const redirectsForeignSessions = sticky && server !== null;
   return {
     // Express, Koa … read the body and watch 'close' on the request itself.
     exposesNodeRequest: true,
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
+      if (redirectsForeignSessions && redirectToOwner(req, ctx.res as ServerResponse)) return;
       if (req.url !== ctx.target) req.url = ctx.target;
       try {
         // Socket.IO and others replace the server's 'request' listeners: with a server, its listeners are the app.
@@ -76,6 +85,22 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server |
       emitUpgrade(server, ctx, socket, head);
     },
   };
+}
+
+/**
+ * A Socket.IO request of another worker's session on a kept-alive connection
+ * (the sticky gate looks only at a connection's first request): 307 to the
+ * same target, on a new connection, which the gate routes to the session's
+ * worker. Browsers and socket.io-client repeat a 307 with its method and body.
+ */
+function redirectToOwner(req: IncomingMessage, res: ServerResponse): boolean {
+  const target = req.url ?? '';
+  // Only a path on this host: '//host/…' would be an open redirect.
+  if (target.charCodeAt(0) !== 47 || target.charCodeAt(1) === 47 || target.charCodeAt(1) === 92) return false;
+  if (foreignOwner(target) === 0 || !mayRedirect(req.socket)) return false;
+  res.writeHead(307, { location: target, connection: 'close', 'content-length': 0 });
+  res.end();
+  return true;
 }
 
 /** Hands an upgrade Kirin admitted to the app's server, as Node would have. */
