@@ -62,6 +62,11 @@ export function installStickyGate(server: Server, listener: number, headerTimeou
     adopt(socket, bytes, orphan) {
       if (orphan) orphans.add(socket);
       adopted.add(socket);
+      // Counted as one of the listener's own connections, so a draining worker waits for it as for those
+      // (node:net does this for the connections it accepts, and undoes it when the socket is destroyed).
+      const counted = socket as Socket & { _server: unknown };
+      counted._server = server;
+      (server as Server & { _connections: number })._connections++;
       // The tracking listeners (the worker's open connections) see it as they see an accepted one.
       server.emit('connection', socket);
       socket.pause();
