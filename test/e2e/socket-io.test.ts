@@ -128,6 +128,12 @@ describe('Socket.IO across 4 workers with --sticky', () => {
       polling.socket.emit('to-room', 'lobby', 'to the lobby');
       await waitFor(() => members.every((m) => m.rooms.some((r) => r.text === 'to the lobby')), { what: 'the room message on both workers' });
       assert.ok(!polling.rooms.some((r) => r.text === 'to the lobby'), 'a client outside the room does not hear it');
+      // Binary payloads cross workers as bytes.
+      const blobs = new Map<ChatClient, Buffer>();
+      for (const client of clients) client.socket.once('blob', (message: { bytes: Buffer }) => blobs.set(client, message.bytes));
+      upgraded.socket.emit('blob', Buffer.from([0, 1, 2, 255]));
+      await waitFor(() => blobs.size === clients.length, { what: 'the binary message on every client' });
+      for (const bytes of blobs.values()) assert.deepEqual([...bytes], [0, 1, 2, 255]);
       // fetchSockets: the sockets of every worker.
       assert.equal(await upgraded.socket.emitWithAck('count'), clients.length);
     } finally {
