@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 
 const OWN_PREFIX = `${process.pid.toString(36)}.`;
+/** A pid in base 36 and the dot: anything else in front of a dot (`sid=a&b=1.5`) is not one of these ids. */
+const PID_PREFIX = /^[0-9a-z]{1,8}\.$/;
 
 /** A new session id owned by this process. */
 export function newSessionId(): string {
@@ -29,7 +31,7 @@ export function foreignOwner(target: string): number {
   const dot = target.indexOf('.', start);
   if (dot === -1 || dot - start > 8) return 0;
   const prefix = target.slice(start, dot + 1);
-  if (prefix === OWN_PREFIX) return 0;
+  if (prefix === OWN_PREFIX || !PID_PREFIX.test(prefix)) return 0;
   const pid = Number.parseInt(prefix, 36);
   return Number.isSafeInteger(pid) && pid > 0 ? pid : 0;
 }
