@@ -251,6 +251,18 @@ export class Master extends EventEmitter<MasterEventMap> {
       `ready: serving ${this.#current.map((l) => l.url).join(', ')} with ${this.#target} worker${this.#target === 1 ? '' : 's'}`,
     );
     void this.#notifier.ready(`serving with ${this.#target} workers`);
+    this.#warnUnroutedStickyListeners();
+  }
+
+  /** Sticky routing reads the first request line, which a TLS or PROXY protocol listener does not show (docs/app-server.md). */
+  #warnUnroutedStickyListeners(): void {
+    const { sticky, listen } = this.#plan;
+    const unrouted = [...listen.https.map((a) => a.spec), ...listen.http.filter((a) => a.proxyProtocol).map((a) => a.spec)];
+    if (!sticky || this.#target < 2 || unrouted.length === 0) return;
+    this.#logger.warn(
+      { listen: unrouted },
+      `sticky: Socket.IO polling sessions on ${unrouted.join(', ')} are not routed to their worker (TLS and PROXY protocol listeners); broadcasts still cross workers — connect those clients with transports: ['websocket'] (docs/app-server.md#socketio-across-workers)`,
+    );
   }
 
   // ── signals and commands ───────────────────────────────────────────────
