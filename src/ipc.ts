@@ -23,7 +23,24 @@ export type MasterMessage =
   | { t: 'drain' }
   | { t: 'reopen-logs' }
   | { t: 'reply'; id: number; ok: boolean; value?: unknown; error?: string }
-  | { t: 'push'; type: string; payload: unknown };
+  | { t: 'push'; type: string; payload: unknown }
+  /** With the connection's handle: a connection another worker accepted for a Socket.IO session of this one (src/worker/sticky/). */
+  | StickyConnection
+  /** From another worker's Socket.IO adapter (src/worker/sticky/peer-channel.ts). */
+  | { t: 'peers'; data: string };
+
+/**
+ * A connection handed over for sticky routing, with the bytes already read from
+ * it. `listener` is the index of the listener that accepted it; `orphan` is set
+ * when the master found no live owner and sent it back to be served where it landed.
+ */
+export interface StickyConnection {
+  t: 'sticky';
+  owner: number;
+  listener: number;
+  data: string;
+  orphan?: boolean;
+}
 
 export interface WorkerStats {
   served: number;
@@ -41,7 +58,11 @@ export type WorkerMessage =
   | ({ t: 'hb' } & WorkerStats)
   | { t: 'retire'; reason: RetireReason; detail?: string }
   | { t: 'ask'; id: number; type: string; payload: unknown }
-  | { t: 'event'; type: string; payload: unknown };
+  | { t: 'event'; type: string; payload: unknown }
+  /** With the connection's handle, for the master to pass to the worker whose pid is `owner`. */
+  | StickyConnection
+  /** For every other worker's Socket.IO adapter; the master relays it as it is. */
+  | { t: 'peers'; data: string };
 
 export type RetireReason = 'max-requests' | 'memory' | 'uncaught-exception';
 

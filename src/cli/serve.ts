@@ -30,6 +30,8 @@ Options:
       --timeout SECONDS        kill a worker blocked this long (default 30; 0 = never)
       --graceful-timeout SECONDS
                                time to finish in-flight requests on stop/reload (default 30)
+      --sticky                 Socket.IO across workers: sessions stick to their worker,
+                               broadcasts reach every worker (no Redis needed)
       --max-requests N         recycle a worker after N requests (default 0 = never)
       --max-requests-jitter J  add up to J to each worker's max-requests
       --max-memory MB          recycle a worker whose memory exceeds MB
@@ -56,6 +58,7 @@ const OPTIONS = {
   bind: { type: 'string', short: 'b', multiple: true },
   timeout: { type: 'string' },
   'graceful-timeout': { type: 'string' },
+  sticky: { type: 'boolean' },
   'max-requests': { type: 'string' },
   'max-requests-jitter': { type: 'string' },
   'max-memory': { type: 'string' },
@@ -89,6 +92,7 @@ export function parseServeArgs(argv: string[], cwd: string): ServeArgs | 'help' 
   if (values.workers !== undefined) overrides.workers = integer('--workers', values.workers, 1);
   if (values.bind !== undefined) overrides.listen = { http: values.bind };
   if (values.timeout !== undefined) overrides.timeout = seconds('--timeout', values.timeout);
+  if (values.sticky) overrides.sticky = true;
   if (values['graceful-timeout'] !== undefined) overrides.gracefulTimeout = seconds('--graceful-timeout', values['graceful-timeout']);
   if (values['max-requests'] !== undefined) overrides.maxRequests = integer('--max-requests', values['max-requests'], 0);
   if (values['max-requests-jitter'] !== undefined) overrides.maxRequestsJitter = integer('--max-requests-jitter', values['max-requests-jitter'], 0);

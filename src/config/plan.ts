@@ -22,6 +22,8 @@ export interface ServePlan {
   pidFile: string | null;
   timeoutMs: number;
   gracefulTimeoutMs: number;
+  /** Socket.IO sessions stick to their worker and broadcasts cross workers. */
+  sticky: boolean;
   maxRequests: number;
   maxRequestsJitter: number;
   maxMemoryBytes: number;

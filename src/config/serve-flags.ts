@@ -8,6 +8,7 @@ export const FLAG_FOR_KEY = {
   listen: '--bind',
   timeout: '--timeout',
   gracefulTimeout: '--graceful-timeout',
+  sticky: '--sticky',
   maxRequests: '--max-requests',
   maxRequestsJitter: '--max-requests-jitter',
   maxMemory: '--max-memory',

@@ -30,6 +30,8 @@ export interface KirinConfig {
   timeout?: Duration;
   /** How long a stop or reload waits for in-flight requests. Default 30 s. */
   gracefulTimeout?: Duration;
+  /** Socket.IO across workers: a session's requests reach the worker that holds it, broadcasts reach every worker (docs/app-server.md, "Socket.IO"). */
+  sticky?: boolean;
   /** Recycle a worker after this many requests (plus jitter). Default: never. */
   maxRequests?: number;
   /** Random extra requests added to `maxRequests` per worker, so workers do not all recycle at once. */

@@ -23,7 +23,8 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { ServePlan } from '../config/plan.ts';
 import { ExitCode, KirinError } from '../errors.ts';
-import type { StallReport, WorkerMessage } from '../ipc.ts';
+import type { Socket } from 'node:net';
+import type { StallReport, StickyConnection, WorkerMessage } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { ControlServer } from './control.ts';
@@ -250,6 +251,18 @@ export class Master extends EventEmitter<MasterEventMap> {
       `ready: serving ${this.#current.map((l) => l.url).join(', ')} with ${this.#target} worker${this.#target === 1 ? '' : 's'}`,
     );
     void this.#notifier.ready(`serving with ${this.#target} workers`);
+    this.#warnUnroutedStickyListeners();
+  }
+
+  /** Sticky routing reads the first request line, which a TLS or PROXY protocol listener does not show (docs/app-server.md). */
+  #warnUnroutedStickyListeners(): void {
+    const { sticky, listen } = this.#plan;
+    const unrouted = [...listen.https.map((a) => a.spec), ...listen.http.filter((a) => a.proxyProtocol).map((a) => a.spec)];
+    if (!sticky || this.#target < 2 || unrouted.length === 0) return;
+    this.#logger.warn(
+      { listen: unrouted },
+      `sticky: Socket.IO polling sessions on ${unrouted.join(', ')} are not routed to their worker (TLS and PROXY protocol listeners); broadcasts still cross workers — connect those clients with transports: ['websocket'] (docs/app-server.md#socketio-across-workers)`,
+    );
   }
 
   // ── signals and commands ───────────────────────────────────────────────
@@ -505,7 +518,7 @@ export class Master extends EventEmitter<MasterEventMap> {
       spawn: this.#spawnWorker,
       clock: this.#clock,
       events: {
-        message: (w, m) => this.#onMessage(w, m),
+        message: (w, m, handle) => this.#onMessage(w, m, handle),
         stall: (w, r) => this.#onStall(w, r),
         exit: (w, code, signal) => this.#enqueue({ kind: 'exit', worker: w, code, signal }),
       },
@@ -518,7 +531,7 @@ export class Master extends EventEmitter<MasterEventMap> {
   // ── worker events ───────────────────────────────────────────────────────
 
   /** A worker's message: bookkeeping only (state, heartbeat); the loop acts on it in its next pass. */
-  #onMessage(worker: WorkerHandle, message: WorkerMessage): void {
+  #onMessage(worker: WorkerHandle, message: WorkerMessage, handle?: Socket): void {
     switch (message.t) {
       case 'ready':
         if (worker.state === 'booting') {
@@ -551,7 +564,26 @@ export class Master extends EventEmitter<MasterEventMap> {
       case 'event':
         this.#tell(`worker-event:${message.type}`, worker, message.payload);
         break;
+      case 'sticky':
+        if (handle) this.#passStickyConnection(worker, message, handle);
+        break;
+      case 'peers':
+        for (const other of this.#workers) if (other !== worker && other.alive) other.send(message);
+        break;
     }
+  }
+
+  /**
+   * Sticky routing: a worker accepted a connection for a Socket.IO session of
+   * another; pass it on to that one, or back when it is gone (then the session
+   * is unknown wherever it lands, and the client starts a new one).
+   */
+  #passStickyConnection(from: WorkerHandle, message: StickyConnection, socket: Socket): void {
+    // Node started reading the handle as it arrived; stop before the event loop polls, so no byte is read here.
+    (socket as Socket & { _handle?: { readStop(): number } })._handle?.readStop();
+    const owner = this.#workers.find((w) => w.pid === message.owner && w.alive);
+    if (owner) owner.send(message, socket);
+    else from.send({ ...message, orphan: true }, socket);
   }
 
   async #answer(worker: WorkerHandle, id: number, type: string, payload: unknown): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -22,15 +23,16 @@ export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
 /** The operating-system side of a worker. */
 export interface WorkerChild {
   readonly pid: number;
-  /** Sends over the IPC channel; a closed channel drops the message (the exit follows). */
-  send(message: MasterMessage): void;
+  /** Sends over the IPC channel, with a connection's handle when given; a closed channel drops the message (the exit follows). */
+  send(message: MasterMessage, handle?: Socket): void;
   /** Sends a signal; a process already gone is ignored. */
   kill(signal: NodeJS.Signals): void;
 }
 
 /** What a worker child reports; the spawner calls these. */
 export interface WorkerChildEvents {
-  message(message: WorkerMessage): void;
+  /** `handle`: a connection passed along with the message (sticky routing). */
+  message(message: WorkerMessage, handle?: Socket): void;
   stall(report: StallReport): void;
   /** Once, when the process is gone (code and signal null when it could not be started at all). */
   exit(code: number | null, signal: NodeJS.Signals | null): void;
@@ -48,7 +50,7 @@ export type WorkerSpawner = (request: SpawnRequest, events: WorkerChildEvents) =
 
 /** What the master hears from a handle. */
 export interface WorkerEvents {
-  message(worker: WorkerHandle, message: WorkerMessage): void;
+  message(worker: WorkerHandle, message: WorkerMessage, handle?: Socket): void;
   stall(worker: WorkerHandle, report: StallReport): void;
   exit(worker: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void;
 }
@@ -87,7 +89,7 @@ export const processSpawner = (guard: ChildProcesses): WorkerSpawner => (request
   let exited = false;
   const pid = child.pid;
   if (pid !== undefined) guard.addProcess(pid);
-  child.on('message', (message: WorkerMessage) => events.message(message));
+  child.on('message', (message: WorkerMessage, handle?: Socket) => events.message(message, handle));
   child.on('exit', (code, signal) => {
     exited = true;
     if (pid !== undefined) guard.removeProcess(pid);
@@ -113,10 +115,10 @@ export const processSpawner = (guard: ChildProcesses): WorkerSpawner => (request
   }
   return {
     pid: child.pid ?? -1,
-    send(message) {
+    send(message, handle) {
       if (!child.connected) return;
       try {
-        child.send(message);
+        child.send(message, handle);
       } catch {
         // The channel closed under us: the exit event follows.
       }
@@ -182,7 +184,7 @@ export class WorkerHandle implements WorkerFacts {
     this.#child = options.spawn(
       { generation: this.generation, index: this.index, listeners: options.listeners, env: options.env },
       {
-        message: (message) => events.message(this, message),
+        message: (message, handle) => events.message(this, message, handle),
         stall: (report) => {
           this.lastStall = { ...report, at: this.#clock.now() };
           events.stall(this, report);
@@ -204,8 +206,8 @@ export class WorkerHandle implements WorkerFacts {
     this.send({ t: 'init', plan: options.plan, generation: this.generation, index: this.index, listeners: listenerFds, maxRequests: options.maxRequests });
   }
 
-  send(message: MasterMessage): void {
-    if (this.state !== 'exited') this.#child.send(message);
+  send(message: MasterMessage, handle?: Socket): void {
+    if (this.state !== 'exited') this.#child.send(message, handle);
   }
 
   /** Stop accepting, finish in-flight requests, exit. */

@@ -28,6 +28,9 @@ import { useCompileCache } from '../handlers/app/compile-cache.ts';
 import { Pipeline } from './pipeline.ts';
 import { createHttpServer, listenOnFd } from './servers.ts';
 import { webSockets } from './websockets.ts';
+import { installStickyGate, type StickyGate } from './sticky/gate.ts';
+import { peerChannel } from './sticky/peer-channel.ts';
+import type { Server as HttpServer } from 'node:http';
 
 type InitMessage = Extract<MasterMessage, { t: 'init' }>;
 
@@ -44,6 +47,8 @@ class WorkerProcess implements WorkerServices {
   readonly #sockets = new Set<Socket>();
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   readonly #pushListeners = new Map<string, ((payload: unknown) => void)[]>();
+  /** By listener index, with `sticky`: where connections handed over by other workers come in. */
+  readonly #stickyGates = new Map<number, StickyGate>();
   #nextAskId = 1;
   #pipeline: Pipeline | null = null;
   #compiled: CompiledPlan | null = null;
@@ -87,9 +92,11 @@ class WorkerProcess implements WorkerServices {
     saveCompileCache();
     this.#pipeline = pipeline;
     const endsEmptyRequests = this.#compiled.endsEmptyRequests;
-    for (const listener of this.#init.listeners) {
+    for (const [index, listener] of this.#init.listeners.entries()) {
       const server = listener.secure ? await createSecureServer(listener, pipeline, plan, this, endsEmptyRequests) : createHttpServer(pipeline, plan.limits, this.#logger, endsEmptyRequests);
       if (listener.proxyProtocol) expectProxyHeader(server, { trustedProxies: plan.trustedProxies, timeoutMs: plan.limits.headerTimeoutMs, logger: this.#logger });
+      // Sticky routing reads a connection's first request line: plain HTTP only (docs/app-server.md, "Socket.IO").
+      else if (plan.sticky && !listener.secure) this.#stickyGates.set(index, installStickyGate(server as HttpServer, index, plan.limits.headerTimeoutMs, this.#logger));
       server.on('connection', (socket: Socket) => {
         this.#sockets.add(socket);
         socket.once('close', () => this.#sockets.delete(socket));
@@ -142,8 +149,17 @@ class WorkerProcess implements WorkerServices {
     return this.#logger;
   }
 
-  handle(message: MasterMessage): void {
+  handle(message: MasterMessage, handle?: Socket): void {
     switch (message.t) {
+      case 'sticky': {
+        const gate = this.#stickyGates.get(message.listener);
+        if (handle && gate) gate.adopt(handle, Buffer.from(message.data, 'latin1'), message.orphan === true);
+        else handle?.destroy();
+        break;
+      }
+      case 'peers':
+        peerChannel.receive(message.data);
+        break;
       case 'drain':
         void this.drain('the master asked');
         break;
@@ -292,14 +308,14 @@ function bootFailure(error: unknown): never {
   return undefined as never;
 }
 
-process.on('message', (message: MasterMessage) => {
+process.on('message', (message: MasterMessage, handle?: Socket) => {
   if (message.t === 'init') {
     if (worker) return;
     worker = new WorkerProcess(message);
     worker.boot().catch(bootFailure);
     return;
   }
-  worker?.handle(message);
+  worker?.handle(message, handle);
 });
 
 // The master went away (killed, crashed): stop accepting at once — the listening socket is freed for the

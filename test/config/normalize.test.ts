@@ -57,6 +57,7 @@ describe('normalizeConfig', () => {
     const found = problems({
       workerz: 2,
       workers: 'many',
+      sticky: 'yes',
       listen: { http: ['localhost:80x'] },
       sites: {
         'api.example.test': { '/': { proxy: { to: ['http://127.0.0.1:9001', 'http://127.0.0.1:9002/v1'] } } },
@@ -66,13 +67,14 @@ describe('normalizeConfig', () => {
       },
     });
     assert.deepEqual(found, [
-      'workerz: unknown option (did you mean "workers"?); known: workers, listen, envFiles, trustedProxies, stateDir, pidFile, timeout, gracefulTimeout, maxRequests, maxRequestsJitter, maxMemory, limits, accessLog, logLevel, services, sites, tls, admin, notify, ddns, deploy, relay',
+      'workerz: unknown option (did you mean "workers"?); known: workers, listen, envFiles, trustedProxies, stateDir, pidFile, timeout, gracefulTimeout, sticky, maxRequests, maxRequestsJitter, maxMemory, limits, accessLog, logLevel, services, sites, tls, admin, notify, ddns, deploy, relay',
       'workers: expected a whole number from 1 to 1024, got "many"',
       'sites["api.example.test"]["/"].proxy.to[1]: an upstream URL is scheme, host and port only (no path); got "http://127.0.0.1:9002/v1"',
       'sites["bad host!"]: "bad host!" is not a host name; expected names like \'example.com\', \'*.example.com\' (one label) or \'*\'',
       'sites["b.test"]["/"]: a route has exactly one handler, found app and static',
       'sites["c.test"]["/"].allow[0]: "10.0.0.0/33" is not an IP address or CIDR range (e.g. \'10.0.0.0/8\', \'::1\')',
       "listen.http[0]: expected 'HOST:PORT' (e.g. '127.0.0.1:8000', ':80', '[::1]:8000') or 'unix:/path'; got \"localhost:80x\"",
+      'sticky: expected true or false, got "yes"',
     ]);
   });
 

@@ -20,6 +20,10 @@ import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
 import { isThenable, loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
 import { writeResponse } from './write-response.ts';
+import { clusterSocketIO } from './socket-io.ts';
+import { mayRedirect } from '../../worker/sticky/gate.ts';
+import { foreignOwner } from '../../worker/sticky/session-id.ts';
+import type { Logger } from '../../observe/log.ts';
 
 /** One import (and one `setup` call) per module and export, however many routes use it. */
 const loaded = new Map<string, Promise<LoadedApp>>();
@@ -28,8 +32,9 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   const key = `${plan.module}\0${plan.exportName}`;
   let app = loaded.get(key);
   if (!app) {
+    const socketIoModule = env.plan.sticky ? plan.module : null;
     // --timeout bounds the wait for an app that listens late, as it bounds a hung request (0 = off: the master's boot timeout).
-    app = loadApp(plan.module, plan.exportName, { listenWaitMs: env.plan.timeoutMs > 0 ? env.plan.timeoutMs : 60_000 }).then(prepareServer);
+    app = loadApp(plan.module, plan.exportName, { listenWaitMs: env.plan.timeoutMs > 0 ? env.plan.timeoutMs : 60_000 }).then((loadedApp) => prepareServer(loadedApp, socketIoModule, env.logger));
     loaded.set(key, app);
   }
   const resolved = await app;
@@ -39,7 +44,7 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
     const bun = resolved.websocket ? new BunWebSockets(resolved.websocket, env.route.websocket.maxMessageBytes, (error) => reportSocketError(env, error)) : null;
     return fetchHandler(resolved.fetch, maxBody, env, resolved.server ?? null, bun);
   }
-  return nodeHandler(resolved.listener, env, resolved.server ?? null);
+  return nodeHandler(resolved.listener, env, resolved.server ?? null, env.plan.sticky);
 }
 
 /**
@@ -48,9 +53,11 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
  * events carry what Kirin routed to the app. `new WebSocketServer({ server })`,
  * Socket.IO's `new Server(server)` and `server.on('upgrade')` work on it as written.
  */
-async function prepareServer(app: LoadedApp): Promise<LoadedApp> {
+async function prepareServer(app: LoadedApp, socketIoModule: string | null, logger: Logger): Promise<LoadedApp> {
   if (app.setup === undefined || app.server !== undefined) return app;
   const server = app.kind === 'node' ? createServer(app.listener) : createServer();
+  // With `sticky`, a Socket.IO server the app attaches here works across workers (socket-io.ts).
+  if (socketIoModule !== null) clusterSocketIO(socketIoModule, server, logger);
   await app.setup(server);
   app.server = server;
   return app;
@@ -64,13 +71,15 @@ function reportServerError(env: AppErrorSink): RouteHandler['answeredServerError
   };
 }
 
-function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server | null): RouteHandler {
+function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server | null, sticky: boolean): RouteHandler {
+  const redirectsForeignSessions = sticky && server !== null;
   return {
     // Express, Koa … read the body and watch 'close' on the request itself.
     exposesNodeRequest: true,
     answeredServerError: reportServerError(env),
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
+      if (redirectsForeignSessions && redirectToOwner(req, ctx.res as ServerResponse)) return;
       if (req.url !== ctx.target) req.url = ctx.target;
       // Before the app runs: Express replaces the request's prototype, and with it Kirin's lazy X-Forwarded-* view.
       forwardNow(req);
@@ -99,6 +108,22 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server |
     // A server the app listened on emits 'close' when the worker drains (worker/app-listen.ts); nothing else is closed.
     close: () => (server === null ? undefined : closeAppServer(server)),
   };
+}
+
+/**
+ * A Socket.IO request of another worker's session on a kept-alive connection
+ * (the sticky gate looks only at a connection's first request): 307 to the
+ * same target, on a new connection, which the gate routes to the session's
+ * worker. Browsers and socket.io-client repeat a 307 with its method and body.
+ */
+function redirectToOwner(req: IncomingMessage, res: ServerResponse): boolean {
+  const target = req.url ?? '';
+  // Only a path on this host: '//host/…' would be an open redirect.
+  if (target.charCodeAt(0) !== 47 || target.charCodeAt(1) === 47 || target.charCodeAt(1) === 92) return false;
+  if (foreignOwner(target) === 0 || !mayRedirect(req.socket)) return false;
+  res.writeHead(307, { location: target, connection: 'close', 'content-length': 0 });
+  res.end();
+  return true;
 }
 
 /** Hands an upgrade Kirin admitted to the app's server, as Node would have. */
