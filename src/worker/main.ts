@@ -47,6 +47,8 @@ class WorkerProcess implements WorkerServices {
   #relay: RelayWorker | null = null;
   #retired = false;
   #draining = false;
+  /** `kirin dev`'s part of the worker (src/dev/worker.ts), loaded only in dev. */
+  #dev: import('../dev/worker.ts').DevWorker | null = null;
   #ticks = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(init: InitMessage) {
@@ -61,6 +63,11 @@ class WorkerProcess implements WorkerServices {
     const resolver = new ClientResolver(plan.trustedProxies);
     this.#accessLog = plan.accessLog ? new AccessLog(plan.accessLog) : null;
     this.#metrics = new WorkerMetrics();
+    if (plan.dev) {
+      // Before the apps are imported: the module hook must see them load.
+      const { DevWorker } = await import('../dev/worker.ts');
+      this.#dev = new DevWorker(plan, this.#init.generation, this.#logger, (type, payload) => this.notify(type, payload));
+    }
     this.#compiled = await compilePlan(
       plan,
       this.#logger,
@@ -88,6 +95,8 @@ class WorkerProcess implements WorkerServices {
       await listenOnFd(server, listener.fd);
       this.#servers.push(server);
     }
+    // After the listeners: the TLS runtime sets beforeRoute there, and dev's goes in front of it.
+    this.#dev?.attach(pipeline);
     (globalThis as Record<symbol, unknown>)[Symbol.for('kirin.inflight')] = () => this.#describeInflight();
     this.#startTicking();
     this.#startWatchdog();
@@ -137,6 +146,7 @@ class WorkerProcess implements WorkerServices {
     switch (message.t) {
       case 'drain':
         void this.drain('the master asked');
+        this.#dev?.drain();
         break;
       case 'reopen-logs':
         this.#accessLog?.reopen();

@@ -18,6 +18,22 @@ import { writeResponse } from './write-response.ts';
 /** One import per module and export, however many routes use it. */
 const loaded = new Map<string, Promise<LoadedApp>>();
 
+/**
+ * `kirin dev`'s error page (src/dev/worker.ts sets it): an app that fails to
+ * load serves it on every request instead of failing the worker, and an app
+ * error gets it instead of a bare 500. Null under `kirin serve`.
+ */
+export interface AppErrorPage {
+  /** The app could not be imported: said once, when it happens. */
+  failedToLoad(error: unknown): void;
+  show(ctx: RequestContext, error: unknown, failedToLoad: boolean): void;
+}
+let showErrorPage: AppErrorPage | null = null;
+
+export function setAppErrorPage(page: AppErrorPage): void {
+  showErrorPage = page;
+}
+
 export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): Promise<RouteHandler> {
   const key = `${plan.module}\0${plan.exportName}`;
   let app = loaded.get(key);
@@ -25,7 +41,17 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
     app = loadApp(plan.module, plan.exportName);
     loaded.set(key, app);
   }
-  const resolved = await app;
+  let resolved: LoadedApp;
+  try {
+    resolved = await app;
+  } catch (error) {
+    const page = showErrorPage;
+    if (page === null) throw error;
+    // What the module itself threw (a SyntaxError with its position), not Kirin's wrapper.
+    const shown = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    page.failedToLoad(shown);
+    return { handle: (ctx) => page.show(ctx, shown, true) };
+  }
   const maxBody = env.route.middleware.maxBodyBytes;
   if (resolved.kind === 'fetch') {
     installLightResponse();
@@ -115,5 +141,6 @@ export function reportAppError(env: AppErrorSink, ctx: RequestContext, error: un
   }
   env.logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'the app threw an error; answered 500');
   forwardAppError(env.notify, ctx, error);
-  sendError(ctx.res, 500);
+  if (showErrorPage !== null) showErrorPage.show(ctx, error, false);
+  else sendError(ctx.res, 500);
 }
