@@ -54,10 +54,33 @@ export class DevSession {
     const logger = this.#master.logger;
     const started = performance.now();
     logger.info(`${why}; restarting`);
-    void this.#master.reload().then((result) => {
+    void this.#master.reload().then(async (result) => {
       const ms = Math.round(performance.now() - started);
-      if (result.ok) logger.info({ generation: result.generation, ms }, `restarted in ${ms} ms`);
-      else logger.error(`restart failed, the previous code keeps serving: ${result.error}`);
+      if (!result.ok) {
+        logger.error(`restart failed, the previous code keeps serving: ${result.error}`);
+        return;
+      }
+      // Said once the old code is gone too: from then on no connection can reach it.
+      await this.#oldGenerationGone(result.generation);
+      logger.info({ generation: result.generation, ms }, `restarted in ${ms} ms`);
+    });
+  }
+
+  #oldGenerationGone(generation: number): Promise<void> {
+    const master = this.#master;
+    const gone = () => master.status().workers.every((w) => w.generation >= generation);
+    if (gone()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        master.off('worker-exit', check);
+        master.off('finishing', done);
+        resolve();
+      };
+      const check = () => {
+        if (gone()) done();
+      };
+      master.on('worker-exit', check);
+      master.on('finishing', done);
     });
   }
 

@@ -27,23 +27,29 @@ export function isProjectFile(path: string): boolean {
 /** Files found in one burst of loading are sent together, not one message each. */
 const BATCH_MS = 20;
 
-/** Starts recording; `report` gets the new files, a batch at a time. Call before the app is imported. */
-export function trackLoadedModules(report: (files: string[]) => void): void {
+/**
+ * Starts recording; `report` gets the new files, a batch at a time. Call
+ * before the app is imported. Returns what reports the pending batch now.
+ */
+export function trackLoadedModules(report: (files: string[]) => void): () => void {
   const seen = new Set<string>();
   let batch: string[] = [];
   let timer: NodeJS.Timeout | null = null;
+  const flush = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (batch.length === 0) return;
+    const files = batch;
+    batch = [];
+    report(files);
+  };
   const record = (url: string): void => {
     if (!url.startsWith('file:')) return;
     const path = fileURLToPath(url);
     if (seen.has(path) || !isProjectFile(path)) return;
     seen.add(path);
     batch.push(path);
-    timer ??= setTimeout(() => {
-      timer = null;
-      const files = batch;
-      batch = [];
-      report(files);
-    }, BATCH_MS);
+    timer ??= setTimeout(flush, BATCH_MS);
   };
   registerHooks({
     resolve(specifier, context, nextResolve) {
@@ -61,4 +67,5 @@ export function trackLoadedModules(report: (files: string[]) => void): void {
       return nextLoad(url, context);
     },
   });
+  return flush;
 }

@@ -4,6 +4,7 @@
  * app that fails to load or throws, the browser-reload stream and script,
  * and code frames in the terminal for errors the app leaves unhandled.
  */
+import type { Socket } from 'node:net';
 import { relative } from 'node:path';
 import type { HandlerPlan, ServePlan } from '../config/plan.ts';
 import { setAppErrorPage } from '../handlers/app/index.ts';
@@ -18,12 +19,25 @@ import { codeFrame, codeFrameText, errorLocation } from './stack.ts';
 /** The worker event that carries newly loaded files to the master (src/dev/master.ts). */
 export const LOADED_FILES_EVENT = 'dev-files';
 
+/**
+ * On a restart, keep-alive connections idle at least this long are closed at
+ * once, so the browser's next request opens a connection to the new code
+ * instead of getting the old code from the draining worker. Connections used
+ * more recently may carry a request this instant; they are closed by the
+ * drain's sweep after their next response, as under `kirin serve`.
+ */
+const IDLE_CLOSE_MS = 100;
+
 export class DevWorker {
   readonly #reload: BrowserReload | null;
+  readonly #lastAnswered = new WeakMap<Socket, number>();
+  #flushFiles: () => void = () => {};
 
   constructor(plan: ServePlan, generation: number, logger: Logger, notify: (type: string, payload: unknown) => void) {
     this.#reload = plan.dev?.reloadBrowser ? new BrowserReload(generation) : null;
-    trackLoadedModules((files) => notify(LOADED_FILES_EVENT, files));
+    this.#flushFiles = trackLoadedModules((files) => notify(LOADED_FILES_EVENT, files));
+    // Compiled code run in dev: stacks point at the sources (type-stripped .ts keeps its positions anyway).
+    process.setSourceMapsEnabled(true);
     setAppErrorPage({
       failedToLoad: (error) => logger.error(`the app failed to load; every request gets the error page until a save fixes it: ${(error as Error)?.message ?? String(error)}\n${terminalFrame(error)}`),
       show: (ctx, error, failedToLoad) => sendErrorPage(ctx.req, ctx.res, { title: failedToLoad ? 'The app failed to load' : 'The app threw an error', error, route: describeRoute(ctx) }),
@@ -39,18 +53,33 @@ export class DevWorker {
   /** Every request takes the full path (no fast lane), so HTML gets the script and the stream is answered. */
   attach(pipeline: Pipeline): void {
     const reload = this.#reload;
-    if (reload === null) return;
+    const lastAnswered = this.#lastAnswered;
     const before = pipeline.beforeRoute;
     pipeline.everyRequestFullPath = true;
     pipeline.beforeRoute = (req, res) => {
-      if (reload.answer(req, res)) return true;
-      reload.injectInto(req, res);
+      res.once('finish', () => lastAnswered.set(req.socket, performance.now()));
+      if (reload !== null) {
+        if (reload.answer(req, res)) return true;
+        reload.injectInto(req, res);
+      }
       return before !== null && before(req, res);
     };
   }
 
-  drain(): void {
+  /** Before the worker says it is ready: the master must know what to watch before a save can happen. */
+  beforeReady(): void {
+    this.#flushFiles();
+  }
+
+  /** The worker was replaced: end the reload streams and close the connections that sit idle. */
+  drain(sockets: Iterable<Socket>): void {
     this.#reload?.drain();
+    const now = performance.now();
+    for (const socket of sockets) {
+      const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+      const answeredAt = this.#lastAnswered.get(socket);
+      if (!busy && answeredAt !== undefined && now - answeredAt >= IDLE_CLOSE_MS) socket.destroy();
+    }
   }
 }
 

@@ -100,6 +100,7 @@ class WorkerProcess implements WorkerServices {
     (globalThis as Record<symbol, unknown>)[Symbol.for('kirin.inflight')] = () => this.#describeInflight();
     this.#startTicking();
     this.#startWatchdog();
+    this.#dev?.beforeReady();
     this.send({ t: 'ready' });
     this.#logger.debug({ listeners: this.#init.listeners.map((l) => l.spec) }, 'worker ready');
   }
@@ -146,7 +147,7 @@ class WorkerProcess implements WorkerServices {
     switch (message.t) {
       case 'drain':
         void this.drain('the master asked');
-        this.#dev?.drain();
+        this.#dev?.drain(this.#sockets);
         break;
       case 'reopen-logs':
         this.#accessLog?.reopen();
