@@ -10,7 +10,7 @@ import { relative } from 'node:path';
 import type { ServePlan } from '../config/plan.ts';
 import type { Master } from '../master/master.ts';
 import { FileWatcher } from './watcher.ts';
-import { LOADED_FILES_EVENT } from './worker.ts';
+import { LOADED_FILES_EVENT, REPLACED_EVENT } from './worker.ts';
 
 /**
  * Saves arrive as bursts (write temp, rename; formatters writing several
@@ -60,26 +60,30 @@ export class DevSession {
         logger.error(`restart failed, the previous code keeps serving: ${result.error}`);
         return;
       }
-      // Said once the old code is gone too: from then on no connection can reach it.
-      await this.#oldGenerationGone(result.generation);
+      // Said once the old workers pass on what reaches them: from then on every request gets the new code.
+      await this.#oldGenerationReplaced(result.generation);
       logger.info({ generation: result.generation, ms }, `restarted in ${ms} ms`);
     });
   }
 
-  #oldGenerationGone(generation: number): Promise<void> {
+  /** Resolves once every worker older than `generation` has handed over (or exited). */
+  #oldGenerationReplaced(generation: number): Promise<void> {
     const master = this.#master;
-    const gone = () => master.status().workers.every((w) => w.generation >= generation);
-    if (gone()) return Promise.resolve();
+    const waiting = new Set(master.status().workers.filter((w) => w.generation < generation).map((w) => w.pid));
+    if (waiting.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        master.off('worker-exit', check);
+        master.off(`worker-event:${REPLACED_EVENT}`, seen);
+        master.off('worker-exit', seen);
         master.off('finishing', done);
         resolve();
       };
-      const check = () => {
-        if (gone()) done();
+      const seen = (worker: { pid: number }) => {
+        waiting.delete(worker.pid);
+        if (waiting.size === 0) done();
       };
-      master.on('worker-exit', check);
+      master.on(`worker-event:${REPLACED_EVENT}`, seen);
+      master.on('worker-exit', seen);
       master.on('finishing', done);
     });
   }

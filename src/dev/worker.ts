@@ -4,37 +4,36 @@
  * app that fails to load or throws, the browser-reload stream and script,
  * and code frames in the terminal for errors the app leaves unhandled.
  */
-import type { Socket } from 'node:net';
 import { relative } from 'node:path';
 import type { HandlerPlan, ServePlan } from '../config/plan.ts';
+import type { ListenerFd } from '../ipc.ts';
 import { setAppErrorPage } from '../handlers/app/index.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RequestContext } from '../worker/context.ts';
 import type { Pipeline } from '../worker/pipeline.ts';
 import { BrowserReload } from './browser-reload.ts';
 import { sendErrorPage } from './error-page.ts';
+import { handOver, handOverTarget, type HandOverTarget } from './hand-over.ts';
 import { trackLoadedModules } from './module-graph.ts';
 import { codeFrame, codeFrameText, errorLocation } from './stack.ts';
 
 /** The worker event that carries newly loaded files to the master (src/dev/master.ts). */
 export const LOADED_FILES_EVENT = 'dev-files';
-
-/**
- * On a restart, keep-alive connections idle at least this long are closed at
- * once, so the browser's next request opens a connection to the new code
- * instead of getting the old code from the draining worker. Connections used
- * more recently may carry a request this instant; they are closed by the
- * drain's sweep after their next response, as under `kirin serve`.
- */
-const IDLE_CLOSE_MS = 100;
+/** The worker event that says a replaced worker hands its requests over from now on. */
+export const REPLACED_EVENT = 'dev-replaced';
 
 export class DevWorker {
   readonly #reload: BrowserReload | null;
-  readonly #lastAnswered = new WeakMap<Socket, number>();
+  /** Where requests that reach this worker after it was replaced go (hand-over.ts). */
+  readonly #successor: HandOverTarget | null;
+  #replaced = false;
   #flushFiles: () => void = () => {};
+  readonly #notify: (type: string, payload: unknown) => void;
 
-  constructor(plan: ServePlan, generation: number, logger: Logger, notify: (type: string, payload: unknown) => void) {
+  constructor(plan: ServePlan, generation: number, listeners: readonly ListenerFd[], logger: Logger, notify: (type: string, payload: unknown) => void) {
     this.#reload = plan.dev?.reloadBrowser ? new BrowserReload(generation) : null;
+    this.#successor = handOverTarget(listeners);
+    this.#notify = notify;
     this.#flushFiles = trackLoadedModules((files) => notify(LOADED_FILES_EVENT, files));
     // Compiled code run in dev: stacks point at the sources (type-stripped .ts keeps its positions anyway).
     process.setSourceMapsEnabled(true);
@@ -53,11 +52,13 @@ export class DevWorker {
   /** Every request takes the full path (no fast lane), so HTML gets the script and the stream is answered. */
   attach(pipeline: Pipeline): void {
     const reload = this.#reload;
-    const lastAnswered = this.#lastAnswered;
     const before = pipeline.beforeRoute;
     pipeline.everyRequestFullPath = true;
     pipeline.beforeRoute = (req, res) => {
-      res.once('finish', () => lastAnswered.set(req.socket, performance.now()));
+      if (this.#replaced && this.#successor !== null) {
+        handOver(req, res, this.#successor);
+        return true;
+      }
       if (reload !== null) {
         if (reload.answer(req, res)) return true;
         reload.injectInto(req, res);
@@ -71,15 +72,11 @@ export class DevWorker {
     this.#flushFiles();
   }
 
-  /** The worker was replaced: end the reload streams and close the connections that sit idle. */
-  drain(sockets: Iterable<Socket>): void {
+  /** The worker was replaced: end the reload streams; requests still arriving go to the new code. */
+  drain(): void {
+    this.#replaced = true;
     this.#reload?.drain();
-    const now = performance.now();
-    for (const socket of sockets) {
-      const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
-      const answeredAt = this.#lastAnswered.get(socket);
-      if (!busy && answeredAt !== undefined && now - answeredAt >= IDLE_CLOSE_MS) socket.destroy();
-    }
+    this.#notify(REPLACED_EVENT, null);
   }
 }
 

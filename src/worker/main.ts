@@ -66,7 +66,7 @@ class WorkerProcess implements WorkerServices {
     if (plan.dev) {
       // Before the apps are imported: the module hook must see them load.
       const { DevWorker } = await import('../dev/worker.ts');
-      this.#dev = new DevWorker(plan, this.#init.generation, this.#logger, (type, payload) => this.notify(type, payload));
+      this.#dev = new DevWorker(plan, this.#init.generation, this.#init.listeners, this.#logger, (type, payload) => this.notify(type, payload));
     }
     this.#compiled = await compilePlan(
       plan,
@@ -147,7 +147,7 @@ class WorkerProcess implements WorkerServices {
     switch (message.t) {
       case 'drain':
         void this.drain('the master asked');
-        this.#dev?.drain(this.#sockets);
+        this.#dev?.drain();
         break;
       case 'reopen-logs':
         this.#accessLog?.reopen();
