@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { redactHeaders, redactTarget } from '../observe/redact.ts';
 import type { NodeRequest, NodeResponse } from '../worker/context.ts';
-import { codeFrame, errorLocation, parseStack, stackOf, stackWithoutHeader, type CodeFrame, type StackFrame } from './stack.ts';
+import { codeFrame, errorLocation, parseStack, stackOf, stackWithoutHeader, syntaxErrorLocation, type CodeFrame, type StackFrame } from './stack.ts';
 
 export interface ErrorReport {
   /** What went wrong, in a few words: "The app failed to load". */
@@ -37,7 +37,8 @@ export function describeError(report: ErrorReport, req: NodeRequest): ErrorDocum
     error: { name: error?.name ?? 'Error', message: error?.message ?? String(report.error), stack: stackWithoutHeader(stack) },
     location: location && { file: location.file, line: location.line, column: location.column },
     codeFrame: location && codeFrame(location),
-    frames: parseStack(stack),
+    // A file that did not parse ran nothing: the frames would only be Node's loader.
+    frames: syntaxErrorLocation(stack) ? [] : parseStack(stack),
     request: { method: req.method ?? 'GET', url: redactTarget(req.url ?? '/'), headers: redactHeaders(req.headers as IncomingHttpHeaders) },
     route: report.route,
   };
@@ -71,7 +72,7 @@ export function renderHtml(doc: ErrorDocument): string {
 <body>
 <header><p class="kind">${escape(doc.title)}</p><h1>${escape(doc.error.name)}: ${escape(doc.error.message)}</h1><p class="where">${escape(where)}</p></header>
 ${doc.codeFrame ? renderCodeFrame(doc.codeFrame) : ''}
-<section><h2>Stack</h2><ol class="stack">${doc.frames.map(renderFrame).join('') || `<li><pre>${escape(doc.error.stack)}</pre></li>`}</ol></section>
+<section><h2>Stack</h2>${doc.frames.length ? `<ol class="stack">${doc.frames.map(renderFrame).join('')}</ol>` : `<p>${doc.codeFrame ? 'none: the file did not parse, so nothing in it ran' : 'none recorded'}</p>`}</section>
 <section><h2>Request</h2><p class="request">${escape(doc.request.method)} ${escape(doc.request.url)}</p>
 <table>${Object.entries(doc.request.headers).map(([name, value]) => `<tr><th>${escape(name)}</th><td>${escape(value)}</td></tr>`).join('')}</table></section>
 <section><h2>Route</h2><p>${escape(doc.route ?? 'none: the app failed before a route was reached')}</p></section>

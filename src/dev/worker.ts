@@ -80,9 +80,9 @@ export class DevWorker {
   }
 }
 
-/** "sites["localhost"]["/"] → app src/app.ts": where Kirin sent the request. */
+/** 'site "localhost", route "/" → app src/app.ts': where Kirin sent the request. */
 function describeRoute(ctx: RequestContext): string {
-  return `${ctx.route.plan.at} → ${describeHandler(ctx.route.plan.handler)}`;
+  return `site "${ctx.site.plan.key}", route "${ctx.route.prefix}" → ${describeHandler(ctx.route.plan.handler)}`;
 }
 
 function describeHandler(handler: HandlerPlan): string {
