@@ -9,6 +9,7 @@ import { ExitCode } from '../errors.ts';
 import { isLoopback } from '../net/ip.ts';
 import { DevSession } from '../dev/master.ts';
 import { KEYS_HINT, listenForKeys, openBrowser } from '../dev/keys.ts';
+import { StandbySpawner } from '../dev/standby.ts';
 import type { Master } from '../master/master.ts';
 import { parseServeFlags, runMaster, SERVE_HELP, SERVE_OPTIONS } from './serve.ts';
 
@@ -30,7 +31,7 @@ Options of kirin dev:
       --no-reload-browser      do not inject the browser-reload script
 
 Options shared with kirin serve (dev defaults: --workers 1, --bind
-127.0.0.1:8000 or 127.0.0.1:$PORT, --admin off):
+127.0.0.1:8000 or 127.0.0.1:$PORT, --admin off, --timeout 0):
 ${SERVE_FLAGS}`;
 
 const DEV_OPTIONS = {
@@ -53,8 +54,11 @@ export async function run(argv: string[]): Promise<number> {
   // Loopback unless --bind says otherwise: the error page shows code and requests.
   overrides.listen ??= { http: [`127.0.0.1:${baseEnv.PORT ?? 8000}`] };
   overrides.admin ??= false;
+  // No watchdog: a request paused in a debugger is not a hung worker (and an idle dev server then costs nothing).
+  overrides.timeout ??= 0;
   const dev: DevPlan = { reloadBrowser: flags['no-reload-browser'] !== true };
   let session: DevSession | null = null;
+  let standby: StandbySpawner | null = null;
   let stopKeys: (() => void) | null = null;
   return runMaster({
     args,
@@ -64,10 +68,14 @@ export async function run(argv: string[]): Promise<number> {
     adjustPlan: (plan) => {
       plan.dev = dev;
     },
+    wrapSpawner: (spawner) => (standby = new StandbySpawner(spawner)).spawner,
     attach: (master) => {
       session = new DevSession(master, { poll: flags.poll === true });
       warnIfReachable(master);
-      master.once('finishing', () => stopKeys?.());
+      master.once('finishing', () => {
+        stopKeys?.();
+        standby?.close();
+      });
     },
     started: (master) => {
       const url = master.status().listeners[0] ?? '';

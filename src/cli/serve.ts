@@ -7,7 +7,7 @@ import { normalizeConfig } from '../config/normalize.ts';
 import type { ServePlan } from '../config/plan.ts';
 import { checkServedFiles } from '../config/served-files.ts';
 import { ExitCode, KirinError } from '../errors.ts';
-import { Master, type MasterSignal } from '../master/master.ts';
+import { Master, type MasterOptions, type MasterSignal } from '../master/master.ts';
 import { SystemdNotifier, takeActivatedSockets, type ActivatedSockets } from '../master/systemd.ts';
 import { createLogger } from '../observe/log.ts';
 import { attachMasterExtensions } from '../master/extensions.ts';
@@ -178,6 +178,8 @@ export interface MasterRun {
   faultOnSignal?: MasterSignal | null;
   /** Changes every plan built, the first and each reload's (kirin dev marks it dev). */
   adjustPlan?: (plan: ServePlan) => void;
+  /** Wraps how workers are started (kirin dev keeps a spare one ready). */
+  wrapSpawner?: MasterOptions['wrapSpawner'];
   /** Called before the master starts (kirin dev attaches its watcher) and once it serves. */
   attach?: (master: Master) => void;
   started?: (master: Master) => void;
@@ -208,6 +210,7 @@ export async function runMaster(run: MasterRun): Promise<number> {
     notifier,
     loadPlan: load,
     faultOnSignal: run.faultOnSignal ?? null,
+    wrapSpawner: run.wrapSpawner,
   });
   attachMasterExtensions(master);
   run.attach?.(master);

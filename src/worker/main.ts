@@ -30,6 +30,8 @@ type InitMessage = Extract<MasterMessage, { t: 'init' }>;
 
 const TICK_MS = 250;
 const HEARTBEAT_EVERY_TICKS = 4;
+/** Without a watchdog (`kirin dev` by default) nothing reads the ticks: only a heartbeat, this seldom, for `kirin status`. */
+const UNWATCHED_HEARTBEAT_MS = 5_000;
 
 class WorkerProcess implements WorkerServices {
   readonly #logger: Logger;
@@ -223,6 +225,11 @@ class WorkerProcess implements WorkerServices {
   }
 
   #startTicking(): void {
+    if (this.#plan.dev !== null && this.#plan.timeoutMs <= 0) {
+      setInterval(() => this.#heartbeat(), UNWATCHED_HEARTBEAT_MS).unref();
+      this.#heartbeat();
+      return;
+    }
     let count = 0;
     const timer = setInterval(() => {
       Atomics.add(this.#ticks, 0, 1);
