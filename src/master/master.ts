@@ -87,6 +87,8 @@ export interface MasterStatus {
   restarts: Record<ExitReason, number>;
   configFile: string | null;
   services: ReturnType<ServiceManager['status']>;
+  /** Runs as `kirin dev` (K034 in `kirin check --deploy`); absent from masters that predate it. */
+  dev?: boolean;
 }
 
 export interface MasterOptions {
@@ -948,6 +950,7 @@ export class Master extends EventEmitter<MasterEventMap> {
       restarts: { ...this.#restarts },
       configFile: this.#plan.configFile,
       services: this.#services.status(),
+      dev: this.#plan.dev !== null,
     };
   }
 

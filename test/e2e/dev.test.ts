@@ -10,7 +10,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { request } from '../support/http.ts';
-import { startKirin, tempDir, writeFiles, type KirinProcess, type LogLine } from '../support/kirin.ts';
+import { runKirin, startKirin, tempDir, writeConfig, writeFiles, type KirinProcess, type LogLine } from '../support/kirin.ts';
 
 const APP = `import { message } from './message.ts';
 export default {
@@ -254,3 +254,20 @@ async function openStream(url: string): Promise<{ next(): Promise<string>; ended
     req.end();
   });
 }
+
+describe('kirin dev: never in production', () => {
+  it('kirin check --deploy reports a Kirin running in dev mode for the config (K034); kirin serve is not reported', async () => {
+    const dir = project();
+    writeConfig(dir, { sites: { '*': { '/': { app: './app.ts' } } } });
+    const dev = await startKirin({ args: ['dev'], cwd: dir });
+    started.push(dev);
+    const whileDev = await runKirin(['check', '--deploy'], dir);
+    assert.match(whileDev.stdout, /K034/);
+    assert.match(whileDev.stdout, new RegExp(`pid ${dev.pid}\\) is kirin dev`));
+    await dev.stop();
+    const serve = await startKirin({ args: ['serve'], cwd: dir });
+    started.push(serve);
+    const whileServe = await runKirin(['check', '--deploy'], dir);
+    assert.doesNotMatch(whileServe.stdout, /K034/);
+  });
+});
