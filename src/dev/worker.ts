@@ -39,14 +39,13 @@ export class DevWorker {
     process.setSourceMapsEnabled(true);
     setAppErrorPage({
       failedToLoad: (error) => logger.error(`the app failed to load; every request gets the error page until a save fixes it: ${(error as Error)?.message ?? String(error)}\n${terminalFrame(error)}`),
-      show: (ctx, error, failedToLoad) => sendErrorPage(ctx.req, ctx.res, { title: failedToLoad ? 'The app failed to load' : 'The app threw an error', error, route: describeRoute(ctx) }),
+      show: (ctx, error, failedToLoad) => {
+        // The log has the error and its stack already (reportAppError); the terminal gets where it is in the source.
+        if (!failedToLoad) writeFrame(error);
+        sendErrorPage(ctx.req, ctx.res, { title: failedToLoad ? 'The app failed to load' : 'The app threw an error', error, route: describeRoute(ctx) });
+      },
     });
-    for (const event of ['unhandledRejection', 'uncaughtException'] as const) {
-      process.on(event, (error: unknown) => {
-        const frame = terminalFrame(error);
-        if (frame) process.stderr.write(`${frame}\n`);
-      });
-    }
+    for (const event of ['unhandledRejection', 'uncaughtException'] as const) process.on(event, writeFrame);
   }
 
   /** Every request takes the full path (no fast lane), so HTML gets the script and the stream is answered. */
@@ -94,6 +93,11 @@ function describeHandler(handler: HandlerPlan): string {
     default:
       return handler.type;
   }
+}
+
+function writeFrame(error: unknown): void {
+  const frame = terminalFrame(error);
+  if (frame) process.stderr.write(`${frame}\n`);
 }
 
 /** The code frame of an error's place in the project, for the terminal; '' when it has none. */
