@@ -17,7 +17,7 @@ import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
 import { BENCH_DIR, NODE } from './lib/paths.ts';
 import { Printer, table, type BenchResult, type Target } from './lib/report.ts';
 
-const BENCHES = ['app-server', 'memory', 'reload', 'edge', 'tls', 'relay', 'ws'] as const;
+const BENCHES = ['app-server', 'memory', 'reload', 'edge', 'tls', 'relay', 'ws', 'dev'] as const;
 /** Benches other parts of the project write; skipped with a note while they do not exist. */
 const OPTIONAL = new Set(['tls']);
 

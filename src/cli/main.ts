@@ -11,6 +11,7 @@ type CommandModule = { run(args: string[]): Promise<number> };
 
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   serve: { summary: 'run the app server (master and workers)', load: () => import('./serve.ts') },
+  dev: { summary: 'development server: restart on save, error page, browser reload', load: () => import('./dev.ts') },
   status: { summary: 'show the workers of a running Kirin', load: () => import('./status.ts') },
   reload: { summary: 'zero-downtime reload of config and code', load: () => import('./reload.ts') },
   stop: { summary: 'graceful stop', load: () => import('./stop.ts') },

@@ -7,12 +7,12 @@ import { normalizeConfig } from '../config/normalize.ts';
 import type { ServePlan } from '../config/plan.ts';
 import { checkServedFiles } from '../config/served-files.ts';
 import { ExitCode, KirinError } from '../errors.ts';
-import { Master, type MasterSignal } from '../master/master.ts';
+import { Master, type MasterOptions, type MasterSignal } from '../master/master.ts';
 import { SystemdNotifier, takeActivatedSockets, type ActivatedSockets } from '../master/systemd.ts';
 import { createLogger } from '../observe/log.ts';
 import { warmCompileCache } from '../handlers/app/compile-cache.ts';
 import { attachMasterExtensions } from '../master/extensions.ts';
-import { parseCommandLine } from './args.ts';
+import { parseCommandLine, type Options } from './args.ts';
 import { reportCliError } from './report-error.ts';
 import { resolveServeTarget } from './serve-target.ts';
 
@@ -52,7 +52,7 @@ Options:
   -h, --help                   this help
 `;
 
-const OPTIONS = {
+export const SERVE_OPTIONS = {
   config: { type: 'string', short: 'c' },
   workers: { type: 'string', short: 'w' },
   bind: { type: 'string', short: 'b', multiple: true },
@@ -84,8 +84,25 @@ export interface ServeArgs {
   note?: string | null;
 }
 
+/** The command that reads the serve flags: `serve`, or `dev` with a few of its own (cli/dev.ts). */
+export interface ServeCommand<T extends Options> {
+  name: string;
+  help: string;
+  options: T;
+}
+
+const SERVE: ServeCommand<typeof SERVE_OPTIONS> = { name: 'serve', help: SERVE_HELP, options: SERVE_OPTIONS };
+
 export function parseServeArgs(argv: string[], cwd: string): ServeArgs | 'help' {
-  const { values, positionals } = parseCommandLine(argv, OPTIONS, SERVE_HELP, 1);
+  const parsed = parseServeFlags(argv, cwd, SERVE);
+  return parsed === 'help' ? 'help' : parsed.args;
+}
+
+/** The serve flags into config overrides, and every flag's value for the command's own. */
+export function parseServeFlags<T extends typeof SERVE_OPTIONS>(argv: string[], cwd: string, command: ServeCommand<T>): { args: ServeArgs; flags: Record<string, unknown> } | 'help' {
+  const parsed = parseCommandLine(argv, command.options, command.help, 1);
+  const values = parsed.values as unknown as ParsedServeFlags;
+  const positionals = parsed.positionals;
   if (values.help) return 'help';
   const overrides: Record<string, unknown> = {};
   const limits: Record<string, unknown> = {};
@@ -115,11 +132,13 @@ export function parseServeArgs(argv: string[], cwd: string): ServeArgs | 'help' 
   if (target === null && configFile === null) {
     configFile = findConfigFile(cwd);
     if (configFile === null) {
-      throw new KirinError('KIRIN_ERR_USAGE', `nothing to serve: give an app (kirin serve app.ts) or create kirin.config.ts in ${cwd}\n\n${SERVE_HELP}`);
+      throw new KirinError('KIRIN_ERR_USAGE', `nothing to serve: give an app (kirin ${command.name} app.ts) or create kirin.config.ts in ${cwd}\n\n${command.help}`);
     }
   }
-  return { app: target?.app, configFile, overrides, note: target?.note ?? null };
+  return { args: { app: target?.app, configFile, overrides, note: target?.note ?? null }, flags: values as unknown as Record<string, unknown> };
 }
+
+type ParsedServeFlags = ReturnType<typeof parseCommandLine<typeof SERVE_OPTIONS>>['values'];
 
 function integer(flag: string, value: string, min: number): number {
   const n = Number(value);
@@ -164,12 +183,38 @@ export async function run(argv: string[]): Promise<number> {
   const baseEnv: NodeJS.ProcessEnv = { ...process.env };
   const activated = takeActivatedSockets(baseEnv);
   const faultOnSignal = takeLoopFault(baseEnv);
+  return runMaster({ args, cwd, baseEnv, activated, faultOnSignal });
+}
+
+export interface MasterRun {
+  args: ServeArgs;
+  cwd: string;
+  baseEnv: NodeJS.ProcessEnv;
+  activated: ActivatedSockets | null;
+  faultOnSignal?: MasterSignal | null;
+  /** Changes every plan built, the first and each reload's (kirin dev marks it dev). */
+  adjustPlan?: (plan: ServePlan) => void;
+  /** Wraps how workers are started (kirin dev keeps a spare one ready). */
+  wrapSpawner?: MasterOptions['wrapSpawner'];
+  /** Called before the master starts (kirin dev attaches its watcher) and once it serves. */
+  attach?: (master: Master) => void;
+  started?: (master: Master) => void;
+}
+
+/** Builds the plan, starts the master and its extensions, and resolves with the exit code once it stops. */
+export async function runMaster(run: MasterRun): Promise<number> {
+  const { args, cwd, baseEnv, activated } = run;
   const bootLogger = createLogger({ level: 'info', role: 'master' });
   const notifier = new SystemdNotifier(baseEnv, bootLogger);
   if (args.note) bootLogger.info(args.note);
+  const load = async (signal?: AbortSignal) => {
+    const loaded = await buildPlan(args, cwd, baseEnv, activated, signal);
+    run.adjustPlan?.(loaded.plan);
+    return loaded;
+  };
   let loaded: { plan: ServePlan; env: NodeJS.ProcessEnv };
   try {
-    loaded = await buildPlan(args, cwd, baseEnv, activated);
+    loaded = await load();
   } catch (error) {
     return reportCliError(error);
   }
@@ -179,10 +224,12 @@ export async function run(argv: string[]): Promise<number> {
     env: loaded.env,
     logger,
     notifier,
-    loadPlan: (signal) => buildPlan(args, cwd, baseEnv, activated, signal),
-    faultOnSignal,
+    loadPlan: load,
+    faultOnSignal: run.faultOnSignal ?? null,
+    wrapSpawner: run.wrapSpawner,
   });
   attachMasterExtensions(master);
+  run.attach?.(master);
   try {
     await master.start();
   } catch (error) {
@@ -193,6 +240,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return reportCliError(error);
   }
+  run.started?.(master);
   return master.stopped;
 }
 

@@ -139,6 +139,7 @@ export function normalizeConfig(input: NormalizeInput): ServePlan {
     notify: { email: null, webhook: null },
     ddns: null,
     relay: relay?.relay ?? null,
+    dev: null,
   };
   plan.services = normalizeServices(raw.services, root.key('services'), issues, baseDir, plan.stateDir);
   checkProxiedServices(plan, issues);

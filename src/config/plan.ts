@@ -39,6 +39,14 @@ export interface ServePlan {
   ddns: DdnsPlan | null;
   /** The relay role (a VPS forwarding whole connections home), or null; see src/relay/plan.ts. */
   relay: RelayPlan | null;
+  /** `kirin dev` (src/dev/): the worker reports what it loads and shows the error page; null under `kirin serve`. */
+  dev: DevPlan | null;
+}
+
+/** What `kirin dev` turns on in its workers; never set from a config file. */
+export interface DevPlan {
+  /** Inject the script that reloads HTML pages after a restart (off with --no-reload-browser). */
+  reloadBrowser: boolean;
 }
 
 export interface ListenAddress {

@@ -51,6 +51,12 @@ const MAX_BACKOFF_MS = 30_000;
 const FAST_STOP_MS = 2_000;
 const LOOP_MS = 250;
 /**
+ * `kirin dev` runs without the watchdog (a debugger pause is not a hang) and
+ * nothing else in it is due by the clock: an idle development server should
+ * cost nothing, so its loop looks round this seldom (events still wake it).
+ */
+const DEV_LOOP_MS = 2_000;
+/**
  * A hung worker's watchdog thread reports what blocked it (request, stack) before the
  * timeout; on a busy machine that report can lag. A worker past its timeout without
  * one gets this much longer for it, so the log can name the culprit.
@@ -84,6 +90,8 @@ export interface MasterStatus {
   restarts: Record<ExitReason, number>;
   configFile: string | null;
   services: ReturnType<ServiceManager['status']>;
+  /** Runs as `kirin dev` (K034 in `kirin check --deploy`); absent from masters that predate it. */
+  dev?: boolean;
 }
 
 export interface MasterOptions {
@@ -94,6 +102,8 @@ export interface MasterOptions {
   notifier: SystemdNotifier;
   /** Starts worker processes (default: Node child processes). Unit tests pass a fake they drive. */
   spawnWorker?: WorkerSpawner;
+  /** Wraps the spawner (`kirin dev` keeps a spare worker started ahead: src/dev/standby.ts). */
+  wrapSpawner?: (spawner: WorkerSpawner) => WorkerSpawner;
   /** Default: the system clock. */
   clock?: Clock;
   /**
@@ -190,7 +200,8 @@ export class Master extends EventEmitter<MasterEventMap> {
     this.#loadPlan = options.loadPlan;
     this.#notifier = options.notifier;
     this.#guard = new GroupGuard(options.logger);
-    this.#spawnWorker = options.spawnWorker ?? processSpawner(this.#guard);
+    const spawner = options.spawnWorker ?? processSpawner(this.#guard);
+    this.#spawnWorker = options.wrapSpawner ? options.wrapSpawner(spawner) : spawner;
     this.#clock = options.clock ?? systemClock;
     this.#ownProcess = options.ownProcess ?? true;
     this.#faultOnSignal = options.faultOnSignal ?? null;
@@ -399,13 +410,14 @@ export class Master extends EventEmitter<MasterEventMap> {
 
   /** Until something is queued, or LOOP_MS (less when a backoff ends sooner). */
   #sleep(untilDue: number): Promise<void> {
+    const loopMs = this.#plan.dev !== null && this.#plan.timeoutMs === 0 ? DEV_LOOP_MS : LOOP_MS;
     return new Promise<void>((resolve) => {
       const wake = () => {
         cancel();
         this.#wake = null;
         resolve();
       };
-      const cancel = this.#clock.setTimer(untilDue > 0 ? Math.min(LOOP_MS, untilDue) : LOOP_MS, wake);
+      const cancel = this.#clock.setTimer(untilDue > 0 ? Math.min(loopMs, untilDue) : loopMs, wake);
       this.#wake = wake;
     });
   }
@@ -974,6 +986,7 @@ export class Master extends EventEmitter<MasterEventMap> {
       restarts: { ...this.#restarts },
       configFile: this.#plan.configFile,
       services: this.#services.status(),
+      dev: this.#plan.dev !== null,
     };
   }
 

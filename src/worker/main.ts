@@ -38,6 +38,8 @@ const TICK_MS = 250;
 const HEARTBEAT_EVERY_TICKS = 4;
 /** How long before the graceful deadline open WebSockets get 1001 (a quarter of the timeout when it is short). */
 const WEBSOCKET_CLOSE_MS = 1000;
+/** Without a watchdog (`kirin dev` by default) nothing reads the ticks: only a heartbeat, this seldom, for `kirin status`. */
+const UNWATCHED_HEARTBEAT_MS = 5_000;
 
 class WorkerProcess implements WorkerServices {
   readonly #logger: Logger;
@@ -57,6 +59,8 @@ class WorkerProcess implements WorkerServices {
   #relay: RelayWorker | null = null;
   #retired = false;
   #draining = false;
+  /** `kirin dev`'s part of the worker (src/dev/worker.ts), loaded only in dev. */
+  #dev: import('../dev/worker.ts').DevWorker | null = null;
   #ticks = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(init: InitMessage) {
@@ -74,6 +78,11 @@ class WorkerProcess implements WorkerServices {
     const servedAt = this.#init.listeners[0]?.spec ?? 'its listeners';
     interceptAppListens({ address: addressOfListener(servedAt), servedAt, logger: this.#logger, announce: this.#init.index === 1 });
     const saveCompileCache = useCompileCache(plan.stateDir);
+    if (plan.dev) {
+      // Before the apps are imported: the module hook must see them load.
+      const { DevWorker } = await import('../dev/worker.ts');
+      this.#dev = new DevWorker(plan, this.#init.generation, this.#init.listeners, this.#logger, (type, payload) => this.notify(type, payload));
+    }
     this.#compiled = await compilePlan(
       plan,
       this.#logger,
@@ -104,9 +113,12 @@ class WorkerProcess implements WorkerServices {
       await listenOnFd(server, listener.fd);
       this.#servers.push(server);
     }
+    // After the listeners: the TLS runtime sets beforeRoute there, and dev's goes in front of it.
+    this.#dev?.attach(pipeline);
     (globalThis as Record<symbol, unknown>)[Symbol.for('kirin.inflight')] = () => this.#describeInflight();
     this.#startTicking();
     this.#startWatchdog();
+    this.#dev?.beforeReady();
     this.send({ t: 'ready' });
     this.#logger.debug({ listeners: this.#init.listeners.map((l) => l.spec) }, 'worker ready');
   }
@@ -162,6 +174,7 @@ class WorkerProcess implements WorkerServices {
         break;
       case 'drain':
         void this.drain('the master asked');
+        this.#dev?.drain();
         break;
       case 'reopen-logs':
         this.#accessLog?.reopen();
@@ -242,6 +255,11 @@ class WorkerProcess implements WorkerServices {
   }
 
   #startTicking(): void {
+    if (this.#plan.dev !== null && this.#plan.timeoutMs <= 0) {
+      setInterval(() => this.#heartbeat(), UNWATCHED_HEARTBEAT_MS).unref();
+      this.#heartbeat();
+      return;
+    }
     let count = 0;
     const timer = setInterval(() => {
       Atomics.add(this.#ticks, 0, 1);

@@ -70,6 +70,8 @@ export class Pipeline {
    * whatever the site's routes and guards (tls/worker-tls.ts). Null otherwise.
    */
   beforeRoute: ((req: NodeRequest, res: NodeResponse) => boolean) | null = null;
+  /** Set by `kirin dev` (src/dev/worker.ts): beforeRoute sees every request, so the fast lane takes none. */
+  everyRequestFullPath = false;
 
   constructor(options: {
     sites: SiteMap<CompiledSite>;
@@ -262,7 +264,7 @@ export class Pipeline {
    * from the handler that takes the request (`forwardingFields`).
    */
   simpleRoute(authority: string, url: string): SimpleRoute | null {
-    if (this.draining) return null;
+    if (this.draining || this.everyRequestFullPath) return null;
     // The TLS runtime answers ACME HTTP-01 challenges under /.well-known/ before routing.
     if (this.beforeRoute !== null && url.startsWith('/.well-known/')) return null;
     if (this.#locate(authority, url) !== null) return null;

@@ -418,3 +418,15 @@ describe('kirin check: modes', () => {
     }
   });
 });
+
+describe('K034 runs in dev mode', () => {
+  it('fires when the installed service starts kirin dev, not for kirin serve', async () => {
+    const unit = { path: '/etc/systemd/system/kirin.service', user: 'kirin', ambientCapabilities: ['CAP_NET_BIND_SERVICE'], environment: {}, environmentFiles: [], socketActivated: false };
+    const dev = await audit({ host: { unit: { ...unit, runsDev: true } } });
+    assert.deepEqual(ids(dev), ['K034']);
+    assert.match(dev.findings[0]!.message, /kirin dev/);
+    assert.match(dev.findings[0]!.fix ?? '', /kirin serve/);
+    assert.deepEqual(ids(await audit({ host: { unit: { ...unit, runsDev: false } } })), []);
+    assert.ok(!ids(await audit({ host: { unit: { ...unit, runsDev: true } }, deploy: false })).includes('K034'), 'a deploy check');
+  });
+});

@@ -28,6 +28,22 @@ import type { Logger } from '../../observe/log.ts';
 /** One import (and one `setup` call) per module and export, however many routes use it. */
 const loaded = new Map<string, Promise<LoadedApp>>();
 
+/**
+ * `kirin dev`'s error page (src/dev/worker.ts sets it): an app that fails to
+ * load serves it on every request instead of failing the worker, and an app
+ * error gets it instead of a bare 500. Null under `kirin serve`.
+ */
+export interface AppErrorPage {
+  /** The app could not be imported: said once, when it happens. */
+  failedToLoad(error: unknown): void;
+  show(ctx: RequestContext, error: unknown, failedToLoad: boolean): void;
+}
+let showErrorPage: AppErrorPage | null = null;
+
+export function setAppErrorPage(page: AppErrorPage): void {
+  showErrorPage = page;
+}
+
 export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): Promise<RouteHandler> {
   const key = `${plan.module}\0${plan.exportName}`;
   let app = loaded.get(key);
@@ -37,7 +53,17 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
     app = loadApp(plan.module, plan.exportName, { listenWaitMs: env.plan.timeoutMs > 0 ? env.plan.timeoutMs : 60_000 }).then((loadedApp) => prepareServer(loadedApp, socketIoModule, env.logger));
     loaded.set(key, app);
   }
-  const resolved = await app;
+  let resolved: LoadedApp;
+  try {
+    resolved = await app;
+  } catch (error) {
+    const page = showErrorPage;
+    if (page === null) throw error;
+    // What the module itself threw (a SyntaxError with its position), not Kirin's wrapper.
+    const shown = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    page.failedToLoad(shown);
+    return { handle: (ctx) => page.show(ctx, shown, true) };
+  }
   const maxBody = env.route.middleware.maxBodyBytes;
   if (resolved.kind === 'fetch') {
     installLightResponse();
@@ -258,5 +284,7 @@ export function reportAppError(env: AppErrorSink, ctx: RequestContext, error: un
   ctx.errorReported = true;
   forwardAppError(env.notify, ctx, error);
   // An app that answered, then failed (an async listener that rejects after res.end()): the client has its answer.
-  if (!ctx.res.writableEnded) sendError(ctx.res, 500);
+  if (ctx.res.writableEnded) return;
+  if (showErrorPage !== null) showErrorPage.show(ctx, error, false);
+  else sendError(ctx.res, 500);
 }

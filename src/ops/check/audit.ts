@@ -9,6 +9,7 @@ import type { AuditContext } from './context.ts';
 import { checkEnvFilePermissions, checkEnvFilesInGit, checkSecretFilesInStaticRoots } from './env-files.ts';
 import { checkEnvironment } from './environment.ts';
 import { checkDdns } from './ddns.ts';
+import { checkDevMode } from './dev-mode.ts';
 import { checkFirewall } from './firewall.ts';
 import { checkProxyTrust, checkRelayTunnel } from './relay.ts';
 import { loadAuditContext, type AuditInput } from './load.ts';
@@ -43,6 +44,7 @@ const FAMILIES: CheckFamily[] = [
   { ids: ['K026', 'K027'], run: checkDdns },
   { ids: ['K030', 'K031', 'K033'], run: checkRelayTunnel },
   { ids: ['K032'], run: checkProxyTrust },
+  { ids: ['K034'], run: checkDevMode },
 ];
 
 export interface AuditReport {

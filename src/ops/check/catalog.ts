@@ -47,6 +47,7 @@ export const CHECKS = {
   K031: { title: 'no recent WireGuard handshake', severity: 'warning', deploy: true },
   K032: { title: 'PROXY listener trusts more than the relay', severity: 'error', deploy: true },
   K033: { title: "firewall blocks WireGuard's port", severity: 'error', deploy: true },
+  K034: { title: 'runs in dev mode', severity: 'error', deploy: true },
 } as const satisfies Record<string, CheckInfo>;
 
 export type CheckId = keyof typeof CHECKS;

@@ -23,6 +23,8 @@ export interface InstalledUnit {
   environmentFiles: string[];
   /** Listening sockets come from socket units (Sockets= or a .socket of the same name). */
   socketActivated: boolean;
+  /** ExecStart runs `kirin dev`, the development server (K034). */
+  runsDev?: boolean;
 }
 
 /** The first `*.service` in `unitDir` whose ExecStart serves `configFile`, or null. */
@@ -43,8 +45,9 @@ export function findInstalledUnit(unitDir: string, configFile: string | null): I
     }
     const sections = parseUnit(text);
     const exec = unitValues(sections, 'Service', 'ExecStart').map(splitUnitWords);
-    if (!exec.some((words) => words.includes('serve') && words.includes(configFile))) continue;
-    return readUnit(join(unitDir, name), sections, names);
+    const serving = exec.find((words) => (words.includes('serve') || words.includes('dev')) && words.includes(configFile));
+    if (!serving) continue;
+    return { ...readUnit(join(unitDir, name), sections, names), runsDev: !serving.includes('serve') };
   }
   return null;
 }

@@ -1,0 +1,114 @@
+/**
+ * The reload script goes into HTML responses however the handler writes them
+ * (headers as an object, a frozen flat array, setHeader + end), never into
+ * other types, compressed bodies, HEAD, 204 or 304; the event stream tells the
+ * generation and ends when the worker is replaced. Over a real node:http server.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { BrowserReload, RELOAD_PATH } from '../../src/dev/browser-reload.ts';
+import { request } from '../support/http.ts';
+
+const HTML = '<!doctype html><p>hi</p>';
+const FROZEN_HEAD = Object.freeze(['content-type', 'text/html; charset=utf-8', 'content-length', String(HTML.length)]);
+
+const routes: Record<string, (res: ServerResponse) => void> = {
+  '/object': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html', 'Content-Length': HTML.length });
+    res.end(HTML);
+  },
+  '/frozen-array': (res) => {
+    res.writeHead(200, FROZEN_HEAD as unknown as string[]);
+    res.end(HTML);
+  },
+  '/set-header': (res) => {
+    res.setHeader('content-type', 'text/html');
+    res.setHeader('content-length', HTML.length);
+    res.end(HTML);
+  },
+  '/streamed': (res) => {
+    res.setHeader('content-type', 'text/html');
+    res.write('<p>one</p>');
+    res.end('<p>two</p>');
+  },
+  '/text': (res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
+    res.end('hi');
+  },
+  '/compressed': (res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
+    res.end();
+  },
+  '/not-modified': (res) => {
+    res.writeHead(304, { 'content-type': 'text/html' });
+    res.end();
+  },
+};
+
+describe('dev browser reload', () => {
+  let server: Server;
+  let base: string;
+  let reload: BrowserReload;
+
+  before(async () => {
+    reload = new BrowserReload(7);
+    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      if (reload.answer(req, res)) return;
+      reload.injectInto(req, res);
+      routes[req.url ?? '']!(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  for (const path of ['/object', '/frozen-array', '/set-header']) {
+    it(`appends the script to HTML written with ${path.slice(1)}, with a length that fits`, async () => {
+      const res = await request(`${base}${path}`);
+      assert.equal(res.status, 200);
+      assert.ok(res.body.startsWith(HTML));
+      assert.match(res.body.slice(HTML.length), /^<script>.*const g="7";.*new EventSource\("\/_kirin\/dev\/reload"\).*<\/script>$/);
+      assert.equal(res.headers['content-length'], undefined);
+    });
+  }
+
+  it('leaves the frozen head it was given unchanged', () => {
+    assert.deepEqual([...FROZEN_HEAD], ['content-type', 'text/html; charset=utf-8', 'content-length', String(HTML.length)]);
+  });
+
+  it('appends after a streamed body', async () => {
+    assert.match((await request(`${base}/streamed`)).body, /^<p>one<\/p><p>two<\/p><script>/);
+  });
+
+  it('leaves other types, compressed bodies, HEAD and 304 alone', async () => {
+    assert.equal((await request(`${base}/text`)).body, 'hi');
+    assert.equal((await request(`${base}/compressed`)).body, '');
+    assert.equal((await request(`${base}/not-modified`)).status, 304);
+    const head = await request(`${base}/object`, { method: 'HEAD' });
+    assert.equal(head.headers['content-length'], String(HTML.length));
+  });
+
+  it('streams the generation and ends the streams when drained; a late stream is ended at once', async () => {
+    const { request: httpRequest } = await import('node:http');
+    const first = await new Promise<string>((resolve) => {
+      const req = httpRequest(`${base}${RELOAD_PATH}`, { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('\n\n')) reload.drain();
+        });
+        res.on('end', () => resolve(text));
+      });
+      req.end();
+    });
+    assert.match(first, /^retry: \d+\ndata: 7\n\n$/);
+    const late = await request(`${base}${RELOAD_PATH}`);
+    assert.equal(late.headers['content-type'], 'text/event-stream');
+    assert.match(late.body, /data: 7/);
+  });
+});

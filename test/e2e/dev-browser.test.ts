@@ -1,0 +1,90 @@
+/**
+ * `kirin dev` in a real browser (Debian's Chromium, driven by playwright-core):
+ * a page open in the browser reloads by itself after a save; a syntax error
+ * turns it into the error page (code frame, .ts position) without console
+ * errors; the fix brings the app back, again without touching the browser.
+ *
+ * It takes a screenshot of the error page each run; KIRIN_UPDATE_SCREENSHOTS=1
+ * writes it to docs/images/dev-error-page.png.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { ROOT, startKirin, tempDir, writeFiles, type KirinProcess } from '../support/kirin.ts';
+
+const UPDATE = process.env.KIRIN_UPDATE_SCREENSHOTS === '1';
+
+const page = (title: string) => `import { greeting } from './greeting.ts';
+export default {
+  fetch(request: Request): Response {
+    const name = new URL(request.url).searchParams.get('name') ?? 'world';
+    return new Response(\`<!doctype html><html><head><title>${title}</title></head><body><h1>\${greeting(name)}</h1></body></html>\`, {
+      headers: { 'content-type': 'text/html; charset=utf-8' },
+    });
+  },
+};
+`;
+
+const greeting = (words: string) => `export function greeting(name: string): string {\n  return \`${words}, \${name}!\`;\n}\n`;
+
+describe('kirin dev in Chromium', () => {
+  let kirin: KirinProcess;
+  let context: BrowserContext;
+  let tab: Page;
+  let dir: string;
+  const consoleErrors: string[] = [];
+
+  before(async () => {
+    dir = tempDir('kirin-dev-browser-');
+    writeFiles(dir, { 'app.ts': page('demo'), 'greeting.ts': greeting('Hello') });
+    kirin = await startKirin({ args: ['dev', 'app.ts', '--bind', '127.0.0.1:0', '--state-dir', join(dir, 'state')], cwd: dir });
+    context = await chromium.launchPersistentContext(tempDir('kirin-chromium-'), {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1100, height: 900 },
+    });
+    tab = context.pages()[0] ?? (await context.newPage());
+    tab.on('console', (message) => {
+      // Chromium notes the error page's own status (500, as it must be for HTTP clients); anything else is an error of the page.
+      const ownStatus = message.text().startsWith('Failed to load resource: the server responded with a status of 500') && message.location().url === tab.url();
+      if (message.type() === 'error' && !ownStatus) consoleErrors.push(message.text());
+    });
+    tab.on('pageerror', (error) => consoleErrors.push(error.message));
+  });
+  after(async () => {
+    await context?.close();
+    await kirin?.stop();
+  });
+
+  it('reloads an open page after a save', async () => {
+    await tab.goto(`${kirin.url}/?name=Kirin`);
+    assert.equal(await tab.textContent('h1'), 'Hello, Kirin!');
+    writeFileSync(join(dir, 'greeting.ts'), greeting('Bonjour'));
+    await tab.waitForFunction(() => document.querySelector('h1')?.textContent === 'Bonjour, Kirin!', undefined, { timeout: 20_000 });
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  it('shows the error page with the code frame after a syntax error, with no console errors', async () => {
+    writeFileSync(join(dir, 'greeting.ts'), 'export function greeting(name: string): string {\n  return `Hi, ${name}!` +;\n}\n');
+    await tab.waitForSelector('section.frame', { timeout: 20_000 });
+    assert.match((await tab.textContent('h1')) ?? '', /^SyntaxError: /);
+    assert.equal(await tab.textContent('.where'), `${join(dir, 'greeting.ts')}:2:26`);
+    assert.match((await tab.textContent('.code tr.focus')) ?? '', /return `Hi, \$\{name\}!` \+;/);
+    assert.match((await tab.textContent('body')) ?? '', /GET \/\?name=Kirin/);
+    const shot = UPDATE ? join(ROOT, 'docs', 'images', 'dev-error-page.png') : join(tempDir('kirin-shot-'), 'dev-error-page.png');
+    mkdirSync(join(shot, '..'), { recursive: true });
+    await tab.screenshot({ path: shot, fullPage: true });
+    const png = readFileSync(shot);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  it('comes back by itself once the file is fixed', async () => {
+    writeFileSync(join(dir, 'greeting.ts'), greeting('Hello again'));
+    await tab.waitForFunction(() => document.querySelector('h1')?.textContent === 'Hello again, Kirin!', undefined, { timeout: 20_000 });
+    assert.deepEqual(consoleErrors, []);
+  });
+});
