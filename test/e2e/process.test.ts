@@ -164,7 +164,7 @@ describe('control commands and files', () => {
     const human = kirinCli(dir, 'status', '--state-dir', state);
     assert.equal(human.status, 0, human.stderr);
     assert.match(human.stdout, new RegExp(`^Kirin master pid ${kirin.pid}, generation 1`));
-    assert.match(human.stdout, /WORKER\s+PID\s+GEN\s+STATE\s+UPTIME\s+RSS\s+REQUESTS\s+RESTARTS/);
+    assert.match(human.stdout, /WORKER\s+PID\s+GEN\s+STATE\s+UPTIME\s+RSS\s+REQUESTS\s+WEBSOCKETS\s+RESTARTS/);
 
     const json = JSON.parse(kirinCli(dir, 'status', '--json', '--state-dir', state).stdout);
     assert.equal(json.workers.length, 2);
