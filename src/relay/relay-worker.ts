@@ -28,6 +28,9 @@ import { readHttpHost } from './http-host.ts';
 import { RELAY_ROUTE, relayUpstreamUrl, type RelayPlan } from './plan.ts';
 import { encodeProxyHeader } from './proxy-protocol.ts';
 import { emptyDelta, type RefusalReason, type RelayStatsDelta } from './stats.ts';
+
+/** How long a connection waits for a home end marked down before it is refused (it may be back already). */
+const DOWN_CONNECT_TIMEOUT_MS = 1000;
 import { SITE_DOWN_PAGE } from './site-down-page.ts';
 
 const STATS_EVERY_MS = 1_000;
@@ -183,15 +186,15 @@ export class RelayWorker {
   }
 
   #forward(client: Socket, entry: Relayed, first: Buffer, tls: boolean): void {
-    if (!this.#health.healthy) {
-      this.#refuse(client, 'home-down', 'the home end is unreachable');
-      return this.#homeDown(client, tls);
-    }
     const port = client.localPort!;
     const home = connect({ host: this.#relay.to, port, allowHalfOpen: true, noDelay: true });
     entry.home = home;
     let connected = false;
-    const connectTimer = setTimeout(() => home.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), this.#relay.connectTimeoutMs);
+    // Home marked down is still tried, briefly: it may be back before the next probe says so, and an ACME
+    // validation that arrives in between must reach it. A refused connect answers at once; a silent tunnel
+    // costs the client at most DOWN_CONNECT_TIMEOUT_MS before the "temporarily unavailable" answer.
+    const connectTimeoutMs = this.#health.healthy ? this.#relay.connectTimeoutMs : Math.min(DOWN_CONNECT_TIMEOUT_MS, this.#relay.connectTimeoutMs);
+    const connectTimer = setTimeout(() => home.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), connectTimeoutMs);
     home.once('connect', () => {
       connected = true;
       clearTimeout(connectTimer);
@@ -218,7 +221,7 @@ export class RelayWorker {
     home.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(connectTimer);
       if (connected) return client.destroy();
-      const reason = error.message === 'connect timeout' ? `no answer from ${this.#relay.to}:${port} within ${this.#relay.connectTimeoutMs / 1000} s (is the WireGuard tunnel up?)` : describeConnectError(error, this.#relay.to, port);
+      const reason = error.message === 'connect timeout' ? `no answer from ${this.#relay.to}:${port} within ${connectTimeoutMs / 1000} s (is the WireGuard tunnel up?)` : describeConnectError(error, this.#relay.to, port);
       this.#health.failed(reason);
       this.#refuse(client, 'home-down', reason);
       this.#homeDown(client, tls);
