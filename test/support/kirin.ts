@@ -73,8 +73,9 @@ function killLeftovers(): void {
 process.on('exit', killLeftovers);
 // A test that fails between startKirin and its stop leaves a Kirin child that keeps the test
 // file's event loop alive, so 'exit' never comes and the whole run would hang: after the file's
-// last test, whatever is still running is killed. Only under the test runner (benches import this too).
-if (process.env.NODE_TEST_CONTEXT !== undefined) after(killLeftovers);
+// last test, whatever is still running is killed. Only in a test file's own process: benches and
+// helper scripts the tests start import this too, and a hook would make them print a test report.
+if (process.env.NODE_TEST_CONTEXT !== undefined && /\.test\.ts$/.test(process.argv[1] ?? '')) after(killLeftovers);
 
 /** Starts `kirin …` with Node 24 from node_modules and waits until it says it is ready. */
 export async function startKirin(options: StartOptions): Promise<KirinProcess> {

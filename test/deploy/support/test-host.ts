@@ -167,7 +167,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     );
 
     const nsExec = (command: string) =>
-      execFileSync('nsenter', ['--target', String(sshd!.pid!), '--all', '--', 'sh', '-c', command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync('nsenter', ['--target', String(sshd!.pid!), '--all', '--root', '--', 'sh', '-c', command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return {
       address,
       user,
