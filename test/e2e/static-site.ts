@@ -76,7 +76,11 @@ export async function startStaticSite(): Promise<StaticSite> {
     root,
     big,
     workerPid() {
-      const children = readFileSync(`/proc/${kirin.pid}/task/${kirin.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      // The master's other child is its process-group guard (a /bin/sh): a worker runs dist/worker/main.js.
+      const children = readFileSync(`/proc/${kirin.pid}/task/${kirin.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter((pid) => pid !== '' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker/main.js'));
       if (children.length !== 1) throw new Error(`expected one worker, found ${children.length}`);
       return Number(children[0]);
     },
