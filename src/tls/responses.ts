@@ -22,16 +22,10 @@ import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { initResponseHooks, KirinServerResponse, kOnClose, kSendWhole, kWatchBytes, kWatchCtx, kWatchStart, runCloseHook, type WholeSender } from '../worker/outgoing.ts';
 import type { NodeResponse } from '../worker/context.ts';
+import { HSTS, kHsts, type HstsResponse } from './hsts.ts';
 
-export const HSTS = 'strict-transport-security';
-/** The Strict-Transport-Security value this response gets, set by the site middleware. */
-export const kHsts = Symbol('kirin.hsts');
 const kOwnHsts = Symbol('kirin.ownHsts');
 const kHeadersSet = Symbol('kirin.headersSet');
-
-export interface HstsResponse {
-  [kHsts]: string | null;
-}
 
 type HeadersArgument = OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined;
 

@@ -4,7 +4,8 @@
  * `close` listener per request: the hook rides on the object and runs from its
  * own `emit('close')`.
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { ServerResponse } from '../util/node-http.ts';
 import type { NodeResponse } from './context.ts';
 
 export const kOnClose = Symbol('kirin.onClose');

@@ -8,7 +8,7 @@
  * Date changes once a second: the bytes are rebuilt on the first request of
  * each second (a copy of at most a small file), not per request.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../util/node-http.ts';
 
 export class PrebuiltResponse {
   readonly #statusAndFields: string;
