@@ -133,8 +133,7 @@ async function sendRange(ctx: RequestContext, handle: FileHandle, variant: Varia
   const length = end - start + 1;
   const chunk = Buffer.allocUnsafe(Math.min(settings.chunkBytes, length));
   let sent = 0;
-  let delivered = 0;
-  watchForStall(res, () => delivered, settings.sendTimeoutMs);
+  watchForStall(res, () => sent, settings.sendTimeoutMs);
   // An HTTP/2 stream reset by the client is closed but not destroyed while writes are pending: end it here.
   const abort = () => res.destroy();
   ctx.req.once('aborted', abort);
@@ -144,7 +143,6 @@ async function sendRange(ctx: RequestContext, handle: FileHandle, variant: Varia
       if (bytesRead === 0) break;
       sent += bytesRead;
       if (!(await written(res, bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead)))) break;
-      delivered = sent;
     }
   } catch (error) {
     if (!clientGone(res)) settings.logger.error({ err: error, file: variant.path }, 'static: reading the file failed mid-response');
@@ -182,13 +180,15 @@ function clientGone(res: NodeResponse): boolean {
 /**
  * Destroys the response when the client has taken no bytes for `timeoutMs`,
  * until the response is closed (also after the last chunk: it may still sit
- * in buffers for a client that stopped reading). Progress is what the socket
- * took: chunks whose write completed.
+ * in buffers for a client that stopped reading). Progress is what reached the
+ * socket: bytes handed to the response minus what still waits in its buffers
+ * (byte by byte, not chunk by chunk: a slow client draining a 256 KiB chunk is
+ * making progress).
  */
-function watchForStall(res: NodeResponse, deliveredBytes: () => number, timeoutMs: number): void {
-  let last = deliveredBytes();
+function watchForStall(res: NodeResponse, bytesSent: () => number, timeoutMs: number): void {
+  let last = bytesSent() - res.writableLength;
   const timer = setTimeout(() => {
-    const delivered = deliveredBytes();
+    const delivered = bytesSent() - res.writableLength;
     if (delivered === last) res.destroy();
     else {
       last = delivered;
