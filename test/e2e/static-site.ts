@@ -80,9 +80,18 @@ export async function startStaticSite(): Promise<StaticSite> {
       const children = readFileSync(`/proc/${kirin.pid}/task/${kirin.pid}/children`, 'utf8')
         .trim()
         .split(/\s+/)
-        .filter((pid) => pid !== '' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker/main.js'));
+        .filter((pid) => pid !== '' && commandLine(pid).includes('worker/main.js'));
       if (children.length !== 1) throw new Error(`expected one worker, found ${children.length}`);
       return Number(children[0]);
     },
   };
+}
+
+/** A process's command line, or '' once it is gone. */
+function commandLine(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
 }
