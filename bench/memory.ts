@@ -8,6 +8,8 @@
  *   Kirin, app.ts hello world        master + 2 workers (type stripping)
  *   Kirin, app.mjs hello world       master + 2 workers
  *   Kirin, examples/demo             master + 2 workers (app, static files, respond)
+ *   Kirin, static files only         master + 2 workers without an app: what Kirin
+ *                                    itself costs (a fetch app loads Node's fetch)
  *
  * Each is read after 200 requests (one after another, as in the issue's
  * measurement) and a pause: the footprint of a started, lightly used server.
@@ -21,7 +23,7 @@
  * worker <= 55 MB RSS for the .ts hello world; master + 2 workers <= 150 MB.
  * Usage: node bench/memory.ts [--quick]
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../test/support/kirin.ts';
 import { parseBenchOptions, type BenchOptions } from './lib/options.ts';
@@ -29,6 +31,7 @@ import { ROOT, app } from './lib/paths.ts';
 import { startKirin } from './lib/peers/kirin.ts';
 import { startNodeApp } from './lib/peers/node-servers.ts';
 import { startPm2Cluster } from './lib/peers/pm2.ts';
+import { benchTempDir } from './lib/temp.ts';
 import { SERVER_CPU } from './lib/pin.ts';
 import { prereqs } from './lib/prereq.ts';
 import { Printer, table, type BenchResult, type Target } from './lib/report.ts';
@@ -59,6 +62,7 @@ export async function run(_options: BenchOptions, out = new Printer()): Promise<
     ['kirin app.ts', { app: app('hello-fetch.ts') }],
     ['kirin app.mjs', { app: app('hello-fetch.mjs') }],
     ['kirin examples/demo', { config: join(ROOT, 'examples', 'demo', 'kirin.config.ts'), cwd: join(ROOT, 'examples', 'demo') }],
+    ['kirin static files only', { config: staticSiteConfig() }],
   ] as const) {
     const kirin = await startKirin({ name, ...options, port: await freePort(), workers: 2, accessLog: 'off', cpu: SERVER_CPU });
     try {
@@ -98,6 +102,16 @@ export async function run(_options: BenchOptions, out = new Printer()): Promise<
     atMost('Kirin master + 2 workers RSS, app.ts', total(ts), TARGETS.totalRss),
   ];
   return { name: BENCH, targets, text: out.text };
+}
+
+/** A site of one static folder with an index.html, as a JSON config in a temporary folder. */
+function staticSiteConfig(): string {
+  const dir = benchTempDir('kirin-bench-memory-static-');
+  mkdirSync(join(dir, 'public'));
+  writeFileSync(join(dir, 'public', 'index.html'), '<p>Hello, world!</p>\n');
+  const config = join(dir, 'kirin.json');
+  writeFileSync(config, JSON.stringify({ sites: { '*': { '/': { static: join(dir, 'public') } } } }));
+  return config;
 }
 
 async function measureBare(): Promise<Measured> {

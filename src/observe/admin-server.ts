@@ -12,7 +12,8 @@
  * logs a warning and Kirin serves without it.
  */
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../util/node-http.ts';
 import type { AddressInfo } from 'node:net';
 import type { AdminPlan, ListenAddress } from '../config/plan.ts';
 import { isAlive } from '../master/control.ts';

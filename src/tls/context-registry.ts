@@ -4,7 +4,7 @@
  * up. A name that is not here gets no certificate at all (the handshake fails
  * with an alert), never another site's.
  */
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { SECURE_CONTEXT_OPTIONS } from './profile.ts';
 import type { WorkerCertificate } from './messages.ts';
 
@@ -71,6 +71,7 @@ export class ContextRegistry {
 function entry(certificate: WorkerCertificate): { names: string[]; context: SecureContext } {
   return {
     names: certificate.names.map((n) => n.toLowerCase()),
-    context: createSecureContext({ ...SECURE_CONTEXT_OPTIONS, cert: certificate.certPem, key: certificate.keyPem }),
+    // Taken when a certificate arrives, not at import: a worker with TLS sites but no https listener (systemd passed plain sockets only) never needs node:tls.
+    context: process.getBuiltinModule('node:tls').createSecureContext({ ...SECURE_CONTEXT_OPTIONS, cert: certificate.certPem, key: certificate.keyPem }),
   };
 }

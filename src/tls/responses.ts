@@ -24,16 +24,10 @@ import { emitWithCloseHook, initResponseHooks, KirinServerResponse, kOnClose, kS
 import type { NodeResponse } from '../worker/context.ts';
 import { forgetResponse, watchResponse } from './send-timeout.ts';
 import { isConnectionSpecific } from '../worker/http-fields.ts';
+import { HSTS, kHsts, type HstsResponse } from './hsts.ts';
 
-export const HSTS = 'strict-transport-security';
-/** The Strict-Transport-Security value this response gets, set by the site middleware. */
-export const kHsts = Symbol('kirin.hsts');
 const kOwnHsts = Symbol('kirin.ownHsts');
 const kHeadersSet = Symbol('kirin.headersSet');
-
-export interface HstsResponse {
-  [kHsts]: string | null;
-}
 
 type HeadersArgument = OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined;
 

@@ -20,7 +20,7 @@ import { sendError, writeRawError } from '../worker/error-response.ts';
 import { answerClientError, http1Options } from '../worker/servers.ts';
 import { Http2Response, TlsResponse } from './responses.ts';
 import { ACME_TLS_ALPN, SECURE_CONTEXT_OPTIONS } from './profile.ts';
-import { KirinHttp2ServerRequest } from '../worker/incoming.ts';
+import { KirinHttp2ServerRequest } from './http2-request.ts';
 import { enforceSendTimeout } from './send-timeout.ts';
 import { TICKET_ROTATION_MS } from './ticket-keys.ts';
 import { workerTls } from './worker-tls.ts';

@@ -14,7 +14,7 @@
 import type { HeadersPlan, MiddlewarePlan, ServePlan, SitePlan } from '../config/plan.ts';
 import type { Middleware, Next, NodeResponse, RequestContext } from '../worker/context.ts';
 import { sendError } from '../worker/error-response.ts';
-import { HSTS, kHsts, type HstsResponse } from './responses.ts';
+import { HSTS, kHsts, type HstsResponse } from './hsts.ts';
 import { ACME_CHALLENGE_PREFIX, workerTls, type WorkerTls } from './worker-tls.ts';
 
 /**

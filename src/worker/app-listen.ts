@@ -14,8 +14,7 @@
  * Kirin's own listeners bind with `listenForReal`; servers that are not HTTP
  * (a raw net.Server, HTTP/2) are not Kirin's business and bind as written.
  */
-import { Server as HttpServer } from 'node:http';
-import { Server as HttpsServer } from 'node:https';
+import { Server as HttpServer } from '../util/node-http.ts';
 import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { Logger } from '../observe/log.ts';
 
@@ -69,9 +68,18 @@ export function listenForReal(server: NetServer, ...args: unknown[]): NetServer 
 export function interceptAppListens(capture: CaptureOptions): void {
   options = capture;
   NetServer.prototype.listen = function listen(this: NetServer, ...args: unknown[]) {
-    if (!(this instanceof HttpServer || this instanceof HttpsServer)) return realListen.apply(this, args as Parameters<typeof realListen>);
+    if (!(this instanceof HttpServer || isHttpsServer(this))) return realListen.apply(this, args as Parameters<typeof realListen>);
     return captureListen(this as HttpServer, args);
   } as typeof realListen;
+}
+
+/**
+ * Is it an https.Server? Asked without loading node:https (and node:tls) into
+ * workers that have none: only a TLS server (which has `addContext`, and whose
+ * app loaded node:tls already) can be one.
+ */
+function isHttpsServer(server: NetServer): boolean {
+  return typeof (server as { addContext?: unknown }).addContext === 'function' && server instanceof process.getBuiltinModule('node:https').Server;
 }
 
 /** Collects the servers listened on from now until the session is replaced. */

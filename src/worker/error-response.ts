@@ -3,7 +3,7 @@
  * refuses as malformed also closes its connection, so a confused client or a
  * smuggling attempt cannot leave state behind on it.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../util/node-http.ts';
 import type { Duplex } from 'node:stream';
 import type { NodeResponse } from './context.ts';
 

@@ -79,15 +79,26 @@ class FastLane {
   }
 
   #send(connection: LaneConnection, response: PrebuiltResponse, request: SimpleRequest, simple: SimpleRoute, start: number): void {
-    const bytes = response.bytes(request.method === 'HEAD', this.httpDate(), this.connectionFields);
+    const headOnly = request.method === 'HEAD';
+    const bytes = response.bytes(headOnly, this.httpDate(), this.connectionFields);
+    const body = headOnly ? null : response.separateBody;
     const socket = connection.socket;
-    if (!socket.write(bytes)) {
+    let flowing: boolean;
+    if (body === null) flowing = socket.write(bytes);
+    else {
+      // Head and body in one writev: the body goes from its cached buffer to the kernel.
+      socket.cork();
+      socket.write(bytes);
+      flowing = socket.write(body);
+      socket.uncork();
+    }
+    if (!flowing) {
       // A client that sends without reading: take no more from it until it has read what it was sent.
       socket.pause();
       socket.once('drain', () => socket.resume());
     }
     connection.answered();
-    this.pipeline.servedSimple(socket, request, simple, 200, bytes.length, start);
+    this.pipeline.servedSimple(socket, request, simple, 200, bytes.length + (body === null ? 0 : body.length), start);
   }
 
   /** The Date field's value, made once a second (as node:http does). */

@@ -4,14 +4,15 @@
  * time anyone reads `req.headers`, not before. Most of a hello-world's time
  * would otherwise go to building a header object nobody reads.
  */
-import { IncomingMessage } from 'node:http';
-import { Http2ServerRequest, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { ReadableOptions } from 'node:stream';
+import { IncomingMessage } from '../util/node-http.ts';
 import type { Socket } from 'node:net';
 import { setForwardedHeaders } from './http-fields.ts';
 import type { RequestContext } from './context.ts';
 
-const kForward = Symbol('kirin.forward');
+/** The request's context until its forwarding headers are applied (on the first read of `headers`). */
+export const kForward: unique symbol = Symbol('kirin.forward');
+/** On the prototype of a request class whose `headers` getter applies them lazily. */
+const kLazyForwarding = Symbol('kirin.lazyForwarding');
 /** node:http's own way to drop an unread body (not in its typings). */
 const nodeDump = (IncomingMessage.prototype as unknown as { _dump(this: IncomingMessage): void })._dump;
 const kBodyLimit = Symbol('kirin.bodyLimit');
@@ -118,22 +119,14 @@ export function limitChunkedBody(req: KirinIncomingMessage, limit: number, onOve
   req[kOverLimit] = onOverLimit;
 }
 
-/** The HTTP/2 request object of Kirin's TLS listeners: the same lazy forwarding view. */
-export class KirinHttp2ServerRequest extends Http2ServerRequest {
-  declare [kForward]: RequestContext | undefined;
-
-  // Spelled out: the implicit derived constructor spreads its arguments on every request.
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, options: ReadableOptions, rawHeaders: readonly string[]) {
-    super(stream, headers, options, rawHeaders);
-    this[kForward] = undefined;
-  }
-}
-
 type Forwardable = { [kForward]: RequestContext | undefined };
 
-/** Replaces a prototype's `headers` getter with one that applies Kirin's forwarding headers on first read. */
-function makeForwardingLazy(target: object, base: PropertyDescriptor | undefined): boolean {
-  if (base?.get === undefined) return false;
+/**
+ * Replaces a prototype's `headers` getter with one that applies Kirin's forwarding headers on first read.
+ * Its instances must set `this[kForward] = undefined` in their constructor (one shape for all).
+ */
+export function makeForwardingLazy(target: object, base: PropertyDescriptor | undefined): void {
+  if (base?.get === undefined) return;
   const get = base.get;
   const set = base.set;
   Object.defineProperty(target, 'headers', {
@@ -152,16 +145,16 @@ function makeForwardingLazy(target: object, base: PropertyDescriptor | undefined
       set.call(this, value);
     },
   });
-  return true;
+  Object.defineProperty(target, kLazyForwarding, { value: true });
 }
 
-const lazyHttp1 = makeForwardingLazy(KirinIncomingMessage.prototype, Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers'));
-const lazyHttp2 = makeForwardingLazy(KirinHttp2ServerRequest.prototype, Object.getOwnPropertyDescriptor(Http2ServerRequest.prototype, 'headers'));
+makeForwardingLazy(KirinIncomingMessage.prototype, Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers'));
 
 /** Makes the request carry Kirin's forwarding headers: lazily where the request class allows, at once otherwise. */
 export function applyForwarding(ctx: RequestContext): void {
   const req = ctx.req as unknown;
-  if ((lazyHttp1 && req instanceof KirinIncomingMessage) || (lazyHttp2 && req instanceof KirinHttp2ServerRequest)) (req as Forwardable)[kForward] = ctx;
+  // KirinIncomingMessage here, KirinHttp2ServerRequest (tls/http2-request.ts) for HTTP/2, when Node's getter allowed it.
+  if ((req as { [kLazyForwarding]?: true })[kLazyForwarding] === true) (req as Forwardable)[kForward] = ctx;
   else setForwardedHeaders(ctx.req.headers, ctx.clientIp, ctx.scheme, ctx.authority);
 }
 

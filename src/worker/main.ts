@@ -17,9 +17,7 @@ import { AccessLog } from '../observe/access-log.ts';
 import { forwardAppError } from '../observe/app-errors.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
 import { WorkerMetrics } from '../observe/worker-metrics.ts';
-import { expectProxyHeader } from '../relay/proxy-listener.ts';
 import { RelayWorker } from '../relay/relay-worker.ts';
-import { createSecureServer } from '../tls/server.ts';
 import { addressOfListener, interceptAppListens } from './app-listen.ts';
 import { ClientResolver } from './client.ts';
 import type { WorkerServices } from './context.ts';
@@ -102,8 +100,11 @@ class WorkerProcess implements WorkerServices {
     this.#pipeline = pipeline;
     const endsEmptyRequests = this.#compiled.endsEmptyRequests;
     for (const [index, listener] of this.#init.listeners.entries()) {
-      const server = listener.secure ? await createSecureServer(listener, pipeline, plan, this, endsEmptyRequests) : createHttpServer(pipeline, plan.limits, this.#logger, endsEmptyRequests);
-      if (listener.proxyProtocol) expectProxyHeader(server, { trustedProxies: plan.trustedProxies, timeoutMs: plan.limits.headerTimeoutMs, logger: this.#logger });
+      // TLS, HTTP/2 and the PROXY protocol are loaded by the workers whose listeners use them (node:tls and node:http2 weigh ~9 MB).
+      const server = listener.secure
+        ? await (await import('../tls/server.ts')).createSecureServer(listener, pipeline, plan, this, endsEmptyRequests)
+        : createHttpServer(pipeline, plan.limits, this.#logger, endsEmptyRequests);
+      if (listener.proxyProtocol) (await import('../relay/proxy-listener.ts')).expectProxyHeader(server, { trustedProxies: plan.trustedProxies, timeoutMs: plan.limits.headerTimeoutMs, logger: this.#logger });
       // Sticky routing reads a connection's first request line: plain HTTP only (docs/app-server.md, "Socket.IO").
       else if (plan.sticky && !listener.secure) this.#stickyGates.set(index, installStickyGate(server as HttpServer, index, plan.limits.headerTimeoutMs, this.#logger));
       server.on('connection', (socket: Socket) => {

@@ -11,7 +11,8 @@
  * the app made of it.
  */
 import { EventEmitter } from 'node:events';
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { ServerResponse } from '../util/node-http.ts';
 import type { NodeResponse } from './context.ts';
 
 export const kOnClose = Symbol('kirin.onClose');

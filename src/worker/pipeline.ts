@@ -6,7 +6,8 @@
  * Everything a request may be refused for before the app runs is decided here,
  * once, with the same normalized path for guards and handlers.
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { ServerResponse } from '../util/node-http.ts';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 // A module binding: the `performance` global is a getter, dearer on every request.

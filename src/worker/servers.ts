@@ -3,7 +3,8 @@
  * systemd passed): every worker of every generation accepts from the same
  * sockets, so a worker that stops accepting leaves nothing queued behind.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import { createServer } from '../util/node-http.ts';
 import type { Socket } from 'node:net';
 import type { LimitsPlan } from '../config/plan.ts';
 import type { Logger } from '../observe/log.ts';

@@ -4,7 +4,10 @@
  * client, the dashboard or the mailer, and none loads Node's TypeScript
  * stripper for a .ts app (the master strips once into the compile cache); the
  * master loads neither the ACME client, the mailer, the ddns clients nor the
- * stripper (its .ts config is evaluated in a child process). Checked through
+ * stripper (its .ts config is evaluated in a child process), nor Node's fetch
+ * (undici) with tls and http2 — which an ESM import of node:http pulls in
+ * (src/util/node-http.ts); and a worker with no https listener and no fetch app
+ * loads none of those either. Checked through
  * each process's module list, taken by a preloaded hook
  * (test/support/module-list.mjs), not through timings or sizes.
  */
@@ -35,30 +38,21 @@ const MAILER = '/node_modules/nodemailer/';
 const KIRIN_MAILER = '/dist/observe/alerts/email.js';
 const DDNS_CLIENTS = ['/node_modules/undici/', '/node_modules/dns-packet/', '/dist/ddns/updater.js'];
 const TYPE_STRIPPER = 'internal/deps/amaro/dist/index';
+/** Node's fetch and what it loads at once; a fetch app needs it (Response), nothing else of a plain http site does. */
+const FETCH_AND_TLS = ['internal/deps/undici/undici', 'tls', 'http2', 'https'];
 
-describe('what a plain site loads (footprint)', () => {
-  let kirin: KirinProcess;
-  let listDir: string;
-  let site: string;
+type FreshLists = (matches: (list: ModuleList) => boolean, count: number) => Promise<ModuleList[]>;
 
-  before(async () => {
-    site = tempDir('kirin-footprint-');
-    listDir = tempDir('kirin-footprint-modules-');
-    const port = await freePort();
-    writeFiles(site, {
-      'app.ts': "const greeting: string = 'Hello from TypeScript';\nexport default { fetch: (): Response => new Response(greeting) };\n",
-      'public/style.css': 'body { color: black }\n',
-      'kirin.config.ts': `const port: number = ${port};\nexport default { workers: 2, listen: { http: [\`127.0.0.1:\${port}\`] }, sites: { '*': { '/static/': { static: './public' }, '/': { app: './app.ts' } } } };\n`,
-    });
-    kirin = await startKirin({
-      args: ['serve', '--config', join(site, 'kirin.config.ts'), '--state-dir', join(site, 'state'), '--admin', 'off', '--access-log', 'off'],
-      cwd: site,
-      env: { NODE_OPTIONS: `--import ${PRELOAD}`, KIRIN_TEST_MODULE_DIR: listDir },
-    });
-    for (const path of ['/', '/static/style.css']) assert.equal((await request(`${kirin.url}${path}`)).status, 200);
+/** A Kirin whose every process writes its module lists (test/support/module-list.mjs), and a way to read them. */
+async function startListed(files: Record<string, string>, config: string): Promise<{ kirin: KirinProcess; site: string; freshLists: FreshLists }> {
+  const site = tempDir('kirin-footprint-');
+  const listDir = tempDir('kirin-footprint-modules-');
+  writeFiles(site, files);
+  const kirin = await startKirin({
+    args: ['serve', '--config', join(site, config), '--state-dir', join(site, 'state'), '--admin', 'off', '--access-log', 'off'],
+    cwd: site,
+    env: { NODE_OPTIONS: `--import ${PRELOAD}`, KIRIN_TEST_MODULE_DIR: listDir },
   });
-  after(() => kirin?.stop());
-
   /** The main thread's module list of each process whose command line matches, written after this call began. */
   async function freshLists(matches: (list: ModuleList) => boolean, count: number): Promise<ModuleList[]> {
     const read = () =>
@@ -75,8 +69,30 @@ describe('what a plain site loads (footprint)', () => {
       { what: `${count} fresh module lists` },
     );
   }
+  return { kirin, site, freshLists };
+}
 
-  const isWorker = (list: ModuleList) => list.argv.some((arg) => arg.endsWith('/worker/main.js'));
+const isWorker = (list: ModuleList) => list.argv.some((arg) => arg.endsWith('/worker/main.js'));
+
+describe('what a plain site loads (footprint)', () => {
+  let kirin: KirinProcess;
+  let site: string;
+  let freshLists: FreshLists;
+
+  before(async () => {
+    const port = await freePort();
+    ({ kirin, site, freshLists } = await startListed(
+      {
+        'app.ts': "const greeting: string = 'Hello from TypeScript';\nexport default { fetch: (): Response => new Response(greeting) };\n",
+        'public/style.css': 'body { color: black }\n',
+        'kirin.config.ts': `const port: number = ${port};\nexport default { workers: 2, listen: { http: [\`127.0.0.1:\${port}\`] }, sites: { '*': { '/static/': { static: './public' }, '/': { app: './app.ts' } } } };\n`,
+      },
+      'kirin.config.ts',
+    ));
+    for (const path of ['/', '/static/style.css']) assert.equal((await request(`${kirin.url}${path}`)).status, 200);
+  });
+  after(() => kirin?.stop());
+
   const isMaster = (list: ModuleList) => list.pid === kirin.pid;
 
   it("has the lists it checks: each worker's names the app, the static handler and Node's fetch Response", async () => {
@@ -96,12 +112,34 @@ describe('what a plain site loads (footprint)', () => {
     }
   });
 
-  it('the master loads neither the ACME client, the mailer, the ddns clients nor the TypeScript stripper', async () => {
+  it("the master loads neither the ACME client, the mailer, the ddns clients, the TypeScript stripper nor Node's fetch, tls and http2", async () => {
     const [master] = await freshLists(isMaster, 1);
     // The master's alerter holds its email channel (a few lines); the channel loads nodemailer on the first email.
     const unwanted = master!.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, MAILER, ...DDNS_CLIENTS].some((part) => url.includes(part)));
     assert.deepEqual(unwanted, [], 'the master loaded what this config does not use');
     assert.ok(master!.urls.some((url) => url.endsWith('/dist/master/master.js')), 'the list is not the master\'s');
     assert.ok(!master!.builtins.includes(TYPE_STRIPPER), "the master loaded Node's type stripper: the .ts config was evaluated in the master");
+    assert.deepEqual(master!.builtins.filter((name) => FETCH_AND_TLS.includes(name)), [], "the master loaded Node's fetch or TLS modules (an ESM import of node:http?)");
+  });
+});
+
+describe('what a static site without https loads (footprint)', () => {
+  let kirin: KirinProcess;
+  let freshLists: FreshLists;
+
+  before(async () => {
+    const port = await freePort();
+    ({ kirin, freshLists } = await startListed(
+      { 'public/index.html': '<p>hello</p>\n', 'kirin.json': JSON.stringify({ workers: 1, listen: { http: [`127.0.0.1:${port}`] }, sites: { '*': { '/': { static: './public' } } } }) },
+      'kirin.json',
+    ));
+    assert.equal((await request(`${kirin.url}/`)).status, 200);
+  });
+  after(() => kirin?.stop());
+
+  it("its worker loads neither Node's fetch nor tls, https and http2", async () => {
+    const [worker] = await freshLists(isWorker, 1);
+    assert.ok(worker!.urls.some((url) => url.includes('/dist/handlers/static/')), "the list is not a static worker's");
+    assert.deepEqual(worker!.builtins.filter((name) => FETCH_AND_TLS.includes(name)), [], 'the worker loaded what only https listeners and fetch apps need');
   });
 });

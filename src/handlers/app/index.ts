@@ -5,7 +5,8 @@
  * X-Forwarded-* headers (the pipeline arranged that) — so the app and Kirin's
  * guards agree on what was asked for, and by whom.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../../util/node-http.ts';
 import type { Duplex } from 'node:stream';
 import type { AppHandlerPlan } from '../../config/plan.ts';
 import { forwardAppError, forwardAppStatus } from '../../observe/app-errors.ts';

@@ -22,7 +22,8 @@
  * for an exported handler.
  */
 import { pathToFileURL } from 'node:url';
-import { Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Server } from '../../util/node-http.ts';
 import { isWebSocketHandlers, type BunWebSocketHandlers } from './bun-websocket.ts';
 import { KirinError } from '../../errors.ts';
 import { describe } from '../../config/issues.ts';

@@ -21,7 +21,7 @@
  * relay leaves it to the full path until it answers well again. After the
  * first byte, a failure cuts the client's connection, as on the full path.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../../util/node-http.ts';
 import { connect, type NetConnectOpts, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { LaneExchange } from '../../worker/context.ts';

@@ -7,7 +7,7 @@
 import type { Stats } from 'node:fs';
 import { hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { PrebuiltResponse } from '../../worker/prebuilt-response.ts';
+import { INLINE_BODY_BYTES, PrebuiltResponse } from '../../worker/prebuilt-response.ts';
 import type { Validators } from './conditional.ts';
 import { looksHashed } from './hashed-name.ts';
 import { contentTypeFor } from './mime.ts';
@@ -18,8 +18,8 @@ export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 
 export type ContentCoding = 'br' | 'gzip';
 
-/** Files up to this size also keep a latin1 copy for single-write responses, and their whole response for the fast lane. */
-const ONE_WRITE_BYTES = 16 * 1024;
+/** Files up to this size also keep a latin1 copy for single-write responses (node:http's path). */
+const ONE_WRITE_BYTES = INLINE_BODY_BYTES;
 
 export interface Variant extends Validators {
   readonly coding: ContentCoding | null;
@@ -39,7 +39,7 @@ export interface Variant extends Validators {
   readonly bodyText: string | null;
   /** The 200 head, as flat [name, value, …] pairs. */
   readonly ok: string[];
-  /** The whole 200 response as bytes for the worker's fast lane, for files up to ONE_WRITE_BYTES in memory. */
+  /** The 200 response for the worker's fast lane, for every file in memory (its bytes copied behind the head up to INLINE_BODY_BYTES). */
   readonly prebuilt: PrebuiltResponse | null;
   /** The 206 head without Content-Range and Content-Length. */
   readonly partial: string[];
@@ -87,10 +87,11 @@ export async function loadEntry(resolved: ResolvedFile, settings: EntrySettings)
   return { identity, br, gzip, fingerprint: fingerprintOf(resolved), bytes };
 }
 
-/** What a variant keeps in memory: its bytes, their latin1 copy and the fast lane's response (head and body, built on first use). */
+/** What a variant keeps in memory: its bytes, and for small files their latin1 copy and the fast lane's copy behind the head. */
 function heldBytes(variant: Variant): number {
   const body = variant.body?.length ?? 0;
-  return variant.bodyText === null ? body : 3 * body + HEAD_BYTES;
+  if (variant.body === null) return 0;
+  return variant.bodyText === null ? body + HEAD_BYTES : 3 * body + HEAD_BYTES;
 }
 
 /** About what a response head takes. */
@@ -144,7 +145,7 @@ async function loadVariant(found: FoundFile, coding: ContentCoding | null, head:
     lastModified,
     modifiedMs,
     ok,
-    prebuilt: oneWrite === null ? null : new PrebuiltResponse(200, ok, oneWrite),
+    prebuilt: body === null ? null : new PrebuiltResponse(200, ok, body),
     partial: common,
     notModified,
   };

@@ -23,7 +23,11 @@ import type { PrebuiltResponse } from '../../worker/prebuilt-response.ts';
 
 /** The numbers behind the handler's memory and timing, with the reasons for each default. */
 export interface StaticTuning {
-  /** Files up to this size are served from memory; larger ones are streamed. 256 KiB keeps a typical bundle in memory (a 100 KiB file from memory costs about what nginx's sendfile does). */
+  /**
+   * Files up to this size are served from memory (one `res.end(buffer)`); larger ones are streamed.
+   * 1 MiB keeps bundles, fonts and most images in memory: from memory a 1 MiB file is served at about
+   * nginx's sendfile rate, streamed at half of it (docs/benchmarks.md). Within `maxBytes`.
+   */
   smallFileBytes: number;
   /** How long a resolved path is trusted before the disk is checked again: changes show within about this long. */
   revalidateMs: number;
@@ -31,18 +35,21 @@ export interface StaticTuning {
   maxPaths: number;
   /** Per route and worker: bytes of small files kept in memory. */
   maxBytes: number;
-  /** Read size when streaming: what a client that stops reading holds in memory, besides its socket buffers. */
+  /**
+   * Read size when streaming, into one buffer per response: what a client that stops reading holds in memory,
+   * besides its socket buffers. 256 KiB: 64 KiB reads cost a third more CPU per MiB; larger ones gained little.
+   */
   chunkBytes: number;
   /** A client that takes no bytes of a streamed file for this long is disconnected (nginx's send_timeout). */
   sendTimeoutMs: number;
 }
 
 export const STATIC_TUNING: Readonly<StaticTuning> = {
-  smallFileBytes: 256 * 1024,
+  smallFileBytes: 1024 * 1024,
   revalidateMs: 1000,
   maxPaths: 10_000,
   maxBytes: 32 * 1024 * 1024,
-  chunkBytes: 64 * 1024,
+  chunkBytes: 256 * 1024,
   sendTimeoutMs: 60_000,
 };
 

@@ -3,15 +3,13 @@
  * the conditions (304, 412), the range (206, 416), then the bytes — from
  * memory with one writeHead and one end, or streamed from disk.
  *
- * Streams keep memory bounded: the file is read in 64 KiB chunks only as fast
- * as the client takes them (pipeline's backpressure), so a client that never
- * reads holds one chunk and a socket buffer, not the file. One that makes no
+ * Streams keep memory bounded: the file is read in chunks (256 KiB) into one
+ * buffer per response, only as fast as the client takes them, so a client that
+ * never reads holds one chunk and a socket buffer, not the file. One that makes no
  * progress for `sendTimeoutMs` is disconnected (nginx's send_timeout), so it
  * cannot hold a file descriptor forever either.
  */
-import type { ReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../../observe/log.ts';
 import type { NodeResponse, RequestContext } from '../../worker/context.ts';
 import { sendError } from '../../worker/error-response.ts';
@@ -110,40 +108,68 @@ async function streamFile(ctx: RequestContext, variant: Variant, status: number,
     throw error;
   }
   const res = ctx.res;
-  let stream: ReadStream | undefined;
   try {
     // The head promises a length and validators: check they still describe this file (a deploy may have replaced it).
     const stats = await handle.stat();
     if (stats.ino !== variant.ino || stats.size !== variant.size || stats.mtimeMs !== variant.mtimeMs) return 'changed';
     if (clientGone(res)) return 'sent';
     res.writeHead(status, head);
-    stream = handle.createReadStream({ start, end, highWaterMark: settings.chunkBytes, autoClose: true });
+    await sendRange(ctx, handle, variant, start, end, settings);
+    return 'sent';
   } finally {
-    if (stream === undefined) await handle.close();
+    await handle.close();
   }
-  const reading = stream;
-  watchForStall(res, () => reading.bytesRead, settings.sendTimeoutMs);
+}
+
+/**
+ * Sends bytes start..end of the open file: each chunk is read into one buffer
+ * kept for the whole response, written, and the next read waits until the
+ * socket took it (the write's callback). So a response holds one chunk however
+ * slow its client, and makes no garbage per chunk — a stream allocating a new
+ * chunk per read cost about twice the CPU per MiB (docs/benchmarks.md).
+ */
+async function sendRange(ctx: RequestContext, handle: FileHandle, variant: Variant, start: number, end: number, settings: StreamSettings): Promise<void> {
+  const res = ctx.res;
+  const length = end - start + 1;
+  const chunk = Buffer.allocUnsafe(Math.min(settings.chunkBytes, length));
+  let sent = 0;
+  watchForStall(res, () => sent, settings.sendTimeoutMs);
   // An HTTP/2 stream reset by the client is closed but not destroyed while writes are pending: end it here.
   const abort = () => res.destroy();
   ctx.req.once('aborted', abort);
   try {
-    // end: false: the response is ended only once the whole range is known to be read.
-    await pipeline(reading, res, { end: false });
+    while (sent < length && !clientGone(res)) {
+      const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, length - sent), start + sent);
+      if (bytesRead === 0) break;
+      sent += bytesRead;
+      if (!(await written(res, bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead)))) break;
+    }
   } catch (error) {
     if (!clientGone(res)) settings.logger.error({ err: error, file: variant.path }, 'static: reading the file failed mid-response');
     res.destroy();
-    return 'sent';
+    return;
   } finally {
     ctx.req.off('aborted', abort);
   }
-  if (clientGone(res)) reading.destroy();
-  else if (reading.bytesRead === end - start + 1) res.end();
+  if (clientGone(res)) return;
+  if (sent === length) res.end();
   else {
     // The file shrank while being read: a short body must not look complete.
-    settings.logger.warn({ file: variant.path, expected: end - start + 1, sent: reading.bytesRead }, 'static: file changed while being sent; connection closed');
+    settings.logger.warn({ file: variant.path, expected: length, sent }, 'static: file changed while being sent; connection closed');
     res.destroy();
   }
-  return 'sent';
+}
+
+/** Writes `bytes` and resolves once the socket took them (true) or the response closed first (false): only then may the buffer be reused. */
+function written(res: NodeResponse, bytes: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    const closed = () => resolve(false);
+    res.once('close', closed);
+    res.write(bytes, (error) => {
+      res.off('close', closed);
+      resolve(error == null && !clientGone(res));
+    });
+  });
 }
 
 /** Has the client gone (or the response been destroyed)? HTTP/2's compat response has no `destroyed`: its stream does. */
@@ -155,12 +181,14 @@ function clientGone(res: NodeResponse): boolean {
  * Destroys the response when the client has taken no bytes for `timeoutMs`,
  * until the response is closed (also after the last chunk: it may still sit
  * in buffers for a client that stopped reading). Progress is what reached the
- * socket: bytes read from the file minus what waits in the response's buffers.
+ * socket: bytes handed to the response minus what still waits in its buffers
+ * (byte by byte, not chunk by chunk: a slow client draining a 256 KiB chunk is
+ * making progress).
  */
-function watchForStall(res: NodeResponse, bytesRead: () => number, timeoutMs: number): void {
-  let last = bytesRead() - res.writableLength;
+function watchForStall(res: NodeResponse, bytesSent: () => number, timeoutMs: number): void {
+  let last = bytesSent() - res.writableLength;
   const timer = setTimeout(() => {
-    const delivered = bytesRead() - res.writableLength;
+    const delivered = bytesSent() - res.writableLength;
     if (delivered === last) res.destroy();
     else {
       last = delivered;
