@@ -9,7 +9,7 @@
  * REPORTS_BURST messages, then REPORTS_PER_SECOND, and the next one sent says
  * how many were dropped.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../util/node-http.ts';
 import { cut, redactHeaders, redactTarget } from './redact.ts';
 
 /** What `env.notify('app-error', …)` carries; the master emits `worker-event:app-error`. */
