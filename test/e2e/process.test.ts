@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeProxyHeader } from '../../src/relay/proxy-protocol.ts';
 import { request } from '../support/http.ts';
-import { KIRIN_BIN, ROOT, startKirin, tempDir, waitFor } from '../support/kirin.ts';
+import { KIRIN_BIN, ROOT, startKirin, tempDir, waitFor, type KirinProcess } from '../support/kirin.ts';
 
 function project(): string {
   const dir = tempDir();
@@ -54,21 +54,28 @@ describe('listening', () => {
 });
 
 describe('systemd', () => {
-  it('socket activation: serves on the descriptor passed in LISTEN_FDS', async () => {
-    const dir = project();
+  /**
+   * Kirin started as systemd would: a socket bound here, passed as descriptor 3 with LISTEN_FDS
+   * (and LISTEN_FDNAMES when named). LISTEN_PID must be the master's PID: set in the shell that then execs Kirin.
+   */
+  async function activated(dir: string, args: string[], fdName?: string): Promise<{ kirin: KirinProcess; port: number }> {
     const activator: Server = createServer();
     await new Promise<void>((resolve) => activator.listen(0, '127.0.0.1', resolve));
     const port = (activator.address() as { port: number }).port;
     const fd = (activator as unknown as { _handle: { fd: number } })._handle.fd;
-    // LISTEN_PID must be the master's PID: set it in the shell that then execs Kirin.
     const kirin = await startKirin({
       cwd: dir,
-      args: ['serve', 'app.ts', '--workers', '2', '--state-dir', join(dir, 'state')],
+      args: ['serve', 'app.ts', ...args, '--state-dir', join(dir, 'state')],
       extraFds: [fd],
-      shellPrefix: 'LISTEN_FDS=1 LISTEN_PID=$$',
+      shellPrefix: `LISTEN_FDS=1 LISTEN_PID=$$${fdName ? ` LISTEN_FDNAMES=${fdName}` : ''}`,
     });
     // The test's copy of the socket goes away; Kirin's stays.
     activator.close();
+    return { kirin, port };
+  }
+
+  it('socket activation: serves on the descriptor passed in LISTEN_FDS', async () => {
+    const { kirin, port } = await activated(project(), ['--workers', '2']);
     try {
       assert.deepEqual(kirin.urls, ['http://(fd 3)']);
       const res = await request(`http://127.0.0.1:${port}/`, { agent: false });
@@ -80,18 +87,7 @@ describe('systemd', () => {
   });
 
   it('socket activation: a descriptor named http-proxy expects a PROXY header from a trusted proxy, as a proxyProtocol listener does', async () => {
-    const dir = project();
-    const activator: Server = createServer();
-    await new Promise<void>((resolve) => activator.listen(0, '127.0.0.1', resolve));
-    const port = (activator.address() as { port: number }).port;
-    const fd = (activator as unknown as { _handle: { fd: number } })._handle.fd;
-    const kirin = await startKirin({
-      cwd: dir,
-      args: ['serve', 'app.ts', '--workers', '1', '--trusted-proxy', '127.0.0.1', '--state-dir', join(dir, 'state')],
-      extraFds: [fd],
-      shellPrefix: 'LISTEN_FDS=1 LISTEN_PID=$$ LISTEN_FDNAMES=http-proxy',
-    });
-    activator.close();
+    const { kirin, port } = await activated(project(), ['--workers', '1', '--trusted-proxy', '127.0.0.1'], 'http-proxy');
     try {
       const exchange = (prefix: Buffer) =>
         new Promise<string>((resolve, reject) => {
