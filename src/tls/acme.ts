@@ -125,7 +125,11 @@ export class AcmeIssuer {
 
   async #loadAccount(): Promise<acme.Client> {
     const { directory, email } = this.#settings;
-    const stored = this.#store.readAccount(directory);
+    const found = this.#store.readAccount(directory);
+    if (found && 'unusable' in found) {
+      this.#logger.warn({ directory, keptAs: found.keptAs }, `the stored ACME account cannot be used (${found.unusable}); registering a new one — the old file is kept as ${found.keptAs}`);
+    }
+    const stored = found && 'record' in found ? found.record : null;
     const options = { directoryUrl: directory, backoffAttempts: 12, backoffMin: 250, backoffMax: 10_000 };
     if (stored) {
       const client = new acme.Client({ ...options, accountKey: stored.keyPem, accountUrl: stored.url });

@@ -10,7 +10,7 @@
  *
  * A wildcard name's folder is `wildcard_.example.com` (as Caddy names it).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeCertificate, whyUnusable } from './cert-info.ts';
 import { ensurePrivateDir, writePrivateFile } from './private-files.ts';
@@ -120,15 +120,27 @@ export class CertificateStore {
     return join(this.root, 'acme', host, 'account.json');
   }
 
-  readAccount(directoryUrl: string): AccountRecord | null {
+  /**
+   * The account stored for this directory, or null when there is none. A file
+   * that cannot be used (not JSON, fields missing, another directory's on the
+   * same host) is moved aside, not deleted: its key is the account's identity,
+   * and a user may want it back.
+   */
+  readAccount(directoryUrl: string): { record: AccountRecord } | { unusable: string; keptAs: string } | null {
     const file = this.accountFile(directoryUrl);
     if (!existsSync(file)) return null;
+    let unusable: string;
     try {
-      const record = JSON.parse(readFileSync(file, 'utf8')) as AccountRecord;
-      return record.directory === directoryUrl && typeof record.keyPem === 'string' ? record : null;
-    } catch {
-      return null;
+      const record = JSON.parse(readFileSync(file, 'utf8')) as Partial<AccountRecord>;
+      if (record.directory !== directoryUrl) unusable = `it belongs to ${JSON.stringify(record.directory)}`;
+      else if (typeof record.keyPem !== 'string' || typeof record.url !== 'string') unusable = 'it has no keyPem or url';
+      else return { record: record as AccountRecord };
+    } catch (error) {
+      unusable = (error as Error).message;
     }
+    const keptAs = `${file}.unusable-${new Date().toISOString().replaceAll(':', '-')}`;
+    renameSync(file, keptAs);
+    return { unusable, keptAs };
   }
 
   writeAccount(record: AccountRecord): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -61,10 +61,30 @@ describe('certificate store', () => {
     store.writeAccount({ directory, url: 'https://acme.example.test/acct/1', email: null, keyPem: 'KEY', createdAt: 1 });
     const file = join(root, 'acme', 'acme.example.test_14000', 'account.json');
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    assert.equal(store.readAccount(directory)?.url, 'https://acme.example.test/acct/1');
+    assert.deepEqual(store.readAccount(directory), { record: { directory, url: 'https://acme.example.test/acct/1', email: null, keyPem: 'KEY', createdAt: 1 } });
     assert.equal(store.readAccount('https://other.example.test/dir'), null);
     store.forgetAccount(directory);
     assert.equal(store.readAccount(directory), null);
+  });
+
+  it('moves an account file it cannot use aside, keeping its key, instead of overwriting it', () => {
+    const root = join(tempDir(), 'tls');
+    const store = new CertificateStore(root);
+    const directory = 'https://acme.example.test/dir';
+    store.writeAccount({ directory, url: 'https://acme.example.test/acct/1', email: null, keyPem: 'KEY', createdAt: 1 });
+    const file = store.accountFile(directory);
+    writeFileSync(file, '{"directory": "https://acme.example.test/dir", "keyPem": "KEY"'); // cut short by a full disk
+    const found = store.readAccount(directory);
+    assert.ok(found && 'unusable' in found, 'reported as unusable');
+    assert.match(found.unusable, /JSON/);
+    assert.equal(existsSync(file), false);
+    assert.match(readFileSync(found.keptAs, 'utf8'), /"keyPem": "KEY"/);
+    assert.equal(store.readAccount(directory), null, 'the next read registers anew');
+    // Another directory on the same host shares the file name: its account is kept too.
+    store.writeAccount({ directory: 'https://acme.example.test/other', url: 'https://acme.example.test/acct/2', email: null, keyPem: 'KEY2', createdAt: 1 });
+    const other = store.readAccount(directory);
+    assert.ok(other && 'unusable' in other);
+    assert.equal(other.unusable, 'it belongs to "https://acme.example.test/other"');
   });
 });
 
