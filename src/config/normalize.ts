@@ -25,6 +25,7 @@ import { normalizeSites, parseAppSpec } from './normalize-routes.ts';
 import { parseListenAddress } from './listen-address.ts';
 import type { ListenAddress, ServePlan, ServicePlan, SitePlan } from './plan.ts';
 import { flagSetting, keyAndFlag } from './serve-flags.ts';
+import { socketPathTooLong } from './service-socket.ts';
 import { defaultStateDir } from './state-dir.ts';
 import { DEFAULT_WEBSOCKET } from './normalize-websocket.ts';
 import { checkProxyListeners, checkRelayRole, normalizeRelay, readListenEntries } from '../relay/normalize.ts';
@@ -308,9 +309,8 @@ function checkProxiedServices(plan: ServePlan, issues: Issues): void {
 function servicePlan(name: string, raw: Record<string, unknown>, at: ConfigPath, issues: Issues, baseDir: string, stateDir: string): ServicePlan {
   const command = readString(raw.command, at.key('command'), issues, 'a command line') ?? '';
   const socket = command.includes('{socket}') ? join(stateDir, 'run', `${name}.sock`) : null;
-  if (socket !== null && Buffer.byteLength(socket) > 107) {
-    issues.add(at.key('command'), `the socket path for {socket} (${socket}) is longer than unix sockets allow (107 bytes); set a shorter ${keyAndFlag('stateDir')}`);
-  }
+  const tooLong = socket === null ? null : socketPathTooLong(socket);
+  if (tooLong !== null) issues.add(at.key('command'), `${tooLong}; set a shorter ${keyAndFlag('stateDir')}`);
   return {
     name,
     command,

@@ -25,6 +25,7 @@ import { realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { LogLevel } from '../config/types.ts';
 import type { ServePlan, ServicePlan } from '../config/plan.ts';
+import { MAX_UNIX_SOCKET_PATH, serviceSocketPath } from '../config/service-socket.ts';
 import { KirinError } from '../errors.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
 import type { ServiceEventMap } from './events.ts';
@@ -55,9 +56,6 @@ export interface ServiceChange {
   /** Running services the new generation does not use (changed or removed). */
   readonly replaced: ServiceProcess[];
 }
-
-/** Unix socket paths are limited to 107 bytes (sockaddr_un). */
-const MAX_SOCKET_PATH = 107;
 
 export class ServiceManager {
   readonly #logger: Logger;
@@ -241,14 +239,13 @@ export class ServiceManager {
    * `<name>.2.sock`, `<name>.3.sock` …, so both can run side by side.
    */
   #unusedSocketPath(plan: ServicePlan): string {
-    // The plan's own path, as the config made it: <stateDir>/run/<name>.sock.
-    const base = plan.socket!.slice(0, -'.sock'.length);
     // A service still stopping keeps its path: gunicorn, for one, removes its socket file as it exits.
     const taken = new Set([...this.#live].map((s) => s.plan.socket));
-    let path = `${base}.sock`;
-    for (let n = 2; taken.has(path); n++) path = `${base}.${n}.sock`;
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-      throw new KirinError('KIRIN_ERR_SERVICE', `service "${plan.name}": the socket path for {socket} (${path}) is longer than unix sockets allow (${MAX_SOCKET_PATH} bytes); set a shorter stateDir`);
+    let copy = 1;
+    while (taken.has(serviceSocketPath(plan.socket!, copy))) copy++;
+    const path = serviceSocketPath(plan.socket!, copy);
+    if (Buffer.byteLength(path) > MAX_UNIX_SOCKET_PATH) {
+      throw new KirinError('KIRIN_ERR_SERVICE', `service "${plan.name}": the socket path for {socket} (${path}) is longer than unix sockets allow (${MAX_UNIX_SOCKET_PATH} bytes); set a shorter stateDir`);
     }
     return path;
   }

@@ -138,8 +138,13 @@ describe('values from flags', () => {
 
   it('advice about a setting names the key and its flag', () => {
     assert.deepEqual(problems({ stateDir: `/srv/${'x'.repeat(100)}`, services: { web: 'gunicorn app --bind unix:{socket}' }, sites: { '*': site } }), [
-      `services.web.command: the socket path for {socket} (/srv/${'x'.repeat(100)}/run/web.sock) is longer than unix sockets allow (107 bytes); set a shorter stateDir (--state-dir)`,
+      `services.web.command: the socket path for {socket} (/srv/${'x'.repeat(100)}/run/web.sock) is longer than unix sockets allow (107 bytes, with room for the ".2.sock" a reload uses); set a shorter stateDir (--state-dir)`,
     ]);
+    // 107 bytes fit today's socket, but not the web.2.sock a reload of the service would need.
+    const fitsOnlyOnce = `/srv/${'x'.repeat(89)}`;
+    assert.equal(Buffer.byteLength(`${fitsOnlyOnce}/run/web.sock`), 107);
+    assert.equal(problems({ stateDir: fitsOnlyOnce, services: { web: 'gunicorn app --bind unix:{socket}' }, sites: { '*': site } }).length, 1);
+    assert.equal(plan({ stateDir: `/srv/${'x'.repeat(87)}`, services: { web: 'gunicorn app --bind unix:{socket}' }, sites: { '*': site } }).services.web!.socket, `/srv/${'x'.repeat(87)}/run/web.sock`);
   });
 });
 
