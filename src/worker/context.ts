@@ -149,6 +149,8 @@ export class RequestContext {
   readonly startTime: number;
   /** An exception behind this request's response was reported already (its 500 is not reported again as a status). */
   errorReported: boolean;
+  /** The route's handler ran: a 5xx answered before it (a middleware's 503) is Kirin's, not the app's. */
+  reachedHandler: boolean;
   readonly #resolver: ClientResolver;
   #clientIp: string | undefined;
   #scheme: 'http' | 'https' | undefined;
@@ -184,6 +186,7 @@ export class RequestContext {
     this.#resolver = resolver;
     this.startTime = startTime;
     this.errorReported = false;
+    this.reachedHandler = false;
     this.#clientIp = undefined;
     this.#scheme = undefined;
   }

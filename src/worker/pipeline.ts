@@ -117,9 +117,8 @@ export class Pipeline {
     if (ctx === null) return;
     this.current = ctx;
     try {
-      const route = ctx.route;
       const chain = chainFor(ctx);
-      const result = chain === null ? route.handler.handle(ctx) : runChain(chain, ctx, () => route.handler.handle(ctx));
+      const result = chain === null ? handle(ctx) : runChain(chain, ctx, () => handle(ctx));
       if (result !== undefined) result.then(undefined, (error: unknown) => this.#fail(ctx, error));
     } catch (error) {
       this.#fail(ctx, error);
@@ -401,6 +400,11 @@ function whenUpgradeAnswered(socket: Duplex, answered: (status: number, headByte
     if (typeof chunk !== 'function') settle(chunk ?? null);
     return Reflect.apply(end, this, arguments);
   } as typeof socket.end;
+}
+
+function handle(ctx: RequestContext): void | Promise<void> {
+  ctx.reachedHandler = true;
+  return ctx.route.handler.handle(ctx);
 }
 
 /** The middleware a request runs. On a TLS connection a TLS site's own step (HSTS) is done here, not as a chain step. */

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { apiStatus, metric } from '../support/admin.ts';
 import { request } from '../support/http.ts';
 import { KIRIN_BIN, startKirin, tempDir, writeFiles, type KirinProcess } from '../support/kirin.ts';
 
@@ -18,6 +19,7 @@ function hashPassword(password: string, ...args: string[]): string {
 
 describe('auth (basic auth) end to end', () => {
   let kirin: KirinProcess;
+  let admin: string;
   let dir: string;
   const alicePassword = 'correct horse battery staple';
   const bobPassword = 'pässwörd: with a colon';
@@ -31,6 +33,7 @@ describe('auth (basic auth) end to end', () => {
     writeFiles(dir, {
       'app.ts': `export default { fetch(request: Request) { return new Response('secret ' + new URL(request.url).pathname); } };\n`,
       'kirin.config.ts': `export default {
+        admin: { listen: '127.0.0.1:0' },
         sites: {
           '*': {
             '/bcrypt': { app: './app.ts', auth: { users: { alice: ${JSON.stringify(bcrypt)} }, realm: 'Staff only' } },
@@ -41,6 +44,7 @@ describe('auth (basic auth) end to end', () => {
       };\n`,
     });
     kirin = await startKirin({ cwd: dir, args: ['serve', '--workers', '1', '--bind', '127.0.0.1:0', '--access-log', '-', '--state-dir', `${dir}/state`] });
+    admin = String((await kirin.waitForLine((l) => String(l.msg).startsWith('admin listener on'), 10_000, 'the admin listener line')).admin);
   });
   after(() => kirin?.stop());
 
@@ -94,6 +98,19 @@ describe('auth (basic auth) end to end', () => {
     await kirin.waitForLine((l) => l.type === 'access' && l.path === '/bcrypt/logged', 5000, 'the access log line');
     const output = kirin.output();
     for (const secret of [alicePassword, bobPassword, basic('alice', alicePassword).authorization.slice(6)]) assert.ok(!output.includes(secret), secret);
+  });
+
+  it('answers 503 when too many sign-ins wait, and does not call that 503 an app error', async () => {
+    // bcrypt at cost 11 takes ~100 ms (more on a busy machine); two at a time, 64 waiting: the rest of a burst is told to retry.
+    const burst = await Promise.all(Array.from({ length: 200 }, (_, i) => request(`${kirin.url}/bcrypt/burst`, { headers: basic('alice', `guess ${i}`), timeoutMs: 120_000 })));
+    const statuses = new Set(burst.map((r) => r.status));
+    assert.deepEqual([...statuses].sort(), [401, 503]);
+    const busy = burst.find((r) => r.status === 503)!;
+    assert.equal(busy.headers['retry-after'], '1');
+    // The app never ran: Kirin's own 503 is counted as a 5xx, but is no error of the app's.
+    const status = await apiStatus<{ errors: { kind: string; title: string }[] }>(admin);
+    assert.deepEqual(status.errors.filter((e) => e.kind === 'app-error').map((e) => e.title), []);
+    assert.ok(Number(await metric(admin, 'kirin_http_requests_total', { site: '*', route: '/bcrypt', status_class: '5xx' })) > 0);
   });
 
   it('hash-password prompts on a terminal without echoing the password', async () => {

@@ -94,7 +94,7 @@ async function prepareServer(app: LoadedApp, socketIoModule: string | null, logg
 /** A 5xx the app sent itself is an app error too, with its request; one Kirin reported with its exception is not told twice. */
 function reportServerError(env: AppErrorSink): RouteHandler['answeredServerError'] {
   return (ctx, status) => {
-    if (!ctx.errorReported) forwardAppStatus(env.notify, ctx, status);
+    if (ctx.reachedHandler && !ctx.errorReported) forwardAppStatus(env.notify, ctx, status);
   };
 }
 
