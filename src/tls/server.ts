@@ -22,6 +22,7 @@ import { Http2Response, TlsResponse } from './responses.ts';
 import { ACME_TLS_ALPN, SECURE_CONTEXT_OPTIONS } from './profile.ts';
 import { KirinHttp2ServerRequest } from './http2-request.ts';
 import { enforceSendTimeout } from './send-timeout.ts';
+import { enforceHttp1SendTimeout } from '../worker/send-timeout.ts';
 import { TICKET_ROTATION_MS } from './ticket-keys.ts';
 import { workerTls } from './worker-tls.ts';
 
@@ -75,6 +76,7 @@ export async function createSecureServer(_listener: ListenerFd, pipeline: Pipeli
   });
   routeValidationHandshakes(server);
   enforceSendTimeout(limits.sendTimeoutMs);
+  enforceHttp1SendTimeout(server as unknown as Server, 'secureConnection', limits.sendTimeoutMs, worker.logger);
   trackSessions(server);
   markBusyConnections(server);
   workerTls.addServer(server);

@@ -14,6 +14,7 @@ import { installFastLane } from './fast-lane.ts';
 import { KirinIncomingMessage } from './incoming.ts';
 import { KirinServerResponse } from './outgoing.ts';
 import type { Pipeline } from './pipeline.ts';
+import { enforceHttp1SendTimeout } from './send-timeout.ts';
 
 const CLIENT_ERRORS: Record<string, [number, string]> = {
   HPE_HEADER_OVERFLOW: [431, 'request head too large'],
@@ -60,6 +61,7 @@ export function createHttpServer(pipeline: Pipeline, limits: LimitsPlan, logger:
   // Kirin is not a forward proxy: CONNECT tunnels are refused, never opened.
   server.on('connect', (_req: unknown, socket: Socket) => writeRawError(socket, 405, 'CONNECT is not supported'));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket, logger));
+  enforceHttp1SendTimeout(server, 'connection', limits.sendTimeoutMs, logger);
   return server;
 }
 
