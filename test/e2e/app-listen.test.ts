@@ -1,7 +1,7 @@
 /**
  * `kirin serve server.js` where server.js calls listen() itself — Express's
  * `app.listen(3000)`, a plain `http.createServer(…).listen(process.env.PORT)`,
- * Fastify's `await fastify.listen()`, Koa's `app.listen()`, an ESM app with top-level await, a NestJS-style
+ * Fastify's `await fastify.listen()`, Koa's `app.listen()`, Socket.IO's `io.listen()`, an ESM app with top-level await, a NestJS-style
  * un-awaited `bootstrap()` — served by real Kirin masters and workers, with the
  * apps' packages installed from npm.
  */
@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { metric, startWithAdmin } from '../support/admin.ts';
 import { request } from '../support/http.ts';
@@ -199,6 +200,23 @@ describe('apps that call listen() themselves', () => {
       });
       socket.close();
       assert.match(reply, /^echo hi from \d+$/);
+    }));
+
+  it("Socket.IO's own io.listen(3000): polling and WebSocket clients connect through Kirin's listener", () =>
+    serving('socket-io.mjs', async (kirin) => {
+      for (const transports of [['polling'], ['websocket']] as const) {
+        const client = io(kirin.url, { transports: [...transports], reconnection: false, forceNew: true });
+        try {
+          const reply = await new Promise<string>((resolve, reject) => {
+            client.once('connect_error', reject);
+            client.once('connect', () => client.emit('greet', 'kirin', resolve));
+          });
+          assert.match(reply, new RegExp(`^hello kirin over ${transports[0]} from \\d+$`));
+        } finally {
+          client.close();
+        }
+      }
+      assert.equal(says(kirin, 'the app asked to listen on port 3000').length, 1);
     }));
 
   it("counts the app's requests on /metrics like any app's", async () => {
