@@ -1,7 +1,7 @@
 /**
  * `kirin serve server.js` where server.js calls listen() itself — Express's
  * `app.listen(3000)`, a plain `http.createServer(…).listen(process.env.PORT)`,
- * Fastify's `await fastify.listen()`, Koa's `app.listen()`, Socket.IO's `io.listen()`, an ESM app with top-level await, a NestJS-style
+ * Fastify's `await fastify.listen()`, Koa's `app.listen()`, Socket.IO's `io.listen()`, an ESM app with top-level await, NestJS's
  * un-awaited `bootstrap()` — served by real Kirin masters and workers, with the
  * apps' packages installed from npm.
  */
@@ -153,6 +153,14 @@ describe('apps that call listen() themselves', () => {
       // Ready means listened: the very first request is served.
       assert.equal((await request(`${kirin.url}/`)).body, 'bootstrapped with connected db');
       assert.equal(rawLines(kirin, 'bootstrap finished: listening on 3000').length, 1);
+    }));
+
+  it('NestJS (@nestjs/platform-express) from its generated bootstrap(): routes, injection, the client address', () =>
+    serving('nest.mjs', async (kirin) => {
+      assert.equal((await request(`${kirin.url}/hello?x=1`)).body, 'hello from nest at /hello?x=1 (127.0.0.1)');
+      assert.equal((await request(`${kirin.url}/missing`)).status, 404);
+      // app.getUrl() reads server.address(): Kirin's listener, not port 3000.
+      assert.equal(rawLines(kirin, `nest says: listening at ${kirin.url}`).length, 1, kirin.output());
     }));
 
   it('an app that listens twice (site and metrics ports): the first server is served, the second is named in a warning', () =>
