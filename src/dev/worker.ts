@@ -25,7 +25,7 @@ export const REPLACED_EVENT = 'dev-replaced';
 export class DevWorker {
   readonly #reload: BrowserReload | null;
   /** Where requests that reach this worker after it was replaced go (hand-over.ts). */
-  readonly #successor: HandOverTarget | null;
+  readonly #successor: HandOverTarget;
   #replaced = false;
   #flushFiles: () => void = () => {};
   readonly #notify: (type: string, payload: unknown) => void;
@@ -54,10 +54,7 @@ export class DevWorker {
     const before = pipeline.beforeRoute;
     pipeline.everyRequestFullPath = true;
     pipeline.beforeRoute = (req, res) => {
-      if (this.#replaced && this.#successor !== null) {
-        handOver(req, res, this.#successor);
-        return true;
-      }
+      if (this.#replaced && handOver(req, res, this.#successor)) return true;
       if (reload !== null) {
         if (reload.answer(req, res)) return true;
         reload.injectInto(req, res);
