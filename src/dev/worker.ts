@@ -31,7 +31,7 @@ export class DevWorker {
   readonly #notify: (type: string, payload: unknown) => void;
 
   constructor(plan: ServePlan, generation: number, listeners: readonly ListenerFd[], logger: Logger, notify: (type: string, payload: unknown) => void) {
-    this.#reload = plan.dev?.reloadBrowser ? new BrowserReload(generation) : null;
+    this.#reload = plan.dev?.reloadBrowser ? new BrowserReload(generation, (message) => logger.warn(message)) : null;
     this.#successor = handOverTarget(listeners);
     this.#notify = notify;
     this.#flushFiles = trackLoadedModules((files) => notify(LOADED_FILES_EVENT, files));
