@@ -145,6 +145,21 @@ describe('kirin dev: restart on save', () => {
     assert.equal(fixed.body, 'fixed');
   });
 
+  it("an import that does not resolve shows the importing file's line in the code frame, and creating the file brings the app back", async () => {
+    const dir = project();
+    const kirin = await startDev(dir);
+    await restartAfter(kirin, () => writeFileSync(join(dir, 'message.ts'), "import { words } from './words.ts';\nexport function message(): string {\n  return words;\n}\n"));
+    const json = await request(`${kirin.url}/`, { headers: { accept: 'application/json' } });
+    assert.equal(json.status, 500);
+    const doc = JSON.parse(json.body) as { error: { message: string }; location: { file: string; line: number; column: number }; codeFrame: { lines: { text: string; focus: boolean }[] } };
+    assert.match(doc.error.message, /Cannot find module '.*words\.ts' imported from/);
+    assert.deepEqual(doc.location, { file: join(dir, 'message.ts'), line: 1, column: 23 });
+    assert.equal(doc.codeFrame.lines.find((l) => l.focus)?.text, "import { words } from './words.ts';");
+    // The missing file is watched where it would be: creating it restarts the app.
+    await restartAfter(kirin, () => writeFileSync(join(dir, 'words.ts'), "export const words = 'found';\n"));
+    assert.equal((await request(`${kirin.url}/`)).body, 'found');
+  });
+
   it('an error thrown by a request shows the error page with the stack position and the route', async () => {
     const dir = project();
     const kirin = await startDev(dir);
