@@ -18,8 +18,9 @@
  * file whose size, mtime or inode moved without an event; its directory is
  * polled from then on, and the change counts.
  */
-import { readdirSync, statfsSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { statfsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { walkTree } from '../util/walk-tree.ts';
 import { isIgnoredPath } from './module-graph.ts';
 
 /** An event can trail its change by a little: a file seen changed without one is looked at again after this long. */
@@ -210,22 +211,11 @@ export class FileWatcher {
 
 /** The files under a directory, skipping node_modules and .git; bounded, so a huge tree cannot stall a poll. */
 function walk(root: string, limit = 20_000): string[] {
-  const out: string[] = [];
-  const pending = [root];
-  while (pending.length > 0 && out.length < limit) {
-    const dir = pending.pop()!;
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (isIgnoredPath(path)) continue;
-      if (entry.isDirectory()) pending.push(path);
-      else out.push(path);
-    }
-  }
-  return out;
+  const files: string[] = [];
+  walkTree(root, limit, (path, entry) => {
+    if (isIgnoredPath(path)) return false;
+    if (!entry.isDirectory()) files.push(path);
+    return true;
+  });
+  return files;
 }
