@@ -4,7 +4,7 @@
  * every save, the error page and browser reload (src/dev/). Never for the
  * internet: the error page shows source code and requests.
  */
-import type { DevPlan } from '../config/plan.ts';
+import type { DevPlan, ServePlan } from '../config/plan.ts';
 import { ExitCode } from '../errors.ts';
 import { isLoopback } from '../net/ip.ts';
 import { DevSession } from '../dev/master.ts';
@@ -29,16 +29,24 @@ Options of kirin dev:
       --poll                   watch by polling (for mounts where file events do
                                not arrive; turned on by itself on NFS, SMB, 9p, FUSE)
       --no-reload-browser      do not inject the browser-reload script
+      --bind-https ADDR        HTTPS listen address for the config's TLS sites,
+                               repeatable (default 127.0.0.1:8443; only when a
+                               site has TLS: local names, tls: 'local' or files)
 
 Options shared with kirin serve (dev defaults: --workers 1, --bind
-127.0.0.1:8000 or 127.0.0.1:$PORT, --admin off, --timeout 0):
+127.0.0.1:8000 or 127.0.0.1:$PORT, --admin off, --timeout 0; the config's
+listen is replaced by these):
 ${SERVE_FLAGS}`;
 
 const DEV_OPTIONS = {
   ...SERVE_OPTIONS,
   poll: { type: 'boolean' },
   'no-reload-browser': { type: 'boolean' },
+  'bind-https': { type: 'string', multiple: true },
 } as const;
+
+/** Where dev serves the config's TLS sites when --bind-https does not say: loopback, an unprivileged port. */
+const DEV_HTTPS = '127.0.0.1:8443';
 
 export async function run(argv: string[]): Promise<number> {
   const cwd = process.cwd();
@@ -51,12 +59,19 @@ export async function run(argv: string[]): Promise<number> {
   const baseEnv: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'development' };
   const overrides = args.overrides;
   overrides.workers ??= 1;
-  // Loopback unless --bind says otherwise: the error page shows code and requests.
-  overrides.listen ??= { http: [`127.0.0.1:${baseEnv.PORT ?? 8000}`] };
+  // Loopback unless --bind says otherwise: the error page shows code and requests. An https listener is
+  // offered so the config's TLS sites keep their TLS (HTTPS parity); it is dropped again when no site has TLS.
+  const bindHttps = flags['bind-https'] as string[] | undefined;
+  overrides.listen = {
+    http: (overrides.listen as { http?: string[] } | undefined)?.http ?? [`127.0.0.1:${baseEnv.PORT ?? 8000}`],
+    https: bindHttps ?? [DEV_HTTPS],
+  };
   overrides.admin ??= false;
   // No watchdog: a request paused in a debugger is not a hung worker (and an idle dev server then costs nothing).
   overrides.timeout ??= 0;
   const dev: DevPlan = { reloadBrowser: flags['no-reload-browser'] !== true };
+  /** Sites whose `tls: 'auto'` the local CA serves in dev, said once at start. */
+  const byLocalCa = new Set<string>();
   let session: DevSession | null = null;
   let standby: StandbySpawner | null = null;
   let stopKeys: (() => void) | null = null;
@@ -67,11 +82,15 @@ export async function run(argv: string[]): Promise<number> {
     activated: null,
     adjustPlan: (plan) => {
       plan.dev = dev;
+      adjustTlsForDev(plan, byLocalCa);
     },
     wrapSpawner: (spawner) => (standby = new StandbySpawner(spawner)).spawner,
     attach: (master) => {
       session = new DevSession(master, { poll: flags.poll === true });
       warnIfReachable(master);
+      if (byLocalCa.size > 0) {
+        master.logger.info(`kirin dev serves ${[...byLocalCa].map((k) => `"${k}"`).join(', ')} with certificates from the local CA instead of ACME (a CA on the internet cannot reach a dev server on loopback)`);
+      }
       master.once('finishing', () => {
         stopKeys?.();
         standby?.close();
@@ -87,6 +106,21 @@ export async function run(argv: string[]): Promise<number> {
       if (stopKeys) master.logger.info(KEYS_HINT);
     },
   });
+}
+
+/**
+ * The config's TLS sites keep TLS in dev, as `kirin serve` would serve them: local names and
+ * `tls: 'local'` from the local CA, files as they are. ACME ('auto') cannot validate a server on
+ * loopback and would spend the CA's rate limits on failed orders: the local CA stands in for it.
+ * Without any TLS site, the https listener dev offered is not opened.
+ */
+function adjustTlsForDev(plan: ServePlan, byLocalCa: Set<string>): void {
+  for (const site of plan.sites) {
+    if (site.tls.mode !== 'auto') continue;
+    site.tls = { mode: 'local' };
+    byLocalCa.add(site.key);
+  }
+  if (plan.sites.every((site) => site.tls.mode === 'off')) plan.listen.https = [];
 }
 
 function warnIfReachable(master: Master): void {

@@ -6,24 +6,33 @@
  * reaches the new generation, hears a different number and reloads. Nothing
  * is kept between workers: the generation number is the whole protocol.
  */
-import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
+import { createHash } from 'node:crypto';
+import type { Transform } from 'node:stream';
+import zlib from 'node:zlib';
+import { moveOntoResponse } from '../middleware/on-headers.ts';
 import type { NodeRequest, NodeResponse } from '../worker/context.ts';
+import { allowReloadScript } from './csp.ts';
 
 export const RELOAD_PATH = '/_kirin/dev/reload';
 /** How soon a browser tries again after its stream ended: a restart takes a few hundred ms. */
 const RETRY_MS = 150;
 
-type HeadersArgument = OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined;
-
 export class BrowserReload {
   readonly #generation: string;
   readonly #script: string;
+  /** For the pages' Content-Security-Policy ('sha256-…'). */
+  readonly #scriptHash: string;
+  readonly #warn: (message: string) => void;
+  readonly #warnedCodings = new Set<string>();
   readonly #streams = new Set<NodeResponse>();
   #draining = false;
 
-  constructor(generation: number) {
+  constructor(generation: number, warn: (message: string) => void = () => {}) {
     this.#generation = String(generation);
-    this.#script = `<script>(()=>{const g=${JSON.stringify(this.#generation)};const s=new EventSource(${JSON.stringify(RELOAD_PATH)});s.onmessage=(e)=>{if(e.data!==g){s.close();location.reload();}};})();</script>`;
+    const code = `(()=>{const g=${JSON.stringify(this.#generation)};const s=new EventSource(${JSON.stringify(RELOAD_PATH)});s.onmessage=(e)=>{if(e.data!==g){s.close();location.reload();}};})();`;
+    this.#script = `<script>${code}</script>`;
+    this.#scriptHash = `'sha256-${createHash('sha256').update(code).digest('base64')}'`;
+    this.#warn = warn;
   }
 
   /** Answers the event stream; true when `req` was for it. */
@@ -47,65 +56,143 @@ export class BrowserReload {
     this.#streams.clear();
   }
 
-  /** Makes an HTML response carry the script (appended after the body, which browsers run). */
+  /**
+   * Makes an HTML response carry the script (appended after the body, which browsers run). Installed
+   * before the route's middleware: compression wraps this, so the head seen here is final — a body
+   * the app or Kirin compressed is decoded, given the script and encoded again in the same coding.
+   */
   injectInto(req: NodeRequest, res: NodeResponse): void {
     if (req.method === 'HEAD') return;
     const script = this.#script;
-    const writeHead = res.writeHead;
-    const end = res.end;
-    let inject = false;
-    const patched = res as unknown as { writeHead: (...args: unknown[]) => NodeResponse; end: (...args: unknown[]) => NodeResponse };
+    const scriptHash = this.#scriptHash;
+    const warnOnce = (coding: string) => {
+      if (this.#warnedCodings.has(coding)) return;
+      this.#warnedCodings.add(coding);
+      this.#warn(`no browser reload for HTML sent with Content-Encoding: ${coding} (kirin dev re-encodes gzip, deflate, br${HAS_ZSTD ? ' and zstd' : ''} only)`);
+    };
+    const writeHead = res.writeHead as (...args: unknown[]) => NodeResponse;
+    const write = res.write as WriteFn;
+    const end = res.end as EndFn;
+    let body: BodyWriter | null = null;
+    const patched = res as unknown as { writeHead: (...args: unknown[]) => NodeResponse; write: WriteFn; end: EndFn };
     patched.writeHead = function (this: NodeResponse, ...args: unknown[]) {
       const status = args[0] as number;
       const rest = args.slice(1);
-      const at = typeof rest[0] === 'string' ? 1 : 0;
-      const headers = rest[at] as HeadersArgument;
-      const type = headerValue(headers, 'content-type') ?? res.getHeader('content-type');
-      const encoding = headerValue(headers, 'content-encoding') ?? res.getHeader('content-encoding');
-      if (status >= 200 && status !== 204 && status !== 304 && isHtml(type) && encoding === undefined) {
-        inject = true;
-        // The body grows: let Node frame it (chunked) instead of the length the handler computed.
-        res.removeHeader('content-length');
-        if (headers !== undefined) rest[at] = withoutLength(headers);
+      const statusText = typeof rest[0] === 'string' ? rest[0] : undefined;
+      const headers = statusText === undefined ? rest[0] : rest[1];
+      if (headers !== undefined && headers !== null) moveOntoResponse(res, headers);
+      res.statusCode = status;
+      if (status >= 200 && status !== 204 && status !== 304 && isHtml(res.getHeader('content-type'))) {
+        const coding = contentCoding(res);
+        body = coding === null ? appending(res, script, write, end) : recoding(res, coding, script, write, end);
+        if (body === null) warnOnce(coding!);
+        else {
+          // The body grows: let Node frame it (chunked) instead of the length the handler computed.
+          res.removeHeader('content-length');
+          for (const name of CSP_HEADERS) {
+            const policy = res.getHeader(name);
+            if (policy !== undefined) res.setHeader(name, Array.isArray(policy) ? policy.map((p) => allowReloadScript(p, scriptHash)) : allowReloadScript(String(policy), scriptHash));
+          }
+        }
       }
-      return (writeHead as (...args: unknown[]) => NodeResponse).call(this, status, ...rest);
+      return statusText === undefined ? writeHead.call(this, status) : writeHead.call(this, status, statusText);
     };
-    patched.end = function (this: NodeResponse, ...args: unknown[]) {
+    patched.write = function (this: NodeResponse, chunk: Chunk, encoding?: BufferEncoding | Callback, callback?: Callback) {
+      if (!res.headersSent) res.writeHead(res.statusCode);
+      return body === null ? write.call(this, chunk, encoding, callback) : body.write(chunk, encoding, callback);
+    };
+    patched.end = function (this: NodeResponse, chunk?: Chunk | Callback, encoding?: BufferEncoding | Callback, callback?: Callback) {
       // end(body) before any writeHead: write the head now, or Node would set Content-Length from the body.
       if (!res.headersSent && isHtml(res.getHeader('content-type'))) res.writeHead(res.statusCode);
-      if (!inject) return (end as (...args: unknown[]) => NodeResponse).apply(this, args);
-      const callback = typeof args.at(-1) === 'function' ? (args.pop() as () => void) : undefined;
-      const [chunk, encoding] = args as [string | Uint8Array | undefined | null, BufferEncoding | undefined];
-      if (chunk !== undefined && chunk !== null) res.write(chunk, encoding as BufferEncoding);
-      return (end as (...args: unknown[]) => NodeResponse).call(this, script, callback);
+      return body === null ? end.call(this, chunk, encoding, callback) : body.end(chunk, encoding, callback);
     };
   }
+}
+
+type Chunk = string | Uint8Array;
+type Callback = (error?: Error | null) => void;
+type WriteFn = (chunk: Chunk, encoding?: BufferEncoding | Callback, callback?: Callback) => boolean;
+type EndFn = (chunk?: Chunk | Callback, encoding?: BufferEncoding | Callback, callback?: Callback) => NodeResponse;
+
+/** Where the body of an HTML response goes once the script is to be added. */
+interface BodyWriter {
+  write: WriteFn;
+  end: EndFn;
+}
+
+const CSP_HEADERS = ['content-security-policy', 'content-security-policy-report-only'];
+
+/** The response's content coding, lower case; null for none or identity. */
+function contentCoding(res: NodeResponse): string | null {
+  const value = res.getHeader('content-encoding');
+  if (value === undefined) return null;
+  const coding = String(value).trim().toLowerCase();
+  return coding === '' || coding === 'identity' ? null : coding;
+}
+
+/** An uncompressed body: passed through as it comes, the script after it. */
+function appending(res: NodeResponse, script: string, write: WriteFn, end: EndFn): BodyWriter {
+  return {
+    write: (chunk, encoding, callback) => write.call(res, chunk, encoding, callback),
+    end: (chunk, encoding, callback) => {
+      const done = [chunk, encoding, callback].find((a) => typeof a === 'function') as Callback | undefined;
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') write.call(res, chunk, typeof encoding === 'string' ? encoding : undefined);
+      return end.call(res, script, done);
+    },
+  };
+}
+
+type Codec = () => zlib.Gunzip | zlib.Gzip | zlib.Inflate | zlib.Deflate | zlib.BrotliDecompress | zlib.BrotliCompress | Transform;
+
+/** Node 22.15 and 23.8 added zstd; Kirin runs on older 22s too. */
+const HAS_ZSTD = typeof zlib.createZstdCompress === 'function';
+
+/** Decoder and encoder by coding; zstd where this Node has it. */
+const CODECS: Record<string, [Codec, Codec] | undefined> = {
+  gzip: [zlib.createGunzip, zlib.createGzip],
+  'x-gzip': [zlib.createGunzip, zlib.createGzip],
+  deflate: [zlib.createInflate, zlib.createDeflate],
+  // Quality 4, as Kirin's own compression: 11 would make every dev response slow.
+  br: [zlib.createBrotliDecompress, () => zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } })],
+  ...(HAS_ZSTD ? { zstd: [zlib.createZstdDecompress, zlib.createZstdCompress] as [Codec, Codec] } : {}),
+};
+
+/**
+ * A compressed body: decoded, the script added at its end, encoded again in the same coding.
+ * Each decoded piece is flushed through, so a streamed page still arrives as it is written.
+ * Null for a coding it cannot decode.
+ */
+function recoding(res: NodeResponse, coding: string, script: string, write: WriteFn, end: EndFn): BodyWriter | null {
+  const codec = CODECS[coding];
+  if (codec === undefined) return null;
+  const decoder = codec[0]();
+  const encoder = codec[1]();
+  let done: Callback | undefined;
+  decoder.on('data', (piece: Buffer) => {
+    encoder.write(piece);
+    (encoder as zlib.Gzip).flush();
+  });
+  decoder.on('end', () => encoder.end(script));
+  encoder.on('data', (piece: Buffer) => write.call(res, piece));
+  encoder.on('end', () => end.call(res, done));
+  const fail = (error: Error) => res.destroy(error);
+  decoder.on('error', fail);
+  encoder.on('error', fail);
+  res.once('close', () => {
+    decoder.destroy();
+    encoder.destroy();
+  });
+  return {
+    write: (chunk, encoding, callback) => decoder.write(chunk, typeof encoding === 'string' ? encoding : 'utf8', typeof encoding === 'function' ? encoding : callback),
+    end: (chunk, encoding, callback) => {
+      done = [chunk, encoding, callback].find((a) => typeof a === 'function') as Callback | undefined;
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') decoder.end(chunk, typeof encoding === 'string' ? encoding : 'utf8');
+      else decoder.end();
+      return res;
+    },
+  };
 }
 
 function isHtml(type: unknown): boolean {
   return typeof type === 'string' && /^\s*text\/html\b/i.test(type);
-}
-
-function headerValue(headers: HeadersArgument, name: string): string | undefined {
-  if (headers === undefined) return undefined;
-  if (Array.isArray(headers)) {
-    // Flat [name, value, …] or pairs [[name, value], …].
-    if (Array.isArray(headers[0])) {
-      for (const pair of headers as unknown as [string, string][]) if (pair[0].toLowerCase() === name) return String(pair[1]);
-      return undefined;
-    }
-    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
-    return undefined;
-  }
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name && value !== undefined) return String(value);
-  return undefined;
-}
-
-/** A copy without Content-Length (the handler's arrays may be frozen and shared between responses). */
-function withoutLength(headers: NonNullable<HeadersArgument>): NonNullable<HeadersArgument> {
-  if (!Array.isArray(headers)) return Object.fromEntries(Object.entries(headers).filter(([key]) => key.toLowerCase() !== 'content-length'));
-  if (Array.isArray(headers[0])) return (headers as unknown as [string, string][]).filter((pair) => pair[0].toLowerCase() !== 'content-length') as unknown as OutgoingHttpHeader[];
-  const out: OutgoingHttpHeader[] = [];
-  for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() !== 'content-length') out.push(headers[i]!, headers[i + 1]!);
-  return out;
 }

@@ -10,7 +10,7 @@ import { relative } from 'node:path';
 import type { ServePlan } from '../config/plan.ts';
 import type { Master } from '../master/master.ts';
 import { FileWatcher } from './watcher.ts';
-import { LOADED_FILES_EVENT, REPLACED_EVENT } from './worker.ts';
+import { ACTIVITY_EVENT, LOADED_FILES_EVENT, REPLACED_EVENT } from './worker.ts';
 
 /**
  * Saves arrive as bursts (write temp, rename; formatters writing several
@@ -42,6 +42,8 @@ export class DevSession {
     master.on(`worker-event:${LOADED_FILES_EVENT}`, (_worker, files) => {
       if (Array.isArray(files)) this.#watcher.addFiles(files.filter((f): f is string => typeof f === 'string'));
     });
+    // Someone is using the app: a good moment to notice a save whose file event never came (watcher.ts).
+    master.on(`worker-event:${ACTIVITY_EVENT}`, () => this.#watcher.verify());
     master.on('reload', (ok) => {
       if (ok) this.#watchPlan(master.plan);
     });

@@ -6,6 +6,7 @@
  * the positions here are the ones in the editor.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isProjectFile } from './module-graph.ts';
 
@@ -61,12 +62,46 @@ export function stackWithoutHeader(stack: string): string {
   return blank === -1 ? stack : stack.slice(blank + 2);
 }
 
-/** The place to show: a syntax error's position, else the first frame in the project's own code. */
+/** Node's ESM loader names what it could not find and who imported it, but its stack holds only loader frames. */
+const NOT_FOUND = /^Cannot find (module|package) '([^']+)' imported from (.+)$/m;
+/** A specifier in quotes after `from`, `import` or `import(`, `require(`, `export … from`: the quote's index is the column. */
+const SPECIFIER = /(?:\bfrom|\bimport|\brequire)\s*\(?\s*(['"])([^'"\n]+)\1/g;
+
+/**
+ * Where an import that did not resolve is written: the importing file's line whose specifier is
+ * the missing file (resolved against the importer) or names the missing package; null for other errors.
+ */
+export function moduleNotFoundLocation(error: unknown): { file: string; line: number; column: number } | null {
+  if ((error as NodeJS.ErrnoException | null)?.code !== 'ERR_MODULE_NOT_FOUND') return null;
+  const match = NOT_FOUND.exec((error as Error).message);
+  if (!match) return null;
+  const [, kind, missing, importer] = match as unknown as [string, 'module' | 'package', string, string];
+  const file = toPath(importer.trim());
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const missingPath = toPath(missing);
+  const isMissing = (specifier: string) => {
+    if (kind === 'package') return specifier === missing || specifier.startsWith(`${missing}/`);
+    const path = specifier.startsWith('file:') ? toPath(specifier) : specifier.startsWith('.') || isAbsolute(specifier) ? resolve(dirname(file), specifier) : null;
+    return path === missingPath;
+  };
+  const lines = source.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    for (const found of lines[i]!.matchAll(SPECIFIER)) {
+      if (isMissing(found[2]!)) return { file, line: i + 1, column: found.index + found[0].length - found[2]!.length - 1 };
+    }
+  }
+  return null;
+}
+
+/** The place to show: a syntax error's position, a missing import's line, else the first frame in the project's own code. */
 export function errorLocation(error: unknown): { file: string; line: number; column: number } | null {
   const stack = stackOf(error);
-  const syntax = syntaxErrorLocation(stack);
-  if (syntax) return syntax;
-  return parseStack(stack).find((f) => f.own) ?? null;
+  return syntaxErrorLocation(stack) ?? moduleNotFoundLocation(error) ?? parseStack(stack).find((f) => f.own) ?? null;
 }
 
 export function stackOf(error: unknown): string {

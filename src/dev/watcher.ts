@@ -9,10 +9,22 @@
  * WSL2 and VM shares, FUSE mounts such as Docker Desktop's), or cannot watch
  * (out of inotify watches), that directory is polled instead, by itself;
  * `--poll` polls everything. Idle cost with events: none — no timer runs.
+ *
+ * File systems not on that list can hide changes too (an overlay whose upper
+ * layer the host edits, a bind mount into a VM). A probe cannot find them:
+ * a file this process touches there raises an event like anywhere else; only
+ * changes made on the other side are lost. So `verify()` looks, when asked
+ * (kirin dev asks when requests come, at most once a second), for a watched
+ * file whose size, mtime or inode moved without an event; its directory is
+ * polled from then on, and the change counts.
  */
-import { readdirSync, statfsSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { statfsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { walkTree } from '../util/walk-tree.ts';
 import { isIgnoredPath } from './module-graph.ts';
+
+/** An event can trail its change by a little: a file seen changed without one is looked at again after this long. */
+const EVENT_GRACE_MS = 300;
 
 /** statfs f_type of file systems whose changes made by another machine or the host raise no inotify event. */
 const REMOTE_FILE_SYSTEMS = new Map<number, string>([
@@ -64,7 +76,10 @@ export class FileWatcher {
   /** Polled files (and every file of a polled tree) → their last signature. */
   readonly #polled = new Map<string, string>();
   readonly #polledTrees = new Set<string>();
+  /** Files watched by events → their signature when last heard of, for verify(). */
+  readonly #seen = new Map<string, string>();
   #timer: NodeJS.Timeout | null = null;
+  #recheck: NodeJS.Timeout | null = null;
 
   constructor(options: WatcherOptions) {
     this.#options = options;
@@ -87,7 +102,8 @@ export class FileWatcher {
         if (!this.#watchDirectory(dir, false)) this.#startPolling();
       }
       files.add(path);
-      if (!this.#watchers.has(dir)) this.#polled.set(path, signature(path));
+      if (this.#watchers.has(dir)) this.#seen.set(path, signature(path));
+      else this.#polled.set(path, signature(path));
     }
   }
 
@@ -102,11 +118,48 @@ export class FileWatcher {
     }
   }
 
+  /**
+   * Looks for watched files that changed without an event; after a short grace (an event may be on
+   * its way), the directories of those still unheard are polled from then on and their changes count.
+   */
+  verify(): void {
+    if (this.#recheck !== null) return;
+    const suspects = this.#changedUnheard();
+    if (suspects.length === 0) return;
+    this.#recheck = setTimeout(() => {
+      this.#recheck = null;
+      const still = this.#changedUnheard().filter((path) => suspects.includes(path));
+      for (const dir of new Set(still.map((path) => dirname(path)))) this.#pollInstead(dir, `${still.find((p) => dirname(p) === dir)} changed but no file event arrived for it: ${dir} does not report changes made outside this system (a container, VM or network mount)`);
+      if (still.length > 0) this.#pollOnce();
+    }, EVENT_GRACE_MS);
+    this.#recheck.unref();
+  }
+
   close(): void {
     for (const watcher of this.#watchers.values()) watcher.close();
     this.#watchers.clear();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    if (this.#recheck) clearTimeout(this.#recheck);
+    this.#recheck = null;
+  }
+
+  #changedUnheard(): string[] {
+    const changed: string[] = [];
+    for (const [path, before] of this.#seen) if (signature(path) !== before) changed.push(path);
+    return changed;
+  }
+
+  /** Stops listening for events on a directory; its files are polled, from what was last heard of them. */
+  #pollInstead(dir: string, reason: string | null): void {
+    this.#watchers.get(dir)?.close();
+    this.#watchers.delete(dir);
+    if (reason !== null) this.#options.onPolling(reason);
+    for (const file of this.#files.get(dir) ?? []) {
+      this.#polled.set(file, this.#seen.get(file) ?? signature(file));
+      this.#seen.delete(file);
+    }
+    this.#startPolling();
   }
 
   /** True when inotify watches it; false when it must be polled. */
@@ -119,13 +172,8 @@ export class FileWatcher {
     }
     try {
       const watcher = watch(dir, { recursive, persistent: false }, (_event, name) => this.#heard(dir, recursive, name));
-      watcher.on('error', () => {
-        // The directory went away (a branch switch): the files it held are checked by polling from now on.
-        watcher.close();
-        this.#watchers.delete(dir);
-        for (const file of this.#files.get(dir) ?? []) this.#polled.set(file, signature(file));
-        this.#startPolling();
-      });
+      // The directory went away (a branch switch): the files it held are checked by polling from now on.
+      watcher.on('error', () => this.#pollInstead(dir, null));
       this.#watchers.set(dir, watcher);
       return true;
     } catch (error) {
@@ -137,7 +185,12 @@ export class FileWatcher {
   #heard(dir: string, recursive: boolean, name: string | Buffer | null): void {
     if (name === null) return;
     const path = join(dir, String(name));
-    if (recursive ? !isIgnoredPath(path) : this.#files.get(dir)?.has(path)) this.#options.onChange(path);
+    if (recursive) {
+      if (!isIgnoredPath(path)) this.#options.onChange(path);
+    } else if (this.#files.get(dir)?.has(path)) {
+      this.#seen.set(path, signature(path));
+      this.#options.onChange(path);
+    }
   }
 
   #startPolling(): void {
@@ -158,22 +211,11 @@ export class FileWatcher {
 
 /** The files under a directory, skipping node_modules and .git; bounded, so a huge tree cannot stall a poll. */
 function walk(root: string, limit = 20_000): string[] {
-  const out: string[] = [];
-  const pending = [root];
-  while (pending.length > 0 && out.length < limit) {
-    const dir = pending.pop()!;
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (isIgnoredPath(path)) continue;
-      if (entry.isDirectory()) pending.push(path);
-      else out.push(path);
-    }
-  }
-  return out;
+  const files: string[] = [];
+  walkTree(root, limit, (path, entry) => {
+    if (isIgnoredPath(path)) return false;
+    if (!entry.isDirectory()) files.push(path);
+    return true;
+  });
+  return files;
 }

@@ -21,17 +21,23 @@ import { codeFrame, codeFrameText, errorLocation } from './stack.ts';
 export const LOADED_FILES_EVENT = 'dev-files';
 /** The worker event that says a replaced worker hands its requests over from now on. */
 export const REPLACED_EVENT = 'dev-replaced';
+/** The worker event that says requests are coming: the master checks for changes that raised no file event. */
+export const ACTIVITY_EVENT = 'dev-activity';
+/** At most one activity event this often (a request in between is told at the end): each makes the master stat the watched files. */
+const ACTIVITY_INTERVAL_MS = 1_000;
 
 export class DevWorker {
   readonly #reload: BrowserReload | null;
   /** Where requests that reach this worker after it was replaced go (hand-over.ts). */
-  readonly #successor: HandOverTarget | null;
+  readonly #successor: HandOverTarget;
   #replaced = false;
+  #activityAt = -ACTIVITY_INTERVAL_MS;
+  #activityTimer: NodeJS.Timeout | null = null;
   #flushFiles: () => void = () => {};
   readonly #notify: (type: string, payload: unknown) => void;
 
   constructor(plan: ServePlan, generation: number, listeners: readonly ListenerFd[], logger: Logger, notify: (type: string, payload: unknown) => void) {
-    this.#reload = plan.dev?.reloadBrowser ? new BrowserReload(generation) : null;
+    this.#reload = plan.dev?.reloadBrowser ? new BrowserReload(generation, (message) => logger.warn(message)) : null;
     this.#successor = handOverTarget(listeners);
     this.#notify = notify;
     this.#flushFiles = trackLoadedModules((files) => notify(LOADED_FILES_EVENT, files));
@@ -54,16 +60,26 @@ export class DevWorker {
     const before = pipeline.beforeRoute;
     pipeline.everyRequestFullPath = true;
     pipeline.beforeRoute = (req, res) => {
-      if (this.#replaced && this.#successor !== null) {
-        handOver(req, res, this.#successor);
-        return true;
-      }
+      this.#tellActivity();
+      if (this.#replaced && handOver(req, res, this.#successor)) return true;
       if (reload !== null) {
         if (reload.answer(req, res)) return true;
         reload.injectInto(req, res);
       }
       return before !== null && before(req, res);
     };
+  }
+
+  #tellActivity(): void {
+    if (this.#activityTimer !== null) return;
+    const wait = this.#activityAt + ACTIVITY_INTERVAL_MS - performance.now();
+    const tell = () => {
+      this.#activityTimer = null;
+      this.#activityAt = performance.now();
+      this.#notify(ACTIVITY_EVENT, null);
+    };
+    if (wait <= 0) tell();
+    else this.#activityTimer = setTimeout(tell, wait).unref();
   }
 
   /** Before the worker says it is ready: the master must know what to watch before a save can happen. */

@@ -39,7 +39,7 @@ export function onHeaders(res: NodeResponse, hook: HeadersHook): void {
   };
 }
 
-function moveOntoResponse(res: NodeResponse, headers: unknown): void {
+export function moveOntoResponse(res: NodeResponse, headers: unknown): void {
   if (Array.isArray(headers)) {
     // Flat [name, value, name, value] or [[name, value], …]; repeated names (set-cookie) become lists.
     const grouped = new Map<string, string[]>();

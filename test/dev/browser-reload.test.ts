@@ -1,16 +1,22 @@
 /**
  * The reload script goes into HTML responses however the handler writes them
- * (headers as an object, a frozen flat array, setHeader + end), never into
- * other types, compressed bodies, HEAD, 204 or 304; the event stream tells the
- * generation and ends when the worker is replaced. Over a real node:http server.
+ * (headers as an object, a frozen flat array, setHeader + end, compressed in
+ * one piece or streamed), with the page's Content-Security-Policy letting it
+ * run; never into other types, HEAD, 204 or 304, nor bodies in a coding it
+ * cannot decode (said once). The event stream tells the generation and ends
+ * when the worker is replaced. Over a real node:http server.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { BrowserReload, RELOAD_PATH } from '../../src/dev/browser-reload.ts';
 import { request } from '../support/http.ts';
 
 const HTML = '<!doctype html><p>hi</p>';
+const GZIPPED = gzipSync(HTML);
+const BROTLI = brotliCompressSync(HTML);
 const FROZEN_HEAD = Object.freeze(['content-type', 'text/html; charset=utf-8', 'content-length', String(HTML.length)]);
 
 const routes: Record<string, (res: ServerResponse) => void> = {
@@ -36,9 +42,22 @@ const routes: Record<string, (res: ServerResponse) => void> = {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
     res.end('hi');
   },
-  '/compressed': (res) => {
-    res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
-    res.end();
+  '/gzip': (res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', 'content-length': GZIPPED.length });
+    res.end(GZIPPED);
+  },
+  '/br-streamed': (res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'br' });
+    res.write(BROTLI.subarray(0, 5));
+    res.end(BROTLI.subarray(5));
+  },
+  '/unknown-coding': (res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'x-custom' });
+    res.end('opaque');
+  },
+  '/csp': (res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'content-security-policy': "default-src 'none'; script-src 'nonce-abc'" });
+    res.end(HTML);
   },
   '/not-modified': (res) => {
     res.writeHead(304, { 'content-type': 'text/html' });
@@ -50,9 +69,10 @@ describe('dev browser reload', () => {
   let server: Server;
   let base: string;
   let reload: BrowserReload;
+  const warnings: string[] = [];
 
   before(async () => {
-    reload = new BrowserReload(7);
+    reload = new BrowserReload(7, (message) => warnings.push(message));
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
       if (reload.answer(req, res)) return;
       reload.injectInto(req, res);
@@ -84,9 +104,32 @@ describe('dev browser reload', () => {
     assert.match((await request(`${base}/streamed`)).body, /^<p>one<\/p><p>two<\/p><script>/);
   });
 
-  it('leaves other types, compressed bodies, HEAD and 304 alone', async () => {
+  it('decodes a compressed body, appends the script and encodes it again in the same coding', async () => {
+    const gzip = await request(`${base}/gzip`);
+    assert.equal(gzip.headers['content-encoding'], 'gzip');
+    assert.equal(gzip.headers['content-length'], undefined);
+    assert.match(gunzipSync(gzip.buffer).toString(), /^<!doctype html><p>hi<\/p><script>.*<\/script>$/);
+    const br = await request(`${base}/br-streamed`);
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.match(brotliDecompressSync(br.buffer).toString(), /^<!doctype html><p>hi<\/p><script>.*<\/script>$/);
+  });
+
+  it("adds the script's hash and 'self' for its stream to a Content-Security-Policy, and nothing else", async () => {
+    const res = await request(`${base}/csp`);
+    const script = /<script>(.*)<\/script>$/.exec(res.body)![1]!;
+    const hash = createHash('sha256').update(script).digest('base64');
+    assert.equal(res.headers['content-security-policy'], `default-src 'none'; script-src 'nonce-abc' 'sha256-${hash}'; connect-src 'self'`);
+  });
+
+  it('leaves a coding it cannot decode alone, and says so once', async () => {
+    assert.equal((await request(`${base}/unknown-coding`)).body, 'opaque');
+    await request(`${base}/unknown-coding`);
+    assert.deepEqual(warnings, [warnings[0]]);
+    assert.match(warnings[0]!, /no browser reload for HTML sent with Content-Encoding: x-custom/);
+  });
+
+  it('leaves other types, HEAD and 304 alone', async () => {
     assert.equal((await request(`${base}/text`)).body, 'hi');
-    assert.equal((await request(`${base}/compressed`)).body, '');
     assert.equal((await request(`${base}/not-modified`)).status, 304);
     const head = await request(`${base}/object`, { method: 'HEAD' });
     assert.equal(head.headers['content-length'], String(HTML.length));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { codeFrame, codeFrameText, errorLocation, parseStack, stackWithoutHeader, syntaxErrorLocation } from '../../src/dev/stack.ts';
+import { codeFrame, codeFrameText, errorLocation, moduleNotFoundLocation, parseStack, stackWithoutHeader, syntaxErrorLocation } from '../../src/dev/stack.ts';
 import { tempDir, writeFiles } from '../support/kirin.ts';
 
 describe('dev stack reading', () => {
@@ -22,6 +22,22 @@ describe('dev stack reading', () => {
     assert.deepEqual(syntaxErrorLocation(error.stack!), { file: join(dir, 'bad.ts'), line: 3, column: 38 });
     assert.deepEqual(errorLocation(error), { file: join(dir, 'bad.ts'), line: 3, column: 38 });
     assert.match(stackWithoutHeader(error.stack!), /^SyntaxError/);
+  });
+
+  it("points at the importing file's line for an import that does not resolve: a missing file or a missing package", async () => {
+    const dir = tempDir('kirin-stack-');
+    writeFiles(dir, {
+      'app.ts': "import { a } from './lib.ts';\nexport default a;\n",
+      'lib.ts': "export const x = 1;\n\nimport {\n  b,\n} from './gone.ts';\nexport const a = b;\n",
+      'pkg.ts': "// a package that is not installed\nexport { z } from  \"no-such-package/sub\";\n",
+    });
+    const failure = (file: string) => import(pathToFileURL(join(dir, file)).href).then(() => assert.fail('imported'), (e: unknown) => e as Error);
+    const missingFile = await failure('app.ts');
+    assert.deepEqual(errorLocation(missingFile), { file: join(dir, 'lib.ts'), line: 5, column: 8 });
+    assert.match(codeFrameText(codeFrame(errorLocation(missingFile)!)!), /> 5 \| \} from '\.\/gone\.ts';/);
+    const missingPackage = await failure('pkg.ts');
+    assert.deepEqual(errorLocation(missingPackage), { file: join(dir, 'pkg.ts'), line: 2, column: 20 });
+    assert.equal(moduleNotFoundLocation(new Error("Cannot find module '/x' imported from /y")), null, 'only the loader\'s own error (its code) counts');
   });
 
   it('skips frames of Node, dependencies and Kirin for the place to show', () => {

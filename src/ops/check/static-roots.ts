@@ -4,8 +4,9 @@
  * today; they are signs the root is the wrong folder (the project itself, with
  * its .git and .env) or that a deploy left links pointing elsewhere.
  */
-import { readdirSync, realpathSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { relative } from 'node:path';
+import { walkTree } from '../../util/walk-tree.ts';
 import { finding, type Finding } from './catalog.ts';
 import type { AuditContext } from './context.ts';
 import { isInside, staticRoots } from './env-files.ts';
@@ -28,40 +29,23 @@ export function scanStaticRoot(root: string): RootScan | null {
     return null;
   }
   const scan: RootScan = { dotfiles: [], escapingLinks: [], truncated: false };
-  const queue = [root];
-  let seen = 0;
-  while (queue.length > 0) {
-    const dir = queue.shift()!;
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      continue;
+  scan.truncated = !walkTree(root, MAX_ENTRIES, (path, entry, dir) => {
+    // .well-known is public on purpose (ACME, security.txt, app links).
+    if (entry.name.startsWith('.') && !(entry.name === '.well-known' && dir === root)) {
+      scan.dotfiles.push(relative(root, path));
+      return false;
     }
-    for (const entry of entries) {
-      if (++seen > MAX_ENTRIES) {
-        scan.truncated = true;
-        return scan;
+    if (entry.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = realpathSync(path);
+      } catch {
+        return false; // A dangling link serves nothing.
       }
-      const path = join(dir, entry.name);
-      // .well-known is public on purpose (ACME, security.txt, app links).
-      if (entry.name.startsWith('.') && !(entry.name === '.well-known' && dir === root)) {
-        scan.dotfiles.push(relative(root, path));
-        continue;
-      }
-      if (entry.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = realpathSync(path);
-        } catch {
-          continue; // A dangling link serves nothing.
-        }
-        if (!isInside(realRoot, target)) scan.escapingLinks.push({ path: relative(root, path), target });
-        continue; // Links are never followed: a loop cannot keep the scan going.
-      }
-      if (entry.isDirectory()) queue.push(path);
+      if (!isInside(realRoot, target)) scan.escapingLinks.push({ path: relative(root, path), target });
     }
-  }
+    return true;
+  });
   return scan;
 }
 
