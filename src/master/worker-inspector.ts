@@ -8,12 +8,11 @@
  * (worker-stderr.ts), pauses the main thread, and reads the JavaScript stack
  * and the requests in flight.
  *
- * Nothing stays open: the first command schedules `inspector.close()` on the
- * worker's own event loop, which runs once the loop is free again — should
- * the worker recover before the timeout — and after the master has hung up.
- * An inspector the master did not ask for (a SIGUSR1 sent to the worker or to
- * its process group, `--inspect` in NODE_OPTIONS) is closed the same way, with
- * a warning.
+ * Nothing stays open: the last command has the worker close its inspector a
+ * second after the master hung up, on its own event loop — so once it is free
+ * again, should it recover before the timeout. An inspector the master did not
+ * ask for (a SIGUSR1 sent to the worker or to its process group, `--inspect`
+ * in NODE_OPTIONS) is closed the same way, with a warning.
  */
 import type { StallReport } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
@@ -24,8 +23,14 @@ const PROBE_TIMEOUT_MS = 3_000;
 const MAX_FRAMES = 12;
 /** Set by the worker (src/worker/main.ts): 'GET host/path' for each request in flight. */
 const READ_INFLIGHT = `JSON.stringify(globalThis[Symbol.for('kirin.inflight')]?.() ?? [])`;
-/** Runs when the worker's event loop turns again: after a hang, and after the master has hung up. */
-const CLOSE_WHEN_FREE = `setImmediate(() => process.getBuiltinModule('node:inspector').close())`;
+/**
+ * Closes the worker's inspector from its own event loop (so after a hang),
+ * and a second after the master's last command: Node 24 crashes (SIGSEGV)
+ * when inspector.close() runs while the session that asked for it is still
+ * ending — 3 of 4 processes did within 25 open-and-close rounds when it ran
+ * from an immediate.
+ */
+const CLOSE_SOON = `void setTimeout(() => process.getBuiltinModule('node:inspector').close(), 1000).unref()`;
 
 interface CallFrame {
   functionName: string;
@@ -37,6 +42,8 @@ export class WorkerInspector {
   readonly #openInspector: () => void;
   readonly #logger: Logger;
   #awaitingUrl: ((url: string) => void) | null = null;
+  /** The last URL the worker announced: still open when the worker hangs again within a second of recovering. */
+  #lastUrl: string | null = null;
 
   /** `openInspector` sends the worker SIGUSR1. */
   constructor(openInspector: () => void, logger: Logger) {
@@ -46,39 +53,60 @@ export class WorkerInspector {
 
   /** The worker's stderr announced an inspector. */
   announced(url: string): void {
+    this.#lastUrl = url;
     const awaiting = this.#awaitingUrl;
     this.#awaitingUrl = null;
     if (awaiting) return awaiting(url);
     this.#logger.warn("a worker opened Node's inspector without the watchdog asking (SIGUSR1 sent to it or to its process group, or --inspect in NODE_OPTIONS); closing it");
-    InspectorConnection.open(url)
-      .then(async (connection) => {
-        await connection.call('Runtime.evaluate', { expression: CLOSE_WHEN_FREE }).catch(() => {});
-        connection.close();
-      })
-      .catch(() => {
-        // The worker is gone, or closed it already.
-      });
+    void closeSoon(url);
   }
 
   /** Pauses the blocked worker and reads what it was doing; the lists are empty when it cannot be reached in time. */
   async report(blockedMs: number): Promise<StallReport> {
-    let connection: InspectorConnection | null = null;
-    let timer: NodeJS.Timeout | undefined;
+    let url: string | null = null;
     const probe = async () => {
-      const url = await new Promise<string>((resolve) => {
+      const stillOpen = this.#lastUrl === null ? null : await InspectorConnection.open(this.#lastUrl).catch(() => null);
+      url = stillOpen ? this.#lastUrl! : await new Promise<string>((resolve) => {
         this.#awaitingUrl = resolve;
         this.#openInspector();
       });
-      connection = await InspectorConnection.open(url);
-      await connection.call('Runtime.evaluate', { expression: CLOSE_WHEN_FREE });
-      return readStall(connection);
+      const connection = stillOpen ?? (await InspectorConnection.open(url));
+      try {
+        const found = await readStall(connection);
+        await connection.call('Runtime.evaluate', { expression: CLOSE_SOON });
+        return found;
+      } finally {
+        connection.close();
+      }
     };
-    // A probe that fails, or answers too late, leaves the lists empty: the master still names the worker.
-    const found = await Promise.race([probe().catch(() => null), new Promise<null>((resolve) => (timer = setTimeout(resolve, PROBE_TIMEOUT_MS, null)))]);
-    clearTimeout(timer);
+    const found = await withDeadline(probe());
     this.#awaitingUrl = null;
-    (connection as InspectorConnection | null)?.close();
+    // Too late or failed half-way: the inspector may be open with no close scheduled.
+    if (found === null && url !== null) void closeSoon(url);
     return { t: 'stall', blockedMs, requests: found?.requests ?? [], stack: found?.stack ?? [] };
+  }
+}
+
+/** Connects once more only to schedule the inspector's close; gives up silently (a worker gone, or blocked outside JavaScript). */
+async function closeSoon(url: string): Promise<void> {
+  let connection: InspectorConnection | null = null;
+  await withDeadline(
+    (async () => {
+      connection = await InspectorConnection.open(url);
+      await connection.call('Runtime.evaluate', { expression: CLOSE_SOON });
+    })(),
+  );
+  (connection as InspectorConnection | null)?.close();
+}
+
+/** The work's value, or null when it fails or takes longer than PROBE_TIMEOUT_MS. */
+async function withDeadline<T>(work: Promise<T>): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<null>((resolve) => (timer = setTimeout(resolve, PROBE_TIMEOUT_MS, null)));
+  try {
+    return await Promise.race([work.catch(() => null), expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
