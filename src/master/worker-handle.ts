@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ServePlan } from '../config/plan.ts';
 import { FIRST_LISTENER_FD, INSPECTABLE_WORKER_FLAGS, type ListenerFd, type MasterMessage, type RetireReason, type StallReport, type WorkerMessage } from '../ipc.ts';
-import type { Logger } from '../observe/log.ts';
+import { writeAll, type Logger } from '../observe/log.ts';
 import { nodeFlagsForTypeScript } from '../runtime.ts';
 import type { Clock } from './clock.ts';
 import type { WorkerFacts } from './events.ts';
@@ -125,7 +125,7 @@ export const processSpawner = (guard: ChildProcesses, logger: Logger): WorkerSpa
   let inspector: WorkerInspector | null = null;
   if (child.stderr) {
     const found = new WorkerInspector(() => kill('SIGUSR1'), logger.child({ pid, generation: request.generation, worker: request.index }));
-    passWorkerStderr(child.stderr, (chunk) => process.stderr.write(chunk), (url) => found.announced(url));
+    passWorkerStderr(child.stderr, (chunk) => writeAll(2, chunk), (url) => found.announced(url));
     inspector = found;
   }
   return {

@@ -11,7 +11,11 @@
  */
 import type { Readable } from 'node:stream';
 
-const ANNOUNCEMENT = /^Debugger listening on (ws:\/\/\S+)$/;
+/**
+ * Only the shape our flags produce: the app writes to this stderr too, and a line it
+ * forged must not send the master to another host.
+ */
+const ANNOUNCEMENT = /^Debugger listening on (ws:\/\/127\.0\.0\.1:\d{1,5}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 /** Everything the inspector prints on stderr (Node 22–24): each names the URL, or follows or reports a session. */
 const INSPECTOR_LINES = ['Debugger listening on ws://', 'Debugger ending on ws://', 'For help, see: https://nodejs.org/', 'Debugger attached.', 'Waiting for the debugger to disconnect...'];
 /** Longer than any inspector line: past this, a held line is the app's. */

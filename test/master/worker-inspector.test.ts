@@ -135,32 +135,29 @@ describe('the watchdog inspecting a worker from outside', () => {
   });
 
   it('inspects the next hang too: the inspector, closed after the first, opens anew with a new URL', async () => {
-    const w = startWatched(2);
-    await waitFor(() => w.stdoutHas('blocking 0'), { what: 'the first hang' });
-    assertNamesTheHang(await w.inspector.report(1));
-    w.release(0);
-    await waitFor(() => w.stdoutHas('blocking 1'), { what: 'the second hang, after the inspector closed' });
-    assertNamesTheHang(await w.inspector.report(2));
+    const w = await inspectTwoHangs('after-close');
     assert.equal(w.urls.length, 2);
     assert.notEqual(w.urls[0], w.urls[1]);
-    w.release(1);
-    await waitFor(() => w.stdoutHas('settled closed 1'), { what: 'the inspector to close' });
-    assert.deepEqual(w.warnings(), []);
   });
 
   it('inspects a hang that follows the last at once, through the inspector still open, which then closes', async () => {
-    const w = startWatched(2, 'soon');
-    await waitFor(() => w.stdoutHas('blocking 0'), { what: 'the first hang' });
-    assertNamesTheHang(await w.inspector.report(1));
-    w.release(0);
-    await waitFor(() => w.stdoutHas('blocking 1'), { what: 'the second hang' });
-    assertNamesTheHang(await w.inspector.report(2));
+    const w = await inspectTwoHangs('soon');
     assert.equal(w.urls.length, 1);
-    w.release(1);
-    await waitFor(() => w.stdoutHas('settled closed 1'), { what: 'the inspector to close' });
-    assert.deepEqual(w.warnings(), []);
   });
 });
+
+/** Two hangs, each inspected and named; the inspector closes after the second and no warning was logged. */
+async function inspectTwoHangs(rehang: 'soon' | 'after-close'): Promise<Watched> {
+  const w = startWatched(2, rehang);
+  for (const i of [0, 1]) {
+    await waitFor(() => w.stdoutHas(`blocking ${i}`), { what: `hang ${i}` });
+    assertNamesTheHang(await w.inspector.report(i + 1));
+    w.release(i);
+  }
+  await waitFor(() => w.stdoutHas('settled closed 1'), { what: 'the inspector to close' });
+  assert.deepEqual(w.warnings(), []);
+  return w;
+}
 
 function assertNamesTheHang(report: StallReport): void {
   assert.deepEqual(report.requests, ['GET example.test/report (running now)']);
@@ -184,9 +181,10 @@ describe("a watched worker's stderr", () => {
     f.input.write(`ening on ${url}\nFor help, see: https://nodejs.org/learn/getting-started/debugging\nDebugger attached.\nprogress 50%`);
     assert.deepEqual(f.urls, [url]);
     assert.equal(f.text(), '{"level":"info","msg":"héllo"}\nprogress 50%', 'a partial line of the app goes out at once');
-    f.input.write(`\nDebugger ending on ${url}\nDebugger says hi\n`);
+    f.input.write(`\nDebugger ending on ${url}\nDebugger listening on ws://10.0.0.1:80/0f6b1c1e-2b0a-4c51-9d3e-5a9b3c2d1e0f\nDebugger says hi\n`);
     f.input.end();
     assert.equal(f.text(), '{"level":"info","msg":"héllo"}\nprogress 50%\nDebugger says hi\n');
+    assert.deepEqual(f.urls, [url], 'a line the app forged with another host sends the master nowhere');
   });
 
   it('passes bytes that are not UTF-8 through unchanged', () => {
