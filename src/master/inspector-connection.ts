@@ -33,8 +33,8 @@ export class InspectorConnection {
     socket.on('close', () => this.close());
   }
 
-  /** Connects to `ws://127.0.0.1:PORT/UUID`; rejects when the socket or the handshake fails. */
-  static open(url: string): Promise<InspectorConnection> {
+  /** Connects to `ws://127.0.0.1:PORT/UUID`; rejects when the socket or the handshake fails, or takes longer than `timeoutMs`. */
+  static open(url: string, timeoutMs: number): Promise<InspectorConnection> {
     const { hostname, port, pathname } = new URL(url);
     const key = randomBytes(16).toString('base64');
     return new Promise((resolve, reject) => {
@@ -47,6 +47,7 @@ export class InspectorConnection {
       const failed = () => fail(new Error(`the inspector at ${hostname}:${port} closed the connection during the handshake`));
       socket.once('error', fail);
       socket.once('close', failed);
+      socket.setTimeout(timeoutMs, () => fail(new Error(`no WebSocket handshake from ${hostname}:${port} within ${timeoutMs} ms`)));
       socket.once('connect', () => {
         socket.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
       });
@@ -60,6 +61,7 @@ export class InspectorConnection {
         socket.off('data', onHead);
         socket.off('error', fail);
         socket.off('close', failed);
+        socket.setTimeout(0);
         const response = head.subarray(0, end).toString('latin1');
         const accept = /^sec-websocket-accept:\s*(\S+)\s*$/im.exec(response)?.[1];
         if (!response.startsWith('HTTP/1.1 101 ') || accept !== acceptKey(key)) {

@@ -20,6 +20,8 @@ import { InspectorConnection } from './inspector-connection.ts';
 
 /** How long SIGUSR1 and the inspector have to answer before the report goes without a stack. */
 const PROBE_TIMEOUT_MS = 3_000;
+/** An inspector still open answers a loopback handshake at once; its port may serve something else by now. */
+const STILL_OPEN_TIMEOUT_MS = 1_000;
 const MAX_FRAMES = 12;
 /** Set by the worker (src/worker/main.ts): 'GET host/path' for each request in flight. */
 const READ_INFLIGHT = `JSON.stringify(globalThis[Symbol.for('kirin.inflight')]?.() ?? [])`;
@@ -65,12 +67,12 @@ export class WorkerInspector {
   async report(blockedMs: number): Promise<StallReport> {
     let url: string | null = null;
     const probe = async () => {
-      const stillOpen = this.#lastUrl === null ? null : await InspectorConnection.open(this.#lastUrl).catch(() => null);
+      const stillOpen = this.#lastUrl === null ? null : await InspectorConnection.open(this.#lastUrl, STILL_OPEN_TIMEOUT_MS).catch(() => null);
       url = stillOpen ? this.#lastUrl! : await new Promise<string>((resolve) => {
         this.#awaitingUrl = resolve;
         this.#openInspector();
       });
-      const connection = stillOpen ?? (await InspectorConnection.open(url));
+      const connection = stillOpen ?? (await InspectorConnection.open(url, PROBE_TIMEOUT_MS));
       try {
         const found = await readStall(connection);
         await connection.call('Runtime.evaluate', { expression: CLOSE_SOON });
@@ -92,7 +94,7 @@ async function closeSoon(url: string): Promise<void> {
   let connection: InspectorConnection | null = null;
   await withDeadline(
     (async () => {
-      connection = await InspectorConnection.open(url);
+      connection = await InspectorConnection.open(url, PROBE_TIMEOUT_MS);
       await connection.call('Runtime.evaluate', { expression: CLOSE_SOON });
     })(),
   );

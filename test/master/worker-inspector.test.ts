@@ -8,11 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { INSPECTABLE_WORKER_FLAGS, type StallReport } from '../../src/ipc.ts';
+import { InspectorConnection } from '../../src/master/inspector-connection.ts';
 import { WorkerInspector } from '../../src/master/worker-inspector.ts';
 import { passWorkerStderr } from '../../src/master/worker-stderr.ts';
 import { createLogger } from '../../src/observe/log.ts';
@@ -163,6 +165,29 @@ function assertNamesTheHang(report: StallReport): void {
   assert.deepEqual(report.requests, ['GET example.test/report (running now)']);
   assert.match(report.stack[0] ?? '', /^renderReport \(.*\/blocking\.mjs:\d+:\d+\)$/, `stack: ${JSON.stringify(report.stack)}`);
 }
+
+describe('the inspector connection', () => {
+  async function server(onConnection: (socket: Socket) => void): Promise<string> {
+    const listening = createServer(onConnection);
+    servers.push(listening);
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    return `ws://127.0.0.1:${(listening.address() as AddressInfo).port}/0f6b1c1e-2b0a-4c51-9d3e-5a9b3c2d1e0f`;
+  }
+  const servers: Server[] = [];
+  after(() => {
+    for (const listening of servers) listening.close();
+  });
+
+  it('gives up on a port that accepts and never answers (another service took it), within its timeout', async () => {
+    const url = await server(() => {});
+    await assert.rejects(InspectorConnection.open(url, 200), /no WebSocket handshake from 127\.0\.0\.1:\d+ within 200 ms/);
+  });
+
+  it('refuses an answer that is not the WebSocket handshake it asked for', async () => {
+    const url = await server((socket) => socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n'));
+    await assert.rejects(InspectorConnection.open(url, 2_000), /the inspector refused the WebSocket: HTTP\/1\.1 404 Not Found/);
+  });
+});
 
 describe("a watched worker's stderr", () => {
   function filter() {
