@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { InspectorConnection } from '../../src/master/inspector-connection.ts';
 import { WorkerInspector } from '../../src/master/worker-inspector.ts';
 import { passWorkerStderr } from '../../src/master/worker-stderr.ts';
 import { createLogger } from '../../src/observe/log.ts';
+import { request } from '../support/http.ts';
 import { tempDir, waitFor } from '../support/kirin.ts';
 import { isAlive, listeningPorts } from '../support/process.ts';
 
@@ -122,6 +124,18 @@ describe('the watchdog inspecting a worker from outside', () => {
     assert.equal(w.urls.length, 1, 'the start SIGUSR1 queued on the event loop did not open it again');
     assert.deepEqual(w.warnings(), [], 'an inspector the watchdog asked for is no surprise');
     assert.doesNotMatch(w.passed(), /ws:\/\/|Debugger/, 'nothing of the inspector reaches the log');
+  });
+
+  it('opens an inspector whose URL nothing but the stderr pipe tells: /json/list answers 404, another UUID is refused', async () => {
+    const w = startWatched(1);
+    await waitFor(() => w.stdoutHas('blocking 0'), { what: 'the process to block' });
+    assertNamesTheHang(await w.inspector.report(1));
+    const port = portOf(w.urls[0]!);
+    for (const path of ['/json/list', '/json']) assert.equal((await request(`http://127.0.0.1:${port}${path}`)).status, 404, path);
+    const guessed = `ws://127.0.0.1:${port}/${randomUUID()}`;
+    await assert.rejects(InspectorConnection.open(guessed, 2_000), /refused the WebSocket: HTTP\/1\.[01] 400/);
+    w.release(0);
+    await waitFor(() => w.stdoutHas('settled closed 0'), { what: 'the inspector to close' });
   });
 
   it('closes, with a warning, an inspector a stray SIGUSR1 opened in a healthy worker, which lives on', async () => {
