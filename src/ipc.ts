@@ -83,6 +83,6 @@ export interface StallReport {
   blockedMs: number;
   /** 'GET /slow' for each request in progress; the one running now first when known. */
   requests: string[];
-  /** The JavaScript stack where the main thread was paused, if it could be paused. */
+  /** The JavaScript stack the main thread is stuck in, if it could be reached (it cannot in a blocking system call). */
   stack: string[];
 }

@@ -5,10 +5,14 @@
  * SIGUSR1; Node opens the inspector from a native signal thread, so a main
  * thread stuck in `while (true) {}` still answers (commands reach it as V8
  * interrupts). The master reads the inspector's URL from the worker's stderr
- * (worker-stderr.ts), pauses the main thread, and reads the JavaScript stack
- * and the requests in flight.
+ * (worker-stderr.ts) and sends one command: code that runs on top of the
+ * blocked JavaScript, as an interrupt, and returns its stack (`new
+ * Error().stack`: the stuck frames are right below) and the requests in
+ * flight. No debugger is enabled and nothing is paused: Debugger.enable would
+ * send the master every script the worker has loaded (a few MB of the
+ * master's heap for nothing but the URLs the stack already names).
  *
- * Nothing stays open: the last command has the worker close its inspector a
+ * Nothing stays open: that command also has the worker close its inspector a
  * second after the master hung up, on its own event loop — so once it is free
  * again, should it recover before the timeout. An inspector the master did not
  * ask for (a SIGUSR1 sent to the worker or to its process group, `--inspect`
@@ -23,8 +27,6 @@ const PROBE_TIMEOUT_MS = 3_000;
 /** An inspector still open answers a loopback handshake at once; its port may serve something else by now. */
 const STILL_OPEN_TIMEOUT_MS = 1_000;
 const MAX_FRAMES = 12;
-/** Set by the worker (src/worker/main.ts): 'GET host/path' for each request in flight. */
-const READ_INFLIGHT = `JSON.stringify(globalThis[Symbol.for('kirin.inflight')]?.() ?? [])`;
 /**
  * Closes the worker's inspector from its own event loop (so after a hang),
  * and a second after the master's last command: Node 24 crashes (SIGSEGV)
@@ -33,12 +35,28 @@ const READ_INFLIGHT = `JSON.stringify(globalThis[Symbol.for('kirin.inflight')]?.
  * from an immediate.
  */
 const CLOSE_SOON = `void setTimeout(() => process.getBuiltinModule('node:inspector').close(), 1000).unref()`;
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  location: { scriptId: string; lineNumber: number; columnNumber: number };
-}
+/**
+ * Run in the worker on top of whatever blocks it. A block, so that its names
+ * stay its own; its value is the last statement's. The requests come from the
+ * worker (src/worker/main.ts): 'GET host/path' for each request in flight.
+ */
+const READ_STALL = `{
+  const limit = Error.stackTraceLimit;
+  let stack = '';
+  let requests = [];
+  try {
+    Error.stackTraceLimit = ${MAX_FRAMES + 1};
+    stack = String(new Error().stack);
+  } catch {
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  try {
+    requests = globalThis[Symbol.for('kirin.inflight')]?.() ?? [];
+  } catch {}
+  ${CLOSE_SOON};
+  JSON.stringify({ stack, requests });
+}`;
 
 export class WorkerInspector {
   readonly #openInspector: () => void;
@@ -74,9 +92,9 @@ export class WorkerInspector {
       });
       const connection = stillOpen ?? (await InspectorConnection.open(url, PROBE_TIMEOUT_MS));
       try {
-        const found = await readStall(connection);
-        await connection.call('Runtime.evaluate', { expression: CLOSE_SOON });
-        return found;
+        const evaluated = await connection.call('Runtime.evaluate', { expression: READ_STALL, returnByValue: true });
+        const { stack, requests } = JSON.parse((evaluated.result as { value: string }).value) as { stack: string; requests: string[] };
+        return { stack: framesOf(stack), requests };
       } finally {
         connection.close();
       }
@@ -112,22 +130,14 @@ async function withDeadline<T>(work: Promise<T>): Promise<T | null> {
   }
 }
 
-async function readStall(connection: InspectorConnection): Promise<Pick<StallReport, 'requests' | 'stack'>> {
-  // Frames name their script by id; enabling the debugger announces every script with its URL.
-  const scripts = new Map<string, string>();
-  connection.on('Debugger.scriptParsed', (params) => scripts.set(params.scriptId as string, params.url as string));
-  const paused = connection.next('Debugger.paused');
-  await connection.call('Debugger.enable');
-  await connection.call('Debugger.pause');
-  const frames = (await paused).callFrames as CallFrame[];
-  const where = (f: CallFrame) => (f.url || scripts.get(f.location.scriptId) || '<unknown>').replace(/^file:\/\//, '');
-  const stack = frames.slice(0, MAX_FRAMES).map((f) => `${f.functionName || '<anonymous>'} (${where(f)}:${f.location.lineNumber + 1}:${f.location.columnNumber + 1})`);
-  let requests: string[] = [];
-  try {
-    const evaluated = await connection.call('Runtime.evaluate', { expression: READ_INFLIGHT, returnByValue: true });
-    requests = JSON.parse((evaluated.result as { value: string }).value) as string[];
-  } catch {
-    // The stack alone then.
-  }
-  return { requests, stack };
+/**
+ * The frames of `new Error().stack` as the log shows them, without the first
+ * (the master's own command): "renderReport (/srv/app/report.ts:41:11)".
+ */
+function framesOf(stack: string): string[] {
+  return stack
+    .split('\n')
+    .filter((line) => line.startsWith('    at '))
+    .slice(1, MAX_FRAMES + 1)
+    .map((line) => line.slice('    at '.length).replaceAll('file://', ''));
 }

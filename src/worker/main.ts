@@ -114,7 +114,7 @@ class WorkerProcess implements WorkerServices {
     }
     // After the listeners: the TLS runtime sets beforeRoute there, and dev's goes in front of it.
     this.#dev?.attach(pipeline);
-    // Read by the master's watchdog through the inspector while this thread is paused (src/master/worker-inspector.ts).
+    // Read by the master's watchdog through the inspector while this thread is stuck (src/master/worker-inspector.ts).
     (globalThis as Record<symbol, unknown>)[Symbol.for('kirin.inflight')] = () => this.#describeInflight();
     this.#startHeartbeat();
     this.#dev?.beforeReady();
