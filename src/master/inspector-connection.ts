@@ -1,6 +1,6 @@
 /**
- * A connection to a worker's inspector: the Chrome DevTools Protocol over a
- * WebSocket, with just enough of RFC 6455 for it (a client's masked text
+ * A connection to a worker's inspector: commands of the Chrome DevTools
+ * Protocol over a WebSocket, with just enough of RFC 6455 for them (a client's masked text
  * frames out; the server's text frames, fragments and close in). Built on
  * node:net because a WebSocket client (`ws`, or Node's global WebSocket, which
  * is undici) loads tls and would add 13–17 MB to the master's RSS for a
@@ -20,7 +20,6 @@ const MAX_HEAD_BYTES = 8 * 1024;
 export class InspectorConnection {
   readonly #socket: Socket;
   readonly #pending = new Map<number, { resolve: (result: Params) => void; reject: (error: Error) => void }>();
-  readonly #listeners = new Map<string, (params: Params) => void>();
   #nextId = 1;
   #received: Buffer = Buffer.alloc(0);
   #fragments: Buffer[] = [];
@@ -87,16 +86,6 @@ export class InspectorConnection {
     });
   }
 
-  /** Calls `listener` with the parameters of every event named `method` (one listener per event). */
-  on(method: string, listener: (params: Params) => void): void {
-    this.#listeners.set(method, listener);
-  }
-
-  /** The parameters of the next event named `method`. */
-  next(method: string): Promise<Params> {
-    return new Promise((resolve) => this.on(method, resolve));
-  }
-
   /** Hangs up (a paused worker resumes when its last session ends); pending calls reject. */
   close(): void {
     if (this.#closed) return;
@@ -132,20 +121,18 @@ export class InspectorConnection {
   }
 
   #dispatch(text: string): void {
-    let message: { id?: number; method?: string; params?: Params; result?: Params; error?: { message?: string } };
+    let message: { id?: number; result?: Params; error?: { message?: string } };
     try {
       message = JSON.parse(text);
     } catch {
       return;
     }
-    if (message.id !== undefined) {
-      const pending = this.#pending.get(message.id);
-      this.#pending.delete(message.id);
-      if (message.error) pending?.reject(new Error(message.error.message ?? 'the inspector refused the command'));
-      else pending?.resolve(message.result ?? {});
-    } else if (message.method) {
-      this.#listeners.get(message.method)?.(message.params ?? {});
-    }
+    // Events (messages without an id) are not asked for and not expected.
+    if (message.id === undefined) return;
+    const pending = this.#pending.get(message.id);
+    this.#pending.delete(message.id);
+    if (message.error) pending?.reject(new Error(message.error.message ?? 'the inspector refused the command'));
+    else pending?.resolve(message.result ?? {});
   }
 }
 
