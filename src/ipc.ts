@@ -1,7 +1,7 @@
 /**
- * Messages between the master and its workers (over the IPC channel), and from a
- * worker's watchdog thread (over a pipe, because a blocked main thread cannot
- * send anything).
+ * Messages between the master and its workers (over the IPC channel), and what
+ * the master learns about a worker whose blocked main thread cannot send
+ * anything (src/master/worker-inspector.ts).
  */
 import type { ServePlan } from './config/plan.ts';
 
@@ -14,9 +14,19 @@ export interface ListenerFd {
   proxyProtocol?: boolean;
 }
 
-/** Descriptor layout of a worker: 0-2 stdio, 3 IPC, 4 watchdog pipe, 5+ listeners. */
-export const WATCHDOG_FD = 4;
-export const FIRST_LISTENER_FD = 5;
+/** Descriptor layout of a worker: 0-2 stdio, 3 IPC, 4+ listeners. */
+export const FIRST_LISTENER_FD = 4;
+
+/** A worker reports this often; the master allows one report's lateness before it calls a worker silent. */
+export const HEARTBEAT_MS = 1000;
+
+/**
+ * The Node flags of a worker the watchdog may inspect: SIGUSR1 opens the
+ * inspector on a random loopback port, and its WebSocket URL — whose random
+ * UUID is the only key to it — is printed on the worker's stderr, which only
+ * the master reads, and nowhere else (not on the port's /json/list).
+ */
+export const INSPECTABLE_WORKER_FLAGS = ['--inspect-port=127.0.0.1:0', '--inspect-publish-uid=stderr'] as const;
 
 export type MasterMessage =
   | { t: 'init'; plan: ServePlan; generation: number; index: number; listeners: ListenerFd[]; maxRequests: number }
@@ -66,13 +76,13 @@ export type WorkerMessage =
 
 export type RetireReason = 'max-requests' | 'memory' | 'uncaught-exception';
 
-/** Written by the watchdog thread when the main thread has been blocked for a while. */
+/** What the master reads from a worker whose event loop has been blocked for a while (src/master/worker-inspector.ts). */
 export interface StallReport {
   t: 'stall';
-  /** How long the event loop had been blocked when the report was made. */
+  /** How long the worker had been silent (no heartbeat) when the report was made. */
   blockedMs: number;
   /** 'GET /slow' for each request in progress; the one running now first when known. */
   requests: string[];
-  /** The JavaScript stack where the main thread was paused, if it could be paused. */
+  /** The JavaScript stack the main thread is stuck in, if it could be reached (it cannot in a blocking system call). */
   stack: string[];
 }

@@ -6,7 +6,7 @@
  * nothing of the old code's module cache survives.
  *
  * A spare fits one spawn request exactly (same generation number, position,
- * listening sockets and environment — a changed env file makes it unfit); an
+ * listening sockets, environment and watchdog — a changed env file makes it unfit); an
  * unfit spare is killed and the worker started as usual. Idle, a spare runs
  * no timer; it leaves by itself when the master does (its IPC channel closes).
  */
@@ -14,7 +14,7 @@ import type { SpawnRequest, WorkerChild, WorkerChildEvents, WorkerSpawner } from
 
 /** What makes a spare fit a request: the new process sees exactly these. */
 function fitKey(request: SpawnRequest): string {
-  return JSON.stringify([request.generation, request.index, request.listeners.map((l) => l.fd), request.env]);
+  return JSON.stringify([request.generation, request.index, request.listeners.map((l) => l.fd), request.env, request.watchdog]);
 }
 
 interface Spare {

@@ -24,7 +24,7 @@ import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { ServePlan } from '../config/plan.ts';
 import { ExitCode, KirinError } from '../errors.ts';
 import type { Socket } from 'node:net';
-import type { StallReport, StickyConnection, WorkerMessage } from '../ipc.ts';
+import { HEARTBEAT_MS, type StallReport, type StickyConnection, type WorkerMessage } from '../ipc.ts';
 import type { Logger } from '../observe/log.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { ControlServer } from './control.ts';
@@ -57,11 +57,17 @@ const LOOP_MS = 250;
  */
 const DEV_LOOP_MS = 2_000;
 /**
- * A hung worker's watchdog thread reports what blocked it (request, stack) before the
- * timeout; on a busy machine that report can lag. A worker past its timeout without
- * one gets this much longer for it, so the log can name the culprit.
+ * A worker silent for most of its timeout is asked what blocks it (request, stack:
+ * src/master/worker-inspector.ts) before the timeout; on a busy machine that report
+ * can lag. A worker past its timeout without one gets this much longer for it, so the
+ * log can name the culprit.
  */
 const STALL_REPORT_GRACE_MS = 2_000;
+
+/** How long a worker is silent before it is asked what blocks it: half the timeout, or 2 s before it when that is later. */
+function suspectAfterMs(timeoutMs: number): number {
+  return Math.max(timeoutMs / 2, timeoutMs - 2000) + HEARTBEAT_MS;
+}
 /** Signals beyond this many unhandled ones are dropped (Gunicorn keeps 5): a flood cannot grow the queue. */
 const MAX_QUEUED_SIGNALS = 10;
 
@@ -200,7 +206,7 @@ export class Master extends EventEmitter<MasterEventMap> {
     this.#loadPlan = options.loadPlan;
     this.#notifier = options.notifier;
     this.#guard = new GroupGuard(options.logger);
-    const spawner = options.spawnWorker ?? processSpawner(this.#guard);
+    const spawner = options.spawnWorker ?? processSpawner(this.#guard, this.#logger);
     this.#spawnWorker = options.wrapSpawner ? options.wrapSpawner(spawner) : spawner;
     this.#clock = options.clock ?? systemClock;
     this.#ownProcess = options.ownProcess ?? true;
@@ -446,7 +452,8 @@ export class Master extends EventEmitter<MasterEventMap> {
     for (const worker of this.#workers) {
       const silentMs = now - worker.lastHeartbeat;
       const stall = worker.lastStall && worker.lastStall.at >= worker.lastHeartbeat ? worker.lastStall : null;
-      if (worker.state === 'ready' && timeout > 0 && silentMs > timeout + 1000 && (stall !== null || silentMs > timeout + 1000 + STALL_REPORT_GRACE_MS)) {
+      if (worker.state === 'ready' && timeout > 0 && silentMs > suspectAfterMs(timeout)) worker.suspectHung(silentMs);
+      if (worker.state === 'ready' && timeout > 0 && silentMs > timeout + HEARTBEAT_MS && (stall !== null || silentMs > timeout + HEARTBEAT_MS + STALL_REPORT_GRACE_MS)) {
         const requests = stall?.requests.length ? stall.requests.join('; ') : 'no request known (blocked outside JavaScript, or in a timer)';
         this.#logger.error(
           { pid: worker.pid, blockedMs: silentMs, requests: stall?.requests ?? [], stack: stall?.stack ?? [] },

@@ -7,16 +7,17 @@
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { ServePlan } from '../config/plan.ts';
-import { FIRST_LISTENER_FD, type ListenerFd, type MasterMessage, type RetireReason, type StallReport, type WorkerMessage } from '../ipc.ts';
+import { FIRST_LISTENER_FD, INSPECTABLE_WORKER_FLAGS, type ListenerFd, type MasterMessage, type RetireReason, type StallReport, type WorkerMessage } from '../ipc.ts';
+import { writeAll, type Logger } from '../observe/log.ts';
 import { nodeFlagsForTypeScript } from '../runtime.ts';
 import type { Clock } from './clock.ts';
 import type { WorkerFacts } from './events.ts';
 import type { ChildProcesses } from './group-guard.ts';
 import { listenerKey, type OpenListener } from './listeners.ts';
+import { WorkerInspector } from './worker-inspector.ts';
+import { passWorkerStderr } from './worker-stderr.ts';
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
 
@@ -27,6 +28,8 @@ export interface WorkerChild {
   send(message: MasterMessage, handle?: Socket): void;
   /** Sends a signal; a process already gone is ignored. */
   kill(signal: NodeJS.Signals): void;
+  /** Asks a worker that stopped reporting what blocks it; the answer comes as `stall` (src/master/worker-inspector.ts). */
+  reportStall(blockedMs: number): void;
 }
 
 /** What a worker child reports; the spawner calls these. */
@@ -43,6 +46,8 @@ export interface SpawnRequest {
   index: number;
   listeners: readonly OpenListener[];
   env: NodeJS.ProcessEnv;
+  /** The watchdog is on (`timeout` > 0): the worker is started so that it can be inspected when it hangs. */
+  watchdog: boolean;
 }
 
 /** Starts a worker. The master sends it `init` (the plan, its listeners) right after. */
@@ -75,15 +80,23 @@ export function startFolder(pwd = process.env.PWD, cwd = process.cwd()): string 
 const START_FOLDER = startFolder();
 
 /**
- * The production spawner: `node worker/main.js` with the IPC channel, the
- * watchdog pipe and the listening sockets. Each process is listed with the
- * guard, which kills it should the master die without stopping it.
+ * The production spawner: `node worker/main.js` with the IPC channel and the
+ * listening sockets. Each process is listed with the guard, which kills it
+ * should the master die without stopping it. With the watchdog on, the worker
+ * can be inspected when it hangs (INSPECTABLE_WORKER_FLAGS) and its stderr
+ * comes through the master, which keeps the inspector's URL out of the logs.
  */
-export const processSpawner = (guard: ChildProcesses): WorkerSpawner => (request, events) => {
-  const child = spawn(process.execPath, [...nodeFlagsForTypeScript(), WORKER_ENTRY], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', ...request.listeners.map((l) => l.fd)],
+export const processSpawner = (guard: ChildProcesses, logger: Logger): WorkerSpawner => (request, events) => {
+  const child = spawn(process.execPath, [...nodeFlagsForTypeScript(), ...(request.watchdog ? INSPECTABLE_WORKER_FLAGS : []), WORKER_ENTRY], {
+    stdio: ['ignore', 'inherit', request.watchdog ? 'pipe' : 'inherit', 'ipc', ...request.listeners.map((l) => l.fd)],
     cwd: START_FOLDER,
-    env: { ...request.env, KIRIN_WORKER: String(request.index), KIRIN_GENERATION: String(request.generation) },
+    env: {
+      ...request.env,
+      KIRIN_WORKER: String(request.index),
+      KIRIN_GENERATION: String(request.generation),
+      // The worker's logs are for people when Kirin's stderr is a terminal, though its own is a pipe.
+      ...(request.watchdog ? { KIRIN_STDERR_TTY: process.stderr.isTTY ? '1' : '0' } : {}),
+    },
     serialization: 'json',
   });
   let exited = false;
@@ -102,16 +115,18 @@ export const processSpawner = (guard: ChildProcesses): WorkerSpawner => (request
       events.exit(null, null);
     }
   });
-  const watchdogPipe = child.stdio[4] as Readable | null;
-  if (watchdogPipe) {
-    createInterface({ input: watchdogPipe }).on('line', (line) => {
-      try {
-        const report = JSON.parse(line) as StallReport;
-        if (report.t === 'stall') events.stall(report);
-      } catch {
-        // Not a report: ignore.
-      }
-    });
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  let inspector: WorkerInspector | null = null;
+  if (child.stderr) {
+    const found = new WorkerInspector(() => kill('SIGUSR1'), logger.child({ pid, generation: request.generation, worker: request.index }));
+    passWorkerStderr(child.stderr, (chunk) => writeAll(2, chunk), (url) => found.announced(url));
+    inspector = found;
   }
   return {
     pid: child.pid ?? -1,
@@ -123,12 +138,11 @@ export const processSpawner = (guard: ChildProcesses): WorkerSpawner => (request
         // The channel closed under us: the exit event follows.
       }
     },
-    kill(signal) {
-      try {
-        child.kill(signal);
-      } catch {
-        // Already gone.
-      }
+    kill,
+    reportStall(blockedMs) {
+      void inspector?.report(blockedMs).then((report) => {
+        if (!exited) events.stall(report);
+      });
     },
   };
 };
@@ -162,6 +176,8 @@ export class WorkerHandle implements WorkerFacts {
   readonly exited: Promise<void>;
   readonly #child: WorkerChild;
   readonly #clock: Clock;
+  /** When the master last asked this worker what blocks it (suspectHung). */
+  #suspectedAt = -1;
 
   constructor(options: {
     generation: number;
@@ -182,7 +198,7 @@ export class WorkerHandle implements WorkerFacts {
     let markExited!: () => void;
     this.exited = new Promise((resolve) => (markExited = resolve));
     this.#child = options.spawn(
-      { generation: this.generation, index: this.index, listeners: options.listeners, env: options.env },
+      { generation: this.generation, index: this.index, listeners: options.listeners, env: options.env, watchdog: options.plan.timeoutMs > 0 },
       {
         message: (message, handle) => events.message(this, message, handle),
         stall: (report) => {
@@ -216,6 +232,16 @@ export class WorkerHandle implements WorkerFacts {
     this.state = 'draining';
     this.drainStartedAt = this.#clock.now();
     this.send({ t: 'drain' });
+  }
+
+  /**
+   * A worker silent this long is suspected hung: ask it what blocks it, once per
+   * silence (the report comes back through `stall`).
+   */
+  suspectHung(silentMs: number): void {
+    if (this.#suspectedAt > this.lastHeartbeat) return;
+    this.#suspectedAt = this.#clock.now();
+    this.#child.reportStall(silentMs);
   }
 
   kill(signal: NodeJS.Signals, reason: string): void {

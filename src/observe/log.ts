@@ -87,9 +87,11 @@ class PrettyStream implements DestinationStream {
   }
 }
 
-function writeAll(fd: number, text: string): void {
+/** Writes to a descriptor at once, as the error log does (worker output passed on by the master, too). */
+export function writeAll(fd: number, data: string | Uint8Array): void {
   try {
-    writeSync(fd, text);
+    if (typeof data === 'string') writeSync(fd, data);
+    else writeSync(fd, data);
   } catch {
     // A closed terminal must not take the process down.
   }

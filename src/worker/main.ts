@@ -9,10 +9,9 @@
  */
 import type { Server } from 'node:net';
 import { Server as NetServer, type Socket } from 'node:net';
-import { Worker } from 'node:worker_threads';
 import type { ServePlan } from '../config/plan.ts';
 import { ExitCode, KirinError } from '../errors.ts';
-import { WATCHDOG_FD, type ListenerFd, type MasterMessage, type RetireReason, type WorkerMessage } from '../ipc.ts';
+import { HEARTBEAT_MS, INSPECTABLE_WORKER_FLAGS, type ListenerFd, type MasterMessage, type RetireReason, type WorkerMessage } from '../ipc.ts';
 import { AccessLog } from '../observe/access-log.ts';
 import { forwardAppError } from '../observe/app-errors.ts';
 import { createLogger, type Logger } from '../observe/log.ts';
@@ -32,11 +31,9 @@ import type { Server as HttpServer } from 'node:http';
 
 type InitMessage = Extract<MasterMessage, { t: 'init' }>;
 
-const TICK_MS = 250;
-const HEARTBEAT_EVERY_TICKS = 4;
 /** How long before the graceful deadline open WebSockets get 1001 (a quarter of the timeout when it is short). */
 const WEBSOCKET_CLOSE_MS = 1000;
-/** Without a watchdog (`kirin dev` by default) nothing reads the ticks: only a heartbeat, this seldom, for `kirin status`. */
+/** Without a watchdog (`kirin dev` by default) silence means nothing: only a heartbeat, this seldom, for `kirin status`. */
 const UNWATCHED_HEARTBEAT_MS = 5_000;
 
 class WorkerProcess implements WorkerServices {
@@ -59,12 +56,13 @@ class WorkerProcess implements WorkerServices {
   #draining = false;
   /** `kirin dev`'s part of the worker (src/dev/worker.ts), loaded only in dev. */
   #dev: import('../dev/worker.ts').DevWorker | null = null;
-  #ticks = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(init: InitMessage) {
     this.#init = init;
     this.#plan = init.plan;
-    this.#logger = createLogger({ level: init.plan.logLevel, role: 'worker' }).child({ worker: init.index, generation: init.generation });
+    // A watched worker's stderr is a pipe to the master (src/master/worker-stderr.ts), which says whether it ends at a terminal.
+    const pretty = process.env.KIRIN_STDERR_TTY === undefined ? undefined : process.env.KIRIN_STDERR_TTY === '1';
+    this.#logger = createLogger({ level: init.plan.logLevel, role: 'worker', pretty }).child({ worker: init.index, generation: init.generation });
   }
 
   async boot(): Promise<void> {
@@ -116,9 +114,9 @@ class WorkerProcess implements WorkerServices {
     }
     // After the listeners: the TLS runtime sets beforeRoute there, and dev's goes in front of it.
     this.#dev?.attach(pipeline);
+    // Read by the master's watchdog through the inspector while this thread is stuck (src/master/worker-inspector.ts).
     (globalThis as Record<symbol, unknown>)[Symbol.for('kirin.inflight')] = () => this.#describeInflight();
-    this.#startTicking();
-    this.#startWatchdog();
+    this.#startHeartbeat();
     this.#dev?.beforeReady();
     this.send({ t: 'ready' });
     this.#logger.debug({ listeners: this.#init.listeners.map((l) => l.spec) }, 'worker ready');
@@ -129,8 +127,7 @@ class WorkerProcess implements WorkerServices {
     const relay = new RelayWorker({ plan: this.#plan, listeners: this.#init.listeners, logger: this.#logger, notify: (type, payload) => this.notify(type, payload) });
     this.#relay = relay;
     await relay.start();
-    this.#startTicking();
-    this.#startWatchdog();
+    this.#startHeartbeat();
     this.send({ t: 'ready' });
   }
 
@@ -255,18 +252,10 @@ class WorkerProcess implements WorkerServices {
     process.exit(code);
   }
 
-  #startTicking(): void {
-    if (this.#plan.dev !== null && this.#plan.timeoutMs <= 0) {
-      setInterval(() => this.#heartbeat(), UNWATCHED_HEARTBEAT_MS).unref();
-      this.#heartbeat();
-      return;
-    }
-    let count = 0;
-    const timer = setInterval(() => {
-      Atomics.add(this.#ticks, 0, 1);
-      if (++count % HEARTBEAT_EVERY_TICKS === 0) this.#heartbeat();
-    }, TICK_MS);
-    timer.unref();
+  /** The master's watchdog kills a worker that stays silent longer than the timeout, and asks it what blocked it first. */
+  #startHeartbeat(): void {
+    const watched = !(this.#plan.dev !== null && this.#plan.timeoutMs <= 0);
+    setInterval(() => this.#heartbeat(), watched ? HEARTBEAT_MS : UNWATCHED_HEARTBEAT_MS).unref();
     this.#heartbeat();
   }
 
@@ -277,16 +266,6 @@ class WorkerProcess implements WorkerServices {
     this.send({ t: 'hb', served, inflight: relay ? relay.inflight : this.#countInflight(), websockets: webSockets.count, rss, metrics: this.#metrics?.drain() });
     const maxRequests = this.#init.maxRequests;
     if (maxRequests > 0 && served >= maxRequests) this.retire('max-requests', `${served} requests served`);
-  }
-
-  #startWatchdog(): void {
-    const timeout = this.#plan.timeoutMs;
-    if (timeout <= 0) return;
-    const reportAfterMs = Math.max(timeout / 2, timeout - 2000);
-    const url = new URL(`./watchdog-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-    const thread = new Worker(url, { workerData: { ticks: this.#ticks, reportAfterMs, fd: WATCHDOG_FD }, stdout: false, stderr: false });
-    thread.unref();
-    thread.on('error', (error) => this.#logger.warn({ err: error }, 'the watchdog thread failed; hung requests will be killed without a stack'));
   }
 
   #countInflight(): number {
@@ -352,8 +331,12 @@ process.on('SIGTERM', () => {
 for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
   process.on(signal, () => (worker ? worker.exit(ExitCode.OK, signal) : process.exit(ExitCode.OK)));
 }
-// The master handles these; a worker must not die of them.
-for (const signal of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH'] as const) process.on(signal, () => {});
+// The master handles these; a worker must not die of them. SIGUSR1 is left to Node in a worker the watchdog may
+// inspect: a listener would keep Node from opening the inspector, and removing one later leaves SIGUSR1 fatal.
+const inspectable = INSPECTABLE_WORKER_FLAGS.every((flag) => process.execArgv.includes(flag));
+for (const signal of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH'] as const) {
+  if (!(signal === 'SIGUSR1' && inspectable)) process.on(signal, () => {});
+}
 
 process.on('uncaughtException', (error) => {
   if (!worker) bootFailure(error);

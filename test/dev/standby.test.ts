@@ -18,7 +18,7 @@ interface FakeChild extends WorkerChild {
 function fakeSpawner() {
   const started: FakeChild[] = [];
   const spawn = (request: SpawnRequest, events: WorkerChildEvents): WorkerChild => {
-    const child: FakeChild = { pid: 1000 + started.length, request, events, killed: null, send() {}, kill(signal) {
+    const child: FakeChild = { pid: 1000 + started.length, request, events, killed: null, send() {}, reportStall() {}, kill(signal) {
       child.killed = signal;
     } };
     started.push(child);
@@ -28,7 +28,7 @@ function fakeSpawner() {
 }
 
 const listeners = [{ fd: 7 }] as unknown as OpenListener[];
-const request = (generation: number, env: NodeJS.ProcessEnv = { A: '1' }): SpawnRequest => ({ generation, index: 1, listeners, env });
+const request = (generation: number, env: NodeJS.ProcessEnv = { A: '1' }): SpawnRequest => ({ generation, index: 1, listeners, env, watchdog: false });
 
 function recorder() {
   const messages: string[] = [];

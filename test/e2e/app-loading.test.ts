@@ -103,6 +103,12 @@ describe('apps that cannot be served', () => {
     assert.match(String(mentions[0]!.stack), /throws-at-import\.ts:1/, 'the stack names the file and line');
   });
 
+  it('an app that writes why on stderr and exits at import: its words reach the output before Kirin halts', async () => {
+    const { code, output } = await failure('exits-at-import.ts', 'exits-at-import');
+    assert.equal(code, 3);
+    assert.ok(output.includes('exits-at-import: DATABASE_URL is not set, giving up\n'), output);
+  });
+
   it('an export that is not an app: says what was found and what is accepted', async () => {
     const { code, mentions } = await failure('not-an-app.ts', 'not an app');
     assert.equal(code, 4);

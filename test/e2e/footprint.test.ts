@@ -7,7 +7,8 @@
  * stripper (its .ts config is evaluated in a child process), nor Node's fetch
  * (undici) with tls and http2 — which an ESM import of node:http pulls in
  * (src/util/node-http.ts); and a worker with no https listener and no fetch app
- * loads none of those either. Checked through
+ * loads none of those either; no worker runs a second JavaScript thread (the
+ * watchdog inspects a hung worker from the master). Checked through
  * each process's module list, taken by a preloaded hook
  * (test/support/module-list.mjs), not through timings or sizes.
  */
@@ -44,7 +45,7 @@ const FETCH_AND_TLS = ['internal/deps/undici/undici', 'tls', 'http2', 'https'];
 type FreshLists = (matches: (list: ModuleList) => boolean, count: number) => Promise<ModuleList[]>;
 
 /** A Kirin whose every process writes its module lists (test/support/module-list.mjs), and a way to read them. */
-async function startListed(files: Record<string, string>, config: string): Promise<{ kirin: KirinProcess; site: string; freshLists: FreshLists }> {
+async function startListed(files: Record<string, string>, config: string): Promise<{ kirin: KirinProcess; site: string; freshLists: FreshLists; threadLists: () => ModuleList[] }> {
   const site = tempDir('kirin-footprint-');
   const listDir = tempDir('kirin-footprint-modules-');
   writeFiles(site, files);
@@ -53,13 +54,13 @@ async function startListed(files: Record<string, string>, config: string): Promi
     cwd: site,
     env: { NODE_OPTIONS: `--import ${PRELOAD}`, KIRIN_TEST_MODULE_DIR: listDir },
   });
+  const allLists = () =>
+    readdirSync(listDir)
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => JSON.parse(readFileSync(join(listDir, name), 'utf8')) as ModuleList);
   /** The main thread's module list of each process whose command line matches, written after this call began. */
   async function freshLists(matches: (list: ModuleList) => boolean, count: number): Promise<ModuleList[]> {
-    const read = () =>
-      readdirSync(listDir)
-        .filter((name) => name.endsWith('.json'))
-        .map((name) => JSON.parse(readFileSync(join(listDir, name), 'utf8')) as ModuleList)
-        .filter((list) => list.threadId === 0 && matches(list));
+    const read = () => allLists().filter((list) => list.threadId === 0 && matches(list));
     const seen = new Map(read().map((list) => [list.pid, list.writes]));
     return waitFor(
       () => {
@@ -69,7 +70,9 @@ async function startListed(files: Record<string, string>, config: string): Promi
       { what: `${count} fresh module lists` },
     );
   }
-  return { kirin, site, freshLists };
+  /** The lists of every thread but the main threads (a worker thread runs the preload too). */
+  const threadLists = () => allLists().filter((list) => list.threadId !== 0);
+  return { kirin, site, freshLists, threadLists };
 }
 
 const isWorker = (list: ModuleList) => list.argv.some((arg) => arg.endsWith('/worker/main.js'));
@@ -78,10 +81,11 @@ describe('what a plain site loads (footprint)', () => {
   let kirin: KirinProcess;
   let site: string;
   let freshLists: FreshLists;
+  let threadLists: () => ModuleList[];
 
   before(async () => {
     const port = await freePort();
-    ({ kirin, site, freshLists } = await startListed(
+    ({ kirin, site, freshLists, threadLists } = await startListed(
       {
         'app.ts': "const greeting: string = 'Hello from TypeScript';\nexport default { fetch: (): Response => new Response(greeting) };\n",
         'public/style.css': 'body { color: black }\n',
@@ -110,6 +114,12 @@ describe('what a plain site loads (footprint)', () => {
       assert.deepEqual(unwanted, [], `worker ${worker.pid} loaded what this config does not use`);
       assert.ok(!worker.builtins.includes(TYPE_STRIPPER), `worker ${worker.pid} loaded Node's type stripper for app.ts: the compile cache was not used`);
     }
+  });
+
+  it('no worker runs a second JavaScript thread: the watchdog waits in the master, not in a thread per worker', async () => {
+    const workers = await freshLists(isWorker, 2);
+    const pids = new Set(workers.map((worker) => worker.pid));
+    assert.deepEqual(threadLists().filter((list) => pids.has(list.pid)).map((list) => `${list.pid}/${list.threadId}`), []);
   });
 
   it("the master loads neither the ACME client, the mailer, the ddns clients, the TypeScript stripper nor Node's fetch, tls and http2", async () => {

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { request } from '../support/http.ts';
 import { readyPids, status } from '../support/control.ts';
 import { ROOT, startKirin, tempDir, waitFor, type KirinProcess } from '../support/kirin.ts';
+import { listeningPorts } from '../support/process.ts';
 
 function project(): string {
   const dir = tempDir();
@@ -95,6 +96,20 @@ describe('the watchdog', () => {
     assert.equal(next.status, 200);
     assert.notEqual(Number(next.headers['x-worker-pid']), hung);
     assert.equal((await status(kirin.stateDir)).restarts.watchdog, 1);
+    assert.doesNotMatch(kirin.output(), /ws:\/\/|Debugger listening/, "the inspector's secret URL stays out of the log");
+  });
+
+  it('closes an inspector a stray SIGUSR1 opened in a worker, which keeps serving, and warns', async () => {
+    const [worker] = await readyPids(kirin.stateDir);
+    const ownPorts = listeningPorts(worker!).length;
+    process.kill(worker!, 'SIGUSR1');
+    const line = await kirin.waitForLine((l) => typeof l.msg === 'string' && l.msg.includes("opened Node's inspector without the watchdog asking"), 10_000, 'the warning');
+    assert.deepEqual([line.role, line.pid], ['master', worker], 'the master warns, naming the worker');
+    await waitFor(() => listeningPorts(worker!).length === ownPorts, { what: "the worker's inspector to close" });
+    const res = await request(`${kirin.url}/`, { agent: false });
+    assert.equal(res.status, 200);
+    assert.equal(Number(res.headers['x-worker-pid']), worker);
+    assert.doesNotMatch(kirin.output(), /ws:\/\//);
   });
 });
 

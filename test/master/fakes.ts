@@ -42,6 +42,8 @@ export class FakeWorker implements WorkerChild {
   readonly index: number;
   readonly sent: MasterMessage[] = [];
   readonly signals: NodeJS.Signals[] = [];
+  /** The silence at each time the master asked what blocks this worker. */
+  readonly stallReportsAsked: number[] = [];
   exited = false;
   /** Set false to play a worker that ignores signals and drain (hung, or slow to stop). */
   obedient = true;
@@ -63,11 +65,15 @@ export class FakeWorker implements WorkerChild {
     if (this.obedient || signal === 'SIGKILL') queueMicrotask(() => this.exit(null, signal));
   }
 
+  reportStall(blockedMs: number): void {
+    this.stallReportsAsked.push(blockedMs);
+  }
+
   ready(): void {
     this.#events.message({ t: 'ready' });
   }
 
-  /** What the worker's watchdog thread writes when the main thread is blocked. */
+  /** The report the master's inspector reads from a worker whose main thread is blocked (src/master/worker-inspector.ts). */
   stall(requests: string[], stack: string[]): void {
     this.#events.stall({ t: 'stall', blockedMs: 9_000, requests, stack });
   }

@@ -218,6 +218,24 @@ describe('the master: crashes', () => {
     await h.shutdown();
   });
 
+  it('asks a silent worker what blocks it once per silence, a heartbeat interval after 2 s before the timeout', async () => {
+    const h = harness({ workers: 1, config: { timeout: '10s' } });
+    const [hung] = await h.boot();
+    h.clock.advance(8_900);
+    await settle();
+    assert.deepEqual(hung!.stallReportsAsked, [], 'a worker one heartbeat late is not suspected yet');
+    h.clock.advance(250);
+    await until(() => hung!.stallReportsAsked.length === 1, 'the question');
+    assert.ok(hung!.stallReportsAsked[0]! > 9_000, `asked after 9 s of silence: ${hung!.stallReportsAsked[0]}`);
+    h.clock.advance(500);
+    await settle();
+    assert.equal(hung!.stallReportsAsked.length, 1, 'asked once in one silence');
+    hung!.heartbeat();
+    h.clock.advance(9_250);
+    await until(() => hung!.stallReportsAsked.length === 2, 'the question in the next silence');
+    await h.shutdown();
+  });
+
   it("gives a hung worker's late watchdog report 2 s more, then kills it anyway", async () => {
     const h = harness({ workers: 1, config: { timeout: '10s' } });
     const [hung] = await h.boot();

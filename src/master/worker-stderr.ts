@@ -1,0 +1,55 @@
+/**
+ * A watched worker's stderr, passed on to Kirin's stderr byte for byte except
+ * for what Node's inspector prints about itself: "Debugger listening on
+ * ws://127.0.0.1:PORT/UUID" and its companions. The UUID is the inspector's
+ * only key, and with --inspect-publish-uid=stderr this pipe is the only place
+ * it appears (src/ipc.ts, INSPECTABLE_WORKER_FLAGS), so those lines never
+ * reach a log or a terminal: the master hears the URL instead.
+ *
+ * Output is passed on as it arrives; only a line that may still become one of
+ * the inspector's is held, until its newline.
+ */
+import type { Readable } from 'node:stream';
+
+/**
+ * Only the shape our flags produce: the app writes to this stderr too, and a line it
+ * forged must not send the master to another host.
+ */
+const ANNOUNCEMENT = /^Debugger listening on (ws:\/\/127\.0\.0\.1:\d{1,5}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+/** Everything the inspector prints on stderr (Node 22–24): each names the URL, or follows or reports a session. */
+const INSPECTOR_LINES = ['Debugger listening on ws://', 'Debugger ending on ws://', 'For help, see: https://nodejs.org/', 'Debugger attached.', 'Waiting for the debugger to disconnect...'];
+/** Longer than any inspector line: past this, a held line is the app's. */
+const MAX_HELD = 256;
+
+export function passWorkerStderr(input: Readable, output: (chunk: Buffer) => void, onInspectorUrl: (url: string) => void): void {
+  let held = '';
+  input.on('data', (chunk: Buffer) => {
+    // latin1 maps bytes to characters one to one: what goes out is exactly what came in.
+    const text = held + chunk.toString('latin1');
+    held = '';
+    let out = '';
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      const line = text.slice(start, newline);
+      if (isInspectorLine(line)) {
+        const url = ANNOUNCEMENT.exec(line)?.[1];
+        if (url) onInspectorUrl(url);
+      } else {
+        out += text.slice(start, newline + 1);
+      }
+      start = newline + 1;
+    }
+    const tail = text.slice(start);
+    if (tail.length < MAX_HELD && INSPECTOR_LINES.some((known) => known.startsWith(tail) || tail.startsWith(known))) held = tail;
+    else out += tail;
+    if (out.length > 0) output(Buffer.from(out, 'latin1'));
+  });
+  input.on('end', () => {
+    if (held.length > 0) output(Buffer.from(held, 'latin1'));
+    held = '';
+  });
+}
+
+function isInspectorLine(line: string): boolean {
+  return INSPECTOR_LINES.some((known) => line.startsWith(known));
+}
