@@ -24,9 +24,10 @@ import { descendants } from '../lib/rss.ts';
 import { table } from '../lib/report.ts';
 import { makeCertificate } from '../lib/tls-site.ts';
 import { runWrk } from '../lib/wrk.ts';
+import { runOpenLoop } from '../lib/open-loop.ts';
 
 const run$ = promisify(execFile);
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, strace: { type: 'boolean', default: false }, perf: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, strace: { type: 'boolean', default: false }, perf: { type: 'boolean', default: false }, 'open-loop': { type: 'string' } } });
 const durationS = Number(values.duration);
 
 const dir = tempDir('kirin-relay-cost-');
@@ -56,8 +57,9 @@ try {
   const profiles = join(dir, 'profiles');
   mkdirSync(profiles);
   const home = start(net.home, SERVER_CPU, 'home kirin', NODE, [KIRIN_BIN, 'serve', '--config', homeConfig]);
-  const relay = start(net.vps, LOAD_CPU, 'kirin relay', NODE, [KIRIN_BIN, 'serve', '--config', relayConfig], values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}` } : values.perf ? { NODE_OPTIONS: '--perf-basic-prof' } : {});
-  // RELAY_BEFORE=path/to/cli/bin.js: a second Kirin relay from another build (on :3443), for an A/B in one run.
+  const relay = start(net.vps, LOAD_CPU, 'kirin relay', NODE, [KIRIN_BIN, 'serve', '--config', relayConfig], values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}` } : values.perf ? { NODE_OPTIONS: '--perf-basic-prof' } : process.env.RELAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.RELAY_NODE_OPTIONS } : {});
+  // RELAY_BEFORE=path/to/cli/bin.js: a second Kirin relay from another build (on :3443), for an A/B in one run;
+  // RELAY_NODE_OPTIONS: Node options for the first relay only (an A/B of a V8 flag against the same build as RELAY_BEFORE).
   const before = process.env.RELAY_BEFORE ? start(net.vps, LOAD_CPU, 'kirin relay (before)', NODE, [process.env.RELAY_BEFORE, 'serve', '--config', beforeConfig()]) : null;
   const haproxy = start(net.vps, LOAD_CPU, 'haproxy', 'haproxy', ['-db', '-f', haproxyConfig]);
   for (const server of [home, relay, ...(before ? [before] : [])]) await server.waitForLine((l) => l.includes('"msg":"ready:'), 30_000, `${server.name} to be ready`);
@@ -73,7 +75,17 @@ try {
     ...(before ? [{ name: 'kirin relay (before)', url: `https://${net.publicVps}:3443/`, pids: [before.pid, ...descendants(before.pid)] }] : []),
     { name: 'haproxy', url: `https://${net.publicVps}:2443/`, pids: [haproxy.pid] },
   ];
-  for (const [label, headers] of [
+  // --open-loop RATE: p50/p99 of kept-alive requests at a fixed rate through each path instead (bench/lib/open-loop.ts).
+  if (values['open-loop']) {
+    const rate = Number(values['open-loop']);
+    for (let round = 0; round < Number(values.rounds); round++) {
+      for (const path of paths) {
+        const result = await runOpenLoop(path.url, rate, durationS, 'keep-alive');
+        console.log(`${path.name.padEnd(22)} p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  lag p99 ${result.lagP99Ms.toFixed(2)} ms  failed ${result.failed}`);
+      }
+    }
+  }
+  for (const [label, headers] of values['open-loop'] ? [] : [
     ['new connection', ['Connection: close']],
     ['keep-alive', []],
   ] as const) {
