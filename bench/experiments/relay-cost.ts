@@ -27,7 +27,7 @@ import { runWrk } from '../lib/wrk.ts';
 import { runOpenLoop } from '../lib/open-loop.ts';
 
 const run$ = promisify(execFile);
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, strace: { type: 'boolean', default: false }, perf: { type: 'boolean', default: false }, 'open-loop': { type: 'string' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, strace: { type: 'boolean', default: false }, perf: { type: 'boolean', default: false }, 'open-loop': { type: 'string' }, 'client-cpu': { type: 'string' } } });
 const durationS = Number(values.duration);
 
 const dir = tempDir('kirin-relay-cost-');
@@ -75,12 +75,13 @@ try {
     ...(before ? [{ name: 'kirin relay (before)', url: `https://${net.publicVps}:3443/`, pids: [before.pid, ...descendants(before.pid)] }] : []),
     { name: 'haproxy', url: `https://${net.publicVps}:2443/`, pids: [haproxy.pid] },
   ];
-  // --open-loop RATE: p50/p99 of kept-alive requests at a fixed rate through each path instead (bench/lib/open-loop.ts).
+  // --open-loop RATE: p50/p99 of kept-alive requests at a fixed rate through each path instead (bench/lib/open-loop.ts);
+  // --client-cpu 1 puts that client beside the home server, leaving CPU 0 to the relays alone.
   if (values['open-loop']) {
     const rate = Number(values['open-loop']);
     for (let round = 0; round < Number(values.rounds); round++) {
       for (const path of paths) {
-        const result = await runOpenLoop(path.url, rate, durationS, 'keep-alive');
+        const result = await runOpenLoop(path.url, rate, durationS, 'keep-alive', values['client-cpu'] === undefined ? LOAD_CPU : Number(values['client-cpu']));
         console.log(`${path.name.padEnd(22)} p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  lag p99 ${result.lagP99Ms.toFixed(2)} ms  failed ${result.failed}`);
       }
     }
