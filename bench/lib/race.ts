@@ -29,6 +29,8 @@ export interface Contestant {
   headers?: string[];
   /** The load generator: wrk (HTTP/1.1, the default) or h2load (HTTP/2, `-m10`). */
   tool?: 'wrk' | 'h2load';
+  /** Parts of the serving trees whose CPU is reported on its own (a relay in front of a server), by name. */
+  parts?: Record<string, number[]>;
 }
 
 export interface MeasuredRun extends WrkResult {
@@ -38,6 +40,8 @@ export interface MeasuredRun extends WrkResult {
   serverLoad: number;
   /** CPU the load generator (wrk or h2load) used, in cores. */
   clientLoad: number;
+  /** CPU each of the contestant's `parts` used, in cores. */
+  partLoads: Record<string, number>;
 }
 
 export interface RaceResult {
@@ -48,6 +52,8 @@ export interface RaceResult {
   p99Ms: number;
   /** Median of req/s ÷ the server's CPU use over all runs: its efficiency, which other programs disturb far less. */
   requestsPerCpuSecond: number;
+  /** For each of the contestant's `parts`: the median of req/s ÷ the part's CPU use (what one core of it would carry). */
+  requestsPerPartCpuSecond: Record<string, number>;
   /**
    * With a baseline: the median over rounds of this server's req/s ÷ the mean of the
    * baseline's runs just before and just after it (1 for the baseline itself).
@@ -79,7 +85,7 @@ export async function race(contestants: Contestant[], options: BenchOptions, out
     runs.get(contestant.name)!.push(result);
     const failed = wrkFailures(result);
     out.line(
-      `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  ${Number.isNaN(result.p99Ms) ? '' : `p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  `}cpu: server ${result.serverLoad.toFixed(2)} ${contestant.tool ?? 'wrk'} ${result.clientLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${isClean(result) ? '' : ' (disturbed)'}${failed ? `  ${failed} FAILED` : ''}`,
+      `  round ${round + 1}/${options.rounds}  ${contestant.name.padEnd(34)} ${Math.round(result.requestsPerSec).toString().padStart(7)} req/s  ${Number.isNaN(result.p99Ms) ? '' : `p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  `}cpu: server ${result.serverLoad.toFixed(2)}${Object.entries(result.partLoads).map(([name, load]) => ` (${name} ${load.toFixed(2)})`).join('')} ${contestant.tool ?? 'wrk'} ${result.clientLoad.toFixed(2)} other ${result.otherLoad.toFixed(2)}${isClean(result) ? '' : ' (disturbed)'}${failed ? `  ${failed} FAILED` : ''}`,
     );
     return result;
   };
@@ -113,6 +119,7 @@ export async function race(contestants: Contestant[], options: BenchOptions, out
       requestsPerSec: median(counted.map((r) => r.requestsPerSec)),
       p99Ms: median(counted.map((r) => r.p99Ms)),
       requestsPerCpuSecond: median(list.map((r) => (r.serverLoad > 0 ? r.requestsPerSec / r.serverLoad : 0))),
+      requestsPerPartCpuSecond: Object.fromEntries(Object.keys(list[0]?.partLoads ?? {}).map((part) => [part, median(list.map((r) => (r.partLoads[part]! > 0 ? r.requestsPerSec / r.partLoads[part]! : 0)))])),
       ratio: !base ? null : name === base.name ? 1 : median((cleanPaired.length > 0 ? cleanPaired : paired).map((p) => p.ratio)),
       counted: counted.length,
       disturbed: clean.length === 0,
@@ -138,11 +145,14 @@ async function measure(contestant: Contestant, options: BenchOptions): Promise<M
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     await waitForQuiet(options.patienceS * 1000, MAX_OTHER_LOAD);
     await load(contestant, options.warmupS);
+    const parts = Object.entries(contestant.parts ?? {});
+    const partsBefore = parts.map(([, pids]) => sampleCpu(pids));
     const before = sampleCpu(contestant.pids);
     const result = await load(contestant, options.durationS);
     const after = sampleCpu(contestant.pids);
+    const partLoads = Object.fromEntries(parts.map(([name, pids], i) => [name, treeLoad(partsBefore[i]!, sampleCpu(pids))]));
     const seconds = (after.at - before.at) / 1000;
-    const run = { ...result, otherLoad: otherLoad(before, after, result.cpuTicks), serverLoad: treeLoad(before, after), clientLoad: cores(result.cpuTicks, seconds) };
+    const run = { ...result, otherLoad: otherLoad(before, after, result.cpuTicks), serverLoad: treeLoad(before, after), clientLoad: cores(result.cpuTicks, seconds), partLoads };
     if (best === null || run.otherLoad < best.otherLoad) best = run;
     if (run.otherLoad <= MAX_OTHER_LOAD) break;
   }

@@ -27,15 +27,52 @@ import { describeConnectError, HomeHealth } from './home-health.ts';
 import { readHttpHost } from './http-host.ts';
 import { RELAY_ROUTE, relayUpstreamUrl, type RelayPlan } from './plan.ts';
 import { encodeProxyHeader } from './proxy-protocol.ts';
+import { SITE_DOWN_PAGE } from './site-down-page.ts';
 import { emptyDelta, type RefusalReason, type RelayStatsDelta } from './stats.ts';
 
 /** How long a connection waits for a home end marked down before it is refused (it may be back already). */
 const DOWN_CONNECT_TIMEOUT_MS = 1000;
-import { SITE_DOWN_PAGE } from './site-down-page.ts';
 
 const STATS_EVERY_MS = 1_000;
 /** After answering a refused HTTP client, how long to read what it still sends before closing (a close with unread data would reset the answer away). */
 const LINGER_MS = 2_000;
+
+/**
+ * The other socket of a relayed connection, kept on each socket so the per-chunk handlers below are two
+ * shared functions rather than closures per connection (and lighter than stream.pipe's eight listeners).
+ */
+const PEER = Symbol('relay peer');
+type Spliced = Socket & { [PEER]: Socket };
+
+/** Moves what `from` reads to `to`, pausing `from` while `to`'s buffer is full, and ends `to` when `from` ends. */
+function splice(from: Socket, to: Socket): void {
+  (from as Spliced)[PEER] = to;
+  from.on('data', writeToPeer);
+  from.on('drain', resumePeer);
+  from.once('end', endPeer);
+}
+
+function writeToPeer(this: Spliced, chunk: Buffer): void {
+  if (!this[PEER].write(chunk)) this.pause();
+}
+
+/** `this` has room again: the peer that writes into it may read on. */
+function resumePeer(this: Spliced): void {
+  this[PEER].resume();
+}
+
+function endPeer(this: Spliced): void {
+  this[PEER].end();
+}
+
+function destroyBoth(this: Spliced): void {
+  this[PEER].destroy();
+  this.destroy();
+}
+
+function destroySelf(this: Socket): void {
+  this.destroy();
+}
 
 export interface RelayWorkerOptions {
   plan: ServePlan;
@@ -46,6 +83,8 @@ export interface RelayWorkerOptions {
 
 interface Relayed {
   client: Socket;
+  /** The client's address, canonical (the per-client count's key and the PROXY header's source). */
+  address: string;
   home: Socket | null;
   /** Bytes already counted in a stats report. */
   countedIn: number;
@@ -125,7 +164,8 @@ export class RelayWorker {
   #accept(client: Socket): void {
     this.accepted++;
     this.#delta.accepted++;
-    client.on('error', () => client.destroy());
+    client.on('error', destroySelf);
+    // The kernel's text for an IPv4 peer is canonical already; canonicalIp only rewrites an IPv4-mapped IPv6 one.
     const address = canonicalIp(client.remoteAddress ?? '') ?? client.remoteAddress ?? '';
     const held = this.#perClient.get(address) ?? 0;
     if (held >= this.#relay.maxConnectionsPerClient) {
@@ -134,40 +174,47 @@ export class RelayWorker {
       return;
     }
     this.#perClient.set(address, held + 1);
-    const entry: Relayed = { client, home: null, countedIn: 0, countedOut: 0 };
+    const entry: Relayed = { client, address, home: null, countedIn: 0, countedOut: 0 };
     this.#open.add(entry);
-    client.once('close', () => {
-      this.#open.delete(entry);
-      this.#count(entry);
-      const left = (this.#perClient.get(address) ?? 1) - 1;
-      if (left > 0) this.#perClient.set(address, left);
-      else this.#perClient.delete(address);
-      if (this.#open.size === 0) this.#drained?.();
-    });
+    client.once('close', () => this.#closed(entry));
     this.#peek(client, entry);
+  }
+
+  #closed(entry: Relayed): void {
+    this.#open.delete(entry);
+    this.#count(entry);
+    // What the home end still has to send goes out first; then it closes.
+    entry.home?.destroySoon();
+    const left = (this.#perClient.get(entry.address) ?? 1) - 1;
+    if (left > 0) this.#perClient.set(entry.address, left);
+    else this.#perClient.delete(entry.address);
+    if (this.#open.size === 0) this.#drained?.();
   }
 
   /** Reads until the protocol (and, with `names`, the name) is known; nothing is forwarded before. */
   #peek(client: Socket, entry: Relayed): void {
-    let data: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => {
+    let data: Buffer | null = null;
+    // The socket's own inactivity timer, not a timer of our own: #forward re-arms the same one as the idle timeout.
+    client.setTimeout(this.#plan.limits.headerTimeoutMs);
+    const onTimeout = () => {
       client.off('data', onData);
       this.#refuse(client, 'timeout', `nothing to relay within ${this.#plan.limits.headerTimeoutMs / 1000} s`);
       client.destroy();
-    }, this.#plan.limits.headerTimeoutMs);
+    };
     const decide = (decision: 'relay' | RefusalReason, tls: boolean, detail: string) => {
-      clearTimeout(timer);
       client.off('data', onData);
-      client.off('end', onEnd);
+      client.off('end', destroySelf);
+      client.off('timeout', onTimeout);
+      client.setTimeout(0);
       client.pause();
-      if (decision === 'relay') return this.#forward(client, entry, data, tls);
+      if (decision === 'relay') return this.#forward(client, entry, data!, tls);
       this.#refuse(client, decision, detail);
       if (tls) client.destroy();
       else if (decision === 'name') this.#answer(client, 421, 'this server does not relay that host name');
       else this.#answer(client, 400, detail);
     };
     const onData = (chunk: Buffer) => {
-      data = data.length === 0 ? chunk : Buffer.concat([data, chunk]);
+      data = data === null ? chunk : Buffer.concat([data, chunk]);
       const tls = startsTls(data[0]!);
       if (this.#names === null) return decide('relay', tls, '');
       const found = tls ? readServerName(data) : readHttpHost(data, Math.min(MAX_PEEK, this.#plan.limits.maxHeaderSize));
@@ -176,13 +223,9 @@ export class RelayWorker {
       if (found.name === null || this.#names.match(found.name) === null) return decide('name', tls, `the name ${found.name === null ? '(none)' : JSON.stringify(found.name)} is not in relay.names`);
       decide('relay', tls, '');
     };
-    const onEnd = () => {
-      clearTimeout(timer);
-      client.destroy();
-    };
     client.on('data', onData);
-    client.once('end', onEnd);
-    client.once('close', () => clearTimeout(timer));
+    client.once('end', destroySelf);
+    client.once('timeout', onTimeout);
   }
 
   #forward(client: Socket, entry: Relayed, first: Buffer, tls: boolean): void {
@@ -200,21 +243,17 @@ export class RelayWorker {
       clearTimeout(connectTimer);
       this.#health.succeeded();
       this.#delta.relayed++;
-      const source = { address: canonicalIp(client.remoteAddress ?? '') ?? '0.0.0.0', port: client.remotePort ?? 0 };
+      const source = { address: entry.address, port: client.remotePort ?? 0 };
       const destination = { address: canonicalIp(client.localAddress ?? '') ?? '0.0.0.0', port };
       // The header and the bytes already read leave in one write, so the home end usually reads both in one packet.
       home.write(Buffer.concat([encodeProxyHeader(source, destination), first]));
-      client.pipe(home);
-      home.pipe(client);
+      splice(client, home);
+      splice(home, client);
       client.setNoDelay(true);
-      const idle = this.#relay.idleTimeoutMs;
-      if (idle > 0) {
-        const onIdle = () => {
-          client.destroy();
-          home.destroy();
-        };
-        client.setTimeout(idle, onIdle);
-        home.setTimeout(idle, onIdle);
+      // Every byte either way passes through the client socket, so its inactivity timer alone is the idle timeout.
+      if (this.#relay.idleTimeoutMs > 0) {
+        client.setTimeout(this.#relay.idleTimeoutMs);
+        client.once('timeout', destroyBoth);
       }
       client.resume();
     });
@@ -230,7 +269,6 @@ export class RelayWorker {
     home.once('close', () => {
       if (connected) client.destroySoon();
     });
-    client.once('close', () => home.destroySoon());
   }
 
   #homeDown(client: Socket, tls: boolean): void {

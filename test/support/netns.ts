@@ -9,7 +9,7 @@
  * Names start with "kr" and a random suffix, so tests running at the same time
  * (and other engineers' tests) never share one; `close()` removes everything.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
@@ -118,12 +118,22 @@ export async function createRelayNetwork(): Promise<RelayNetwork> {
     },
     wireguardPids: () => [...wireguards.values()].filter((c) => c.exitCode === null && c.pid !== undefined).map((c) => c.pid!),
     async close() {
+      process.off('exit', removeOnExit);
       for (const iface of [...wireguards.keys()]) await network.stopWireGuard(iface);
       for (const ns of [vps, home]) await ip('netns', 'del', ns).catch(() => {});
       // A veth end in the root namespace goes with its peer; this is for a run that failed half-way.
       for (const [nameA] of links) await ip('link', 'del', nameA).catch(() => {});
     },
   };
+  // A run ended by a signal (a bench's timeout, Ctrl-C) never reaches close(): the namespaces go on exit, synchronously.
+  const removeOnExit = () => {
+    for (const ns of [vps, home]) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {}
+    }
+  };
+  process.on('exit', removeOnExit);
   try {
     for (const ns of [vps, home]) {
       await ip('netns', 'add', ns);
