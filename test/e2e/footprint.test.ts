@@ -16,6 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { MASTER_V8_FLAGS } from '../../src/runtime.ts';
 import { request } from '../support/http.ts';
 import { freePort, ROOT, startKirin, tempDir, waitFor, writeFiles, type KirinProcess } from '../support/kirin.ts';
 
@@ -24,6 +25,7 @@ interface ModuleList {
   threadId: number;
   writes: number;
   argv: string[];
+  execArgv: string[];
   urls: string[];
   builtins: string[];
 }
@@ -120,6 +122,14 @@ describe('what a plain site loads (footprint)', () => {
     assert.ok(master!.urls.some((url) => url.endsWith('/dist/master/master.js')), 'the list is not the master\'s');
     assert.ok(!master!.builtins.includes(TYPE_STRIPPER), "the master loaded Node's type stripper: the .ts config was evaluated in the master");
     assert.deepEqual(master!.builtins.filter((name) => FETCH_AND_TLS.includes(name)), [], "the master loaded Node's fetch or TLS modules (an ESM import of node:http?)");
+  });
+
+  it("runs the master in V8's lite mode, and no worker", async () => {
+    const [master] = await freshLists(isMaster, 1);
+    for (const flag of MASTER_V8_FLAGS) assert.ok(master!.execArgv.includes(flag), `the master runs without ${flag}: ${master!.execArgv.join(' ')}`);
+    for (const worker of await freshLists(isWorker, 2)) {
+      assert.deepEqual(worker.execArgv.filter((flag) => MASTER_V8_FLAGS.includes(flag)), [], `worker ${worker.pid} runs with the master's flags`);
+    }
   });
 });
 
