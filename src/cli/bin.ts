@@ -15,7 +15,10 @@ if (!nodeIsSupported()) {
 const typeScriptFlags = nodeFlagsForTypeScript();
 const needsTypeScriptFlags = typeScriptFlags.length > 0 && !process.execArgv.includes(typeScriptFlags[0]!) && !(process.features as { typescript?: unknown }).typescript;
 const masterFlags = runsMaster(process.argv.slice(2)) ? MASTER_V8_FLAGS.filter((flag) => !process.execArgv.includes(flag)) : [];
-const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+// Node marks inherited descriptors close-on-exec at start-up, so an exec would close systemd's
+// sockets (LISTEN_FDS): with them, the type-stripping flag takes the child process below and
+// the master goes without its flags (`kirin install` writes them into ExecStart instead).
+const execve = process.env.LISTEN_FDS ? undefined : (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
 if (needsTypeScriptFlags || (masterFlags.length > 0 && execve)) {
   const args = [...(needsTypeScriptFlags ? typeScriptFlags : []), ...masterFlags, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)];
   // Same PID (signals and systemd's LISTEN_PID keep working) where Node can exec.

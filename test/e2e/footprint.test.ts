@@ -38,6 +38,8 @@ const KIRIN_ACME = '/dist/tls/acme.js';
 const DASHBOARD = '/dist/observe/dashboard/';
 const MAILER = '/node_modules/nodemailer/';
 const KIRIN_MAILER = '/dist/observe/alerts/email.js';
+/** The alerter and its channels; the master loads them with the first incident a configured notify hears of. */
+const KIRIN_ALERTS = ['/dist/observe/alerts/alerter.js', '/dist/observe/alerts/webhook.js', '/dist/observe/alerts/message.js'];
 const DDNS_CLIENTS = ['/node_modules/undici/', '/node_modules/dns-packet/', '/dist/ddns/updater.js'];
 const TYPE_STRIPPER = 'internal/deps/amaro/dist/index';
 /** Node's fetch and what it loads at once; a fetch app needs it (Response), nothing else of a plain http site does. */
@@ -46,12 +48,12 @@ const FETCH_AND_TLS = ['internal/deps/undici/undici', 'tls', 'http2', 'https'];
 type FreshLists = (matches: (list: ModuleList) => boolean, count: number) => Promise<ModuleList[]>;
 
 /** A Kirin whose every process writes its module lists (test/support/module-list.mjs), and a way to read them. */
-async function startListed(files: Record<string, string>, config: string): Promise<{ kirin: KirinProcess; site: string; freshLists: FreshLists }> {
+async function startListed(files: Record<string, string>, config: string, admin = 'off'): Promise<{ kirin: KirinProcess; site: string; freshLists: FreshLists }> {
   const site = tempDir('kirin-footprint-');
   const listDir = tempDir('kirin-footprint-modules-');
   writeFiles(site, files);
   const kirin = await startKirin({
-    args: ['serve', '--config', join(site, config), '--state-dir', join(site, 'state'), '--admin', 'off', '--access-log', 'off'],
+    args: ['serve', '--config', join(site, config), '--state-dir', join(site, 'state'), '--admin', admin, '--access-log', 'off'],
     cwd: site,
     env: { NODE_OPTIONS: `--import ${PRELOAD}`, KIRIN_TEST_MODULE_DIR: listDir },
   });
@@ -80,9 +82,11 @@ describe('what a plain site loads (footprint)', () => {
   let kirin: KirinProcess;
   let site: string;
   let freshLists: FreshLists;
+  let admin: string;
 
   before(async () => {
     const port = await freePort();
+    admin = `127.0.0.1:${await freePort()}`;
     ({ kirin, site, freshLists } = await startListed(
       {
         'app.ts': "const greeting: string = 'Hello from TypeScript';\nexport default { fetch: (): Response => new Response(greeting) };\n",
@@ -90,6 +94,7 @@ describe('what a plain site loads (footprint)', () => {
         'kirin.config.ts': `const port: number = ${port};\nexport default { workers: 2, listen: { http: [\`127.0.0.1:\${port}\`] }, sites: { '*': { '/static/': { static: './public' }, '/': { app: './app.ts' } } } };\n`,
       },
       'kirin.config.ts',
+      admin,
     ));
     for (const path of ['/', '/static/style.css']) assert.equal((await request(`${kirin.url}${path}`)).status, 200);
   });
@@ -116,12 +121,22 @@ describe('what a plain site loads (footprint)', () => {
 
   it("the master loads neither the ACME client, the mailer, the ddns clients, the TypeScript stripper nor Node's fetch, tls and http2", async () => {
     const [master] = await freshLists(isMaster, 1);
-    // The master's alerter holds its email channel (a few lines); the channel loads nodemailer on the first email.
-    const unwanted = master!.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, MAILER, ...DDNS_CLIENTS].some((part) => url.includes(part)));
+    const unwanted = master!.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, MAILER, KIRIN_MAILER, ...KIRIN_ALERTS, ...DDNS_CLIENTS].some((part) => url.includes(part)));
     assert.deepEqual(unwanted, [], 'the master loaded what this config does not use');
     assert.ok(master!.urls.some((url) => url.endsWith('/dist/master/master.js')), 'the list is not the master\'s');
     assert.ok(!master!.builtins.includes(TYPE_STRIPPER), "the master loaded Node's type stripper: the .ts config was evaluated in the master");
     assert.deepEqual(master!.builtins.filter((name) => FETCH_AND_TLS.includes(name)), [], "the master loaded Node's fetch or TLS modules (an ESM import of node:http?)");
+  });
+
+  it('the master loads the dashboard with the first request for it, not before', async () => {
+    const [before] = await freshLists(isMaster, 1);
+    assert.ok(before!.urls.some((url) => url.endsWith('/dist/observe/admin-server.js')), 'the admin listener is not running');
+    assert.deepEqual(before!.urls.filter((url) => url.includes(DASHBOARD)), [], 'the master loaded the dashboard before anyone asked for it');
+    const script = await request(`http://${admin}/dashboard.js`);
+    assert.equal(script.status, 200);
+    assert.match(script.body, /dashboard\.css|api\/status/);
+    const [after] = await freshLists(isMaster, 1);
+    assert.ok(after!.urls.some((url) => url.includes(DASHBOARD)), 'the module list did not see the dashboard load');
   });
 
   it("runs the master in V8's lite mode, and no worker", async () => {
