@@ -25,13 +25,15 @@ export function nodeFlagsForTypeScript(): string[] {
 
 /**
  * V8 flags for the master (`kirin serve`), which supervises and never handles a
- * request. V8's lite mode (no optimizing compilers, feedback vectors allocated
- * lazily) takes ~12 MB off its RSS (69 → 57 MB with the demo config) at no cost
- * measurable in a reload or `kirin status` (docs/benchmarks.md, part 3). Workers
- * never get it: they are started without the master's flags, and their
- * throughput needs the optimizing compilers.
+ * request. `--max-opt=0` keeps its JavaScript in the interpreter (no Sparkplug,
+ * Maglev or TurboFan code, no compiler threads' zones): 69 → 57 MB RSS with the
+ * demo config, at no cost measurable in a reload or `kirin status`
+ * (docs/benchmarks.md, memory part 3). Not `--lite-mode`, which saves the same
+ * but turns WebAssembly off, and with it Node's fetch (undici's llhttp): the
+ * master's webhooks and ddns updates need it. Workers never get these flags:
+ * they are started without the master's, and their throughput needs the compilers.
  */
-export const MASTER_V8_FLAGS: readonly string[] = ['--lite-mode'];
+export const MASTER_V8_FLAGS: readonly string[] = ['--max-opt=0'];
 
 /** The commands whose process is the master. */
 export function runsMaster(argv: readonly string[]): boolean {

@@ -41,6 +41,8 @@ const KIRIN_MAILER = '/dist/observe/alerts/email.js';
 /** The alerter and its channels; the master loads them with the first incident a configured notify hears of. */
 const KIRIN_ALERTS = ['/dist/observe/alerts/alerter.js', '/dist/observe/alerts/webhook.js', '/dist/observe/alerts/message.js'];
 const DDNS_CLIENTS = ['/node_modules/undici/', '/node_modules/dns-packet/', '/dist/ddns/updater.js'];
+/** The ws package: only an app that exports a Bun-style `websocket` needs it. */
+const WS = '/node_modules/ws/';
 const TYPE_STRIPPER = 'internal/deps/amaro/dist/index';
 /** Node's fetch and what it loads at once; a fetch app needs it (Response), nothing else of a plain http site does. */
 const FETCH_AND_TLS = ['internal/deps/undici/undici', 'tls', 'http2', 'https'];
@@ -111,9 +113,9 @@ describe('what a plain site loads (footprint)', () => {
     }
   });
 
-  it('no worker loads the ACME client, the dashboard, the mailer or the TypeScript stripper', async () => {
+  it('no worker loads the ACME client, the dashboard, the mailer, ws or the TypeScript stripper', async () => {
     for (const worker of await freshLists(isWorker, 2)) {
-      const unwanted = worker.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, DASHBOARD, MAILER, KIRIN_MAILER].some((part) => url.includes(part)));
+      const unwanted = worker.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, DASHBOARD, MAILER, KIRIN_MAILER, WS].some((part) => url.includes(part)));
       assert.deepEqual(unwanted, [], `worker ${worker.pid} loaded what this config does not use`);
       assert.ok(!worker.builtins.includes(TYPE_STRIPPER), `worker ${worker.pid} loaded Node's type stripper for app.ts: the compile cache was not used`);
     }
@@ -139,7 +141,7 @@ describe('what a plain site loads (footprint)', () => {
     assert.ok(after!.urls.some((url) => url.includes(DASHBOARD)), 'the module list did not see the dashboard load');
   });
 
-  it("runs the master in V8's lite mode, and no worker", async () => {
+  it("runs the master with V8's optimizing compilers off, and no worker", async () => {
     const [master] = await freshLists(isMaster, 1);
     for (const flag of MASTER_V8_FLAGS) assert.ok(master!.execArgv.includes(flag), `the master runs without ${flag}: ${master!.execArgv.join(' ')}`);
     for (const worker of await freshLists(isWorker, 2)) {
