@@ -25,15 +25,18 @@ export function nodeFlagsForTypeScript(): string[] {
 
 /**
  * V8 flags for the master (`kirin serve`), which supervises and never handles a
- * request. `--max-opt=0` keeps its JavaScript in the interpreter (no Sparkplug,
- * Maglev or TurboFan code, no compiler threads' zones): 69 → 57 MB RSS with the
- * demo config, at no cost measurable in a reload or `kirin status`
- * (docs/benchmarks.md, memory part 3). Not `--lite-mode`, which saves the same
- * but turns WebAssembly off, and with it Node's fetch (undici's llhttp): the
- * master's webhooks and ddns updates need it. Workers never get these flags:
- * they are started without the master's, and their throughput needs the compilers.
+ * request, so neither costs anything a user waits on (a reload and `kirin
+ * status` take as long; docs/benchmarks.md, memory part 3):
+ *   --max-opt=0               its JavaScript stays in the interpreter: no Sparkplug,
+ *                             Maglev or TurboFan code, no compiler zones (~ -10 MB RSS)
+ *   --max-semi-space-size=1   a 1 MB young generation instead of up to 16 MB; it
+ *                             allocates little, so scavenges stay rare and short (~ -3 MB)
+ * Not `--lite-mode`, which saves as much but turns WebAssembly off, and with it
+ * Node's fetch (undici's llhttp): the master's webhooks and ddns updates need it.
+ * Workers never get these flags: they are started without the master's, and
+ * their throughput needs the compilers and a young generation that fits a burst.
  */
-export const MASTER_V8_FLAGS: readonly string[] = ['--max-opt=0'];
+export const MASTER_V8_FLAGS: readonly string[] = ['--max-opt=0', '--max-semi-space-size=1'];
 
 /** The commands whose process is the master. */
 export function runsMaster(argv: readonly string[]): boolean {
