@@ -15,7 +15,7 @@ import { ExitCode, KirinError } from '../errors.ts';
 import { WATCHDOG_FD, type ListenerFd, type MasterMessage, type RetireReason, type WorkerMessage } from '../ipc.ts';
 import { AccessLog } from '../observe/access-log.ts';
 import { forwardAppError } from '../observe/app-errors.ts';
-import { createLogger, type Logger } from '../observe/log.ts';
+import { createDeferredLogger, type Logger } from '../observe/log.ts';
 import { WorkerMetrics } from '../observe/worker-metrics.ts';
 import { RelayWorker } from '../relay/relay-worker.ts';
 import { addressOfListener, interceptAppListens } from './app-listen.ts';
@@ -64,7 +64,7 @@ class WorkerProcess implements WorkerServices {
   constructor(init: InitMessage) {
     this.#init = init;
     this.#plan = init.plan;
-    this.#logger = createLogger({ level: init.plan.logLevel, role: 'worker' }).child({ worker: init.index, generation: init.generation });
+    this.#logger = createDeferredLogger({ level: init.plan.logLevel, role: 'worker' }, { worker: init.index, generation: init.generation });
   }
 
   async boot(): Promise<void> {

@@ -43,6 +43,8 @@ const KIRIN_ALERTS = ['/dist/observe/alerts/alerter.js', '/dist/observe/alerts/w
 const DDNS_CLIENTS = ['/node_modules/undici/', '/node_modules/dns-packet/', '/dist/ddns/updater.js'];
 /** The ws package: only an app that exports a Bun-style `websocket` needs it. */
 const WS = '/node_modules/ws/';
+/** pino: a worker makes its logger with the first line it writes, and a normal start writes none at the info level. */
+const PINO = '/node_modules/pino/';
 const TYPE_STRIPPER = 'internal/deps/amaro/dist/index';
 /** Node's fetch and what it loads at once; a fetch app needs it (Response), nothing else of a plain http site does. */
 const FETCH_AND_TLS = ['internal/deps/undici/undici', 'tls', 'http2', 'https'];
@@ -113,9 +115,9 @@ describe('what a plain site loads (footprint)', () => {
     }
   });
 
-  it('no worker loads the ACME client, the dashboard, the mailer, ws or the TypeScript stripper', async () => {
+  it('no worker loads the ACME client, the dashboard, the mailer, ws, pino or the TypeScript stripper', async () => {
     for (const worker of await freshLists(isWorker, 2)) {
-      const unwanted = worker.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, DASHBOARD, MAILER, KIRIN_MAILER, WS].some((part) => url.includes(part)));
+      const unwanted = worker.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, DASHBOARD, MAILER, KIRIN_MAILER, WS, PINO].some((part) => url.includes(part)));
       assert.deepEqual(unwanted, [], `worker ${worker.pid} loaded what this config does not use`);
       assert.ok(!worker.builtins.includes(TYPE_STRIPPER), `worker ${worker.pid} loaded Node's type stripper for app.ts: the compile cache was not used`);
     }
