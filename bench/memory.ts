@@ -3,6 +3,8 @@
  * master and of each worker, next to a bare node:http server and PM2 cluster
  * mode with 2 instances, in one run:
  *
+ *   idle node (no server)            `node -e 'setInterval(…)'`: what Node itself
+ *                                    holds before any module of a program loads
  *   bare node:http (.mjs)            one process: the floor for any Node server
  *   PM2 daemon + 2 instances (.mjs)  the process manager Node users reach for
  *   Kirin, app.ts hello world        master + 2 workers (type stripping)
@@ -23,6 +25,7 @@
  * worker <= 55 MB RSS for the .ts hello world; master + 2 workers <= 150 MB.
  * Usage: node bench/memory.ts [--quick]
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../test/support/kirin.ts';
@@ -32,7 +35,7 @@ import { startKirin } from './lib/peers/kirin.ts';
 import { startNodeApp } from './lib/peers/node-servers.ts';
 import { startPm2Cluster } from './lib/peers/pm2.ts';
 import { benchTempDir } from './lib/temp.ts';
-import { SERVER_CPU } from './lib/pin.ts';
+import { pinned, SERVER_CPU } from './lib/pin.ts';
 import { prereqs } from './lib/prereq.ts';
 import { Printer, table, type BenchResult, type Target } from './lib/report.ts';
 import { megabytes, treeRss, type ProcessMemory } from './lib/rss.ts';
@@ -56,6 +59,7 @@ export async function run(_options: BenchOptions, out = new Printer()): Promise<
   prereqs(['taskset']);
   out.line(`## memory: RSS and PSS per process after ${REQUESTS} requests (server on CPU ${SERVER_CPU}), hello world unless named`);
   const measured: Measured[] = [];
+  measured.push(await measureIdleNode());
   measured.push(await measureBare());
   measured.push(await measurePm2());
   for (const [name, options] of [
@@ -89,9 +93,11 @@ export async function run(_options: BenchOptions, out = new Printer()): Promise<
       }),
     ),
   );
-  out.line('root: the only process (bare), the PM2 daemon, the Kirin master; children: PM2 instances, Kirin workers;');
+  out.line('root: the only process (idle, bare), the PM2 daemon, the Kirin master; children: PM2 instances, Kirin workers;');
   out.line("totals include helpers (Kirin's process-group guard, a 2 MB shell)");
   const byName = new Map(measured.map((m) => [m.name, m]));
+  const idle = byName.get('idle node (no server)')!;
+  out.line(`floor: an idle node is ${megabytes(idle.root.rssBytes)} MB RSS here, so no Node process can meet a target below that`);
   const demo = byName.get('kirin examples/demo')!;
   const ts = byName.get('kirin app.ts')!;
   const worst = (m: Measured) => Math.max(...m.children.map((c) => c.rssBytes));
@@ -112,6 +118,24 @@ function staticSiteConfig(): string {
   const config = join(dir, 'kirin.json');
   writeFileSync(config, JSON.stringify({ sites: { '*': { '/': { static: join(dir, 'public') } } } }));
   return config;
+}
+
+/** Node with nothing loaded, read after the same pause as the servers: the floor under every row (issue 19's targets sit near it). */
+async function measureIdleNode(): Promise<Measured> {
+  const { command, args } = pinned(SERVER_CPU, process.execPath, ['-e', 'setInterval(() => {}, 1000); process.stdout.write("up\\n")']);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`idle node exited with ${code}`)));
+    });
+    await settle();
+    const root = treeRss(child.pid!).processes[0];
+    if (!root) throw new Error('idle node: the process is gone');
+    return { name: 'idle node (no server)', root, children: [], others: [] };
+  } finally {
+    child.kill();
+  }
 }
 
 async function measureBare(): Promise<Measured> {
@@ -138,12 +162,16 @@ async function measureTree(name: string, url: string, rootPid: number): Promise<
     if (!response.ok) throw new Error(`${name}: ${url} answered ${response.status}`);
     await response.arrayBuffer();
   }
-  // Load stopped: let the processes finish the requests' garbage before reading.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await settle();
   const [root, ...rest] = treeRss(rootPid).processes;
   if (!root) throw new Error(`${name}: the process ${rootPid} is gone`);
   const isNode = (p: ProcessMemory) => commandLine(p.pid).includes('node');
   return { name, root, children: rest.filter(isNode), others: rest.filter((p) => !isNode(p)) };
+}
+
+/** Load stopped: let the processes finish the requests' garbage before reading. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1500));
 }
 
 function commandLine(pid: number): string {

@@ -22,3 +22,23 @@ export function nodeFlagsForTypeScript(): string[] {
   if (features.typescript) return [];
   return flags;
 }
+
+/**
+ * V8 flags for the master (`kirin serve`), which supervises and never handles a
+ * request, so neither costs anything a user waits on (a reload and `kirin
+ * status` take as long; docs/benchmarks.md, memory part 3):
+ *   --max-opt=0               its JavaScript stays in the interpreter: no Sparkplug,
+ *                             Maglev or TurboFan code, no compiler zones (~ -10 MB RSS)
+ *   --max-semi-space-size=1   a 1 MB young generation instead of up to 16 MB; it
+ *                             allocates little, so scavenges stay rare and short (~ -3 MB)
+ * Not `--lite-mode`, which saves as much but turns WebAssembly off, and with it
+ * Node's fetch (undici's llhttp): the master's webhooks and ddns updates need it.
+ * Workers never get these flags: they are started without the master's, and
+ * their throughput needs the compilers and a young generation that fits a burst.
+ */
+export const MASTER_V8_FLAGS: readonly string[] = ['--max-opt=0', '--max-semi-space-size=1'];
+
+/** The commands whose process is the master. */
+export function runsMaster(argv: readonly string[]): boolean {
+  return argv[0] === 'serve';
+}

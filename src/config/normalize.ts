@@ -3,6 +3,7 @@
  * to a validated ServePlan. Every problem is reported with the file and the key
  * path; nothing is guessed silently.
  */
+import { LOG_LEVELS } from './log-levels.ts';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { normalizeDdns } from '../ddns/normalize.ts';
@@ -56,7 +57,6 @@ const TOP_LEVEL_KEYS = [
   'relay',
 ] as const;
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export interface NormalizeInput {
   /** The config object (from the file), or {} when there is none. */

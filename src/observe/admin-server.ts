@@ -19,10 +19,9 @@ import type { AdminPlan, ListenAddress } from '../config/plan.ts';
 import { isAlive } from '../master/control.ts';
 import type { Logger } from './log.ts';
 import { isAuthorized, isLocalHost, sameSecret, sessionCookie } from './admin-auth.ts';
-import { formatDuration } from '../util/duration.ts';
-import { dashboardApp } from './dashboard/client.ts';
-import { DASHBOARD_CSS, DASHBOARD_HTML, LOGIN_HTML } from './dashboard/page.ts';
 import type { HealthAnswer } from './health.ts';
+
+type DashboardAssets = typeof import('./dashboard/assets.ts');
 
 /** What the listener serves; the observability wiring provides it. */
 export interface AdminEndpoints {
@@ -32,7 +31,9 @@ export interface AdminEndpoints {
   status(): unknown;
 }
 
-const DASHBOARD_JS = `(${dashboardApp.toString()})(${formatDuration.toString()});\n`;
+let dashboard: Promise<DashboardAssets> | null = null;
+/** The page, styles and script, loaded by the first request that needs them (docs/benchmarks.md, memory part 3). */
+const dashboardAssets = (): Promise<DashboardAssets> => (dashboard ??= import('./dashboard/assets.ts'));
 const MAX_LOGIN_BODY = 4096;
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -121,16 +122,14 @@ export class AdminServer {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    try {
-      this.#route(req, res);
-    } catch (error) {
+    this.#route(req, res).catch((error: unknown) => {
       this.#logger.error({ err: error, path: req.url }, 'admin listener: request failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
-    }
+    });
   }
 
-  #route(req: IncomingMessage, res: ServerResponse): void {
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const token = this.#plan?.token ?? null;
     if (token === null && !isLocalHost(req.headers.host)) {
       // Without a token the listener is loopback-only; a foreign Host means a browser was pointed here by someone else's DNS.
@@ -141,7 +140,7 @@ export class AdminServer {
     if (path === '/login') {
       if (method !== 'POST') return redirect(res, './');
       if (token === null) return redirect(res, './');
-      return this.#login(req, res, token);
+      return this.#login(req, res, token, await dashboardAssets());
     }
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
@@ -153,14 +152,16 @@ export class AdminServer {
       case '/readyz':
         return sendHealth(res, this.#endpoints.readiness());
       case '/dashboard.css':
-        return send(res, 200, 'text/css; charset=utf-8', DASHBOARD_CSS);
+        return send(res, 200, 'text/css; charset=utf-8', (await dashboardAssets()).DASHBOARD_CSS);
       case '/dashboard.js':
-        return send(res, 200, 'text/javascript; charset=utf-8', DASHBOARD_JS);
+        return send(res, 200, 'text/javascript; charset=utf-8', (await dashboardAssets()).DASHBOARD_JS);
     }
     const authorized = isAuthorized(req, token);
     switch (path) {
-      case '/':
+      case '/': {
+        const { DASHBOARD_HTML, LOGIN_HTML } = await dashboardAssets();
         return authorized ? send(res, 200, 'text/html; charset=utf-8', DASHBOARD_HTML) : send(res, 401, 'text/html; charset=utf-8', LOGIN_HTML(''));
+      }
       case '/metrics':
         if (!authorized) return unauthorized(res);
         return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', this.#endpoints.metrics());
@@ -172,7 +173,7 @@ export class AdminServer {
     }
   }
 
-  #login(req: IncomingMessage, res: ServerResponse, token: string): void {
+  #login(req: IncomingMessage, res: ServerResponse, token: string, { LOGIN_HTML }: DashboardAssets): void {
     let body = '';
     let tooLarge = false;
     req.setEncoding('utf8');

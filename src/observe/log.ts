@@ -4,10 +4,16 @@
  * logger redacts fields whose names look like credentials.
  */
 import { writeSync } from 'node:fs';
-import { pino, type DestinationStream } from 'pino';
+import { createRequire } from 'node:module';
+import type * as Pino from 'pino';
+import type { DestinationStream, pino } from 'pino';
+import { LOG_LEVELS } from '../config/log-levels.ts';
 import type { LogLevel } from '../config/types.ts';
 
 export type Logger = pino.Logger;
+
+/** pino is CommonJS: required when the first logger is made, so a process that never logs never holds it (~2 MB). */
+const loadPino = (): typeof Pino.pino => (createRequire(import.meta.url)('pino') as typeof Pino).pino;
 
 export interface LoggerOptions {
   level: LogLevel;
@@ -22,6 +28,7 @@ export interface LoggerOptions {
 const REDACT = ['*.password', '*.token', '*.secret', '*.authorization', '*.cookie', 'password', 'token', 'secret', 'authorization', 'cookie'];
 
 export function createLogger(options: LoggerOptions): Logger {
+  const pino = loadPino();
   const pretty = options.pretty ?? process.stderr.isTTY === true;
   const destination = options.destination ?? (pretty ? new PrettyStream(2) : pino.destination({ fd: 2, sync: true }));
   return pino(
@@ -95,4 +102,40 @@ export function writeAll(fd: number, data: string | Uint8Array): void {
   } catch {
     // A closed terminal must not take the process down.
   }
+}
+
+/** pino's methods that write a line, ranked as LOG_LEVELS: one prints when its rank reaches the configured level's (trace never, fatal always). */
+const WRITERS: Record<string, number> = { trace: -Infinity, debug: 0, info: 1, warn: 2, error: 3, fatal: Infinity };
+
+/**
+ * A logger that becomes `createLogger(options).child(bindings)` on the first
+ * line it writes (or the first use a line is not known to be: child(), flush()
+ * after a line …). Calls below the level are dropped without making it, so a
+ * worker that logs nothing in a normal start — `debug` lines at `info` — never
+ * loads pino (docs/benchmarks.md, memory part 3).
+ */
+export function createDeferredLogger(options: LoggerOptions, bindings: Record<string, unknown>): Logger {
+  let real: Logger | null = null;
+  const make = (): Logger => (real ??= createLogger(options).child(bindings));
+  const threshold = LOG_LEVELS.indexOf(options.level);
+  const ignore = (): void => {};
+  const methods = new Map<string | symbol, unknown>();
+  return new Proxy({} as Logger, {
+    get(_target, key) {
+      if (real === null && typeof key === 'string') {
+        const rank = WRITERS[key];
+        if (rank !== undefined && rank < threshold) return ignore;
+        if (key === 'level') return options.level;
+        if (key === 'flush') return ignore;
+        if (key === 'isLevelEnabled') return (level: string) => (WRITERS[level] ?? -Infinity) >= threshold;
+      }
+      const logger = make();
+      const value = Reflect.get(logger, key, logger) as unknown;
+      if (typeof value !== 'function') return value;
+      // Bound once per method: a logger called per request allocates nothing per call.
+      let bound = methods.get(key);
+      if (bound === undefined) methods.set(key, (bound = value.bind(logger)));
+      return bound;
+    },
+  });
 }

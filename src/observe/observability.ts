@@ -4,11 +4,14 @@
  * Everything here runs in the master from events it already has: the workers'
  * heartbeats carry their request counts (once a second, whatever the traffic),
  * so the request path pays nothing for any of it. The admin listener starts
- * when the master starts ('starting') and stops with it ('finishing').
+ * when the master starts ('starting') and stops with it ('finishing'). The
+ * alert channels load with the first incident a configured `notify` is to
+ * hear of: a master without alerts never holds them.
  */
 import type { Master } from '../master/master.ts';
 import { AdminServer, type AdminEndpoints } from './admin-server.ts';
-import { Alerter } from './alerts/alerter.ts';
+import type { Alerter } from './alerts/alerter.ts';
+import { alertsConfigured } from './alerts/configured.ts';
 import { checkHealth, checkReady } from './health.ts';
 import { IncidentWatcher } from './incidents.ts';
 import { RequestTotals, asMetricsDelta, renderMetrics } from './metrics.ts';
@@ -27,9 +30,13 @@ export function attachObservability(master: Master): Observability {
   const history = new RequestHistory();
   const errors = new RecentErrors();
   const incidents = new IncidentWatcher(master);
-  const alerter = new Alerter({ notify: () => master.plan.notify, logger: master.logger });
+  let alerter: Promise<Alerter> | null = null;
+  const alerts = () => (alerter ??= import('./alerts/alerter.ts').then(({ Alerter }) => new Alerter({ notify: () => master.plan.notify, logger: master.logger })));
   incidents.on((incident) => errors.add(incident));
-  incidents.on((incident) => alerter.handle(incident));
+  // One promise: incidents reach the alerter in the order they happened.
+  incidents.on((incident) => {
+    if (alertsConfigured(master.plan.notify)) void alerts().then((a) => a.handle(incident));
+  });
 
   master.on('metrics', (_worker: unknown, payload: unknown) => {
     const delta = asMetricsDelta(payload);
@@ -75,7 +82,7 @@ export function attachObservability(master: Master): Observability {
   master.once('finishing', () => {
     running = false;
     void admin.close();
-    void alerter.close();
+    void alerter?.then((a) => a.close());
   });
   return { admin, totals, errors };
 }

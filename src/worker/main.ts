@@ -14,7 +14,7 @@ import { ExitCode, KirinError } from '../errors.ts';
 import { HEARTBEAT_MS, INSPECTABLE_WORKER_FLAGS, type ListenerFd, type MasterMessage, type RetireReason, type WorkerMessage } from '../ipc.ts';
 import { AccessLog } from '../observe/access-log.ts';
 import { forwardAppError } from '../observe/app-errors.ts';
-import { createLogger, type Logger } from '../observe/log.ts';
+import { createDeferredLogger, type Logger } from '../observe/log.ts';
 import { WorkerMetrics } from '../observe/worker-metrics.ts';
 import { RelayWorker } from '../relay/relay-worker.ts';
 import { addressOfListener, interceptAppListens } from './app-listen.ts';
@@ -62,7 +62,7 @@ class WorkerProcess implements WorkerServices {
     this.#plan = init.plan;
     // A watched worker's stderr is a pipe to the master (src/master/worker-stderr.ts), which says whether it ends at a terminal.
     const pretty = process.env.KIRIN_STDERR_TTY === undefined ? undefined : process.env.KIRIN_STDERR_TTY === '1';
-    this.#logger = createLogger({ level: init.plan.logLevel, role: 'worker', pretty }).child({ worker: init.index, generation: init.generation });
+    this.#logger = createDeferredLogger({ level: init.plan.logLevel, role: 'worker', pretty }, { worker: init.index, generation: init.generation });
   }
 
   async boot(): Promise<void> {

@@ -17,6 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { MASTER_V8_FLAGS } from '../../src/runtime.ts';
 import { request } from '../support/http.ts';
 import { freePort, ROOT, startKirin, tempDir, waitFor, writeFiles, type KirinProcess } from '../support/kirin.ts';
 
@@ -25,6 +26,7 @@ interface ModuleList {
   threadId: number;
   writes: number;
   argv: string[];
+  execArgv: string[];
   urls: string[];
   builtins: string[];
 }
@@ -37,7 +39,13 @@ const KIRIN_ACME = '/dist/tls/acme.js';
 const DASHBOARD = '/dist/observe/dashboard/';
 const MAILER = '/node_modules/nodemailer/';
 const KIRIN_MAILER = '/dist/observe/alerts/email.js';
+/** The alerter and its channels; the master loads them with the first incident a configured notify hears of. */
+const KIRIN_ALERTS = ['/dist/observe/alerts/alerter.js', '/dist/observe/alerts/webhook.js', '/dist/observe/alerts/message.js'];
 const DDNS_CLIENTS = ['/node_modules/undici/', '/node_modules/dns-packet/', '/dist/ddns/updater.js'];
+/** The ws package: only an app that exports a Bun-style `websocket` needs it. */
+const WS = '/node_modules/ws/';
+/** pino: a worker makes its logger with the first line it writes, and a normal start writes none at the info level. */
+const PINO = '/node_modules/pino/';
 const TYPE_STRIPPER = 'internal/deps/amaro/dist/index';
 /** Node's fetch and what it loads at once; a fetch app needs it (Response), nothing else of a plain http site does. */
 const FETCH_AND_TLS = ['internal/deps/undici/undici', 'tls', 'http2', 'https'];
@@ -45,12 +53,12 @@ const FETCH_AND_TLS = ['internal/deps/undici/undici', 'tls', 'http2', 'https'];
 type FreshLists = (matches: (list: ModuleList) => boolean, count: number) => Promise<ModuleList[]>;
 
 /** A Kirin whose every process writes its module lists (test/support/module-list.mjs), and a way to read them. */
-async function startListed(files: Record<string, string>, config: string): Promise<{ kirin: KirinProcess; site: string; freshLists: FreshLists; threadLists: () => ModuleList[] }> {
+async function startListed(files: Record<string, string>, config: string, admin = 'off'): Promise<{ kirin: KirinProcess; site: string; freshLists: FreshLists; threadLists: () => ModuleList[] }> {
   const site = tempDir('kirin-footprint-');
   const listDir = tempDir('kirin-footprint-modules-');
   writeFiles(site, files);
   const kirin = await startKirin({
-    args: ['serve', '--config', join(site, config), '--state-dir', join(site, 'state'), '--admin', 'off', '--access-log', 'off'],
+    args: ['serve', '--config', join(site, config), '--state-dir', join(site, 'state'), '--admin', admin, '--access-log', 'off'],
     cwd: site,
     env: { NODE_OPTIONS: `--import ${PRELOAD}`, KIRIN_TEST_MODULE_DIR: listDir },
   });
@@ -82,9 +90,11 @@ describe('what a plain site loads (footprint)', () => {
   let site: string;
   let freshLists: FreshLists;
   let threadLists: () => ModuleList[];
+  let admin: string;
 
   before(async () => {
     const port = await freePort();
+    admin = `127.0.0.1:${await freePort()}`;
     ({ kirin, site, freshLists, threadLists } = await startListed(
       {
         'app.ts': "const greeting: string = 'Hello from TypeScript';\nexport default { fetch: (): Response => new Response(greeting) };\n",
@@ -92,6 +102,7 @@ describe('what a plain site loads (footprint)', () => {
         'kirin.config.ts': `const port: number = ${port};\nexport default { workers: 2, listen: { http: [\`127.0.0.1:\${port}\`] }, sites: { '*': { '/static/': { static: './public' }, '/': { app: './app.ts' } } } };\n`,
       },
       'kirin.config.ts',
+      admin,
     ));
     for (const path of ['/', '/static/style.css']) assert.equal((await request(`${kirin.url}${path}`)).status, 200);
   });
@@ -108,9 +119,9 @@ describe('what a plain site loads (footprint)', () => {
     }
   });
 
-  it('no worker loads the ACME client, the dashboard, the mailer or the TypeScript stripper', async () => {
+  it('no worker loads the ACME client, the dashboard, the mailer, ws, pino or the TypeScript stripper', async () => {
     for (const worker of await freshLists(isWorker, 2)) {
-      const unwanted = worker.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, DASHBOARD, MAILER, KIRIN_MAILER].some((part) => url.includes(part)));
+      const unwanted = worker.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, DASHBOARD, MAILER, KIRIN_MAILER, WS, PINO].some((part) => url.includes(part)));
       assert.deepEqual(unwanted, [], `worker ${worker.pid} loaded what this config does not use`);
       assert.ok(!worker.builtins.includes(TYPE_STRIPPER), `worker ${worker.pid} loaded Node's type stripper for app.ts: the compile cache was not used`);
     }
@@ -124,12 +135,30 @@ describe('what a plain site loads (footprint)', () => {
 
   it("the master loads neither the ACME client, the mailer, the ddns clients, the TypeScript stripper nor Node's fetch, tls and http2", async () => {
     const [master] = await freshLists(isMaster, 1);
-    // The master's alerter holds its email channel (a few lines); the channel loads nodemailer on the first email.
-    const unwanted = master!.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, MAILER, ...DDNS_CLIENTS].some((part) => url.includes(part)));
+    const unwanted = master!.urls.filter((url) => [ACME_CLIENT, KIRIN_ACME, MAILER, KIRIN_MAILER, ...KIRIN_ALERTS, ...DDNS_CLIENTS].some((part) => url.includes(part)));
     assert.deepEqual(unwanted, [], 'the master loaded what this config does not use');
     assert.ok(master!.urls.some((url) => url.endsWith('/dist/master/master.js')), 'the list is not the master\'s');
     assert.ok(!master!.builtins.includes(TYPE_STRIPPER), "the master loaded Node's type stripper: the .ts config was evaluated in the master");
     assert.deepEqual(master!.builtins.filter((name) => FETCH_AND_TLS.includes(name)), [], "the master loaded Node's fetch or TLS modules (an ESM import of node:http?)");
+  });
+
+  it('the master loads the dashboard with the first request for it, not before', async () => {
+    const [before] = await freshLists(isMaster, 1);
+    assert.ok(before!.urls.some((url) => url.endsWith('/dist/observe/admin-server.js')), 'the admin listener is not running');
+    assert.deepEqual(before!.urls.filter((url) => url.includes(DASHBOARD)), [], 'the master loaded the dashboard before anyone asked for it');
+    const script = await request(`http://${admin}/dashboard.js`);
+    assert.equal(script.status, 200);
+    assert.match(script.body, /dashboard\.css|api\/status/);
+    const [after] = await freshLists(isMaster, 1);
+    assert.ok(after!.urls.some((url) => url.includes(DASHBOARD)), 'the module list did not see the dashboard load');
+  });
+
+  it("runs the master with V8's optimizing compilers off, and no worker", async () => {
+    const [master] = await freshLists(isMaster, 1);
+    for (const flag of MASTER_V8_FLAGS) assert.ok(master!.execArgv.includes(flag), `the master runs without ${flag}: ${master!.execArgv.join(' ')}`);
+    for (const worker of await freshLists(isWorker, 2)) {
+      assert.deepEqual(worker.execArgv.filter((flag) => MASTER_V8_FLAGS.includes(flag)), [], `worker ${worker.pid} runs with the master's flags`);
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogger } from '../../src/observe/log.ts';
+import { createDeferredLogger, createLogger } from '../../src/observe/log.ts';
 
 function capture(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
@@ -45,5 +45,50 @@ describe('JSON log lines', () => {
     logger.info({ port: 1 }, 'listening on %s', '127.0.0.1');
     assert.equal((JSON.parse(lines[0]!) as { msg: string }).msg, 'plain');
     assert.equal((JSON.parse(lines[1]!) as { msg: string }).msg, 'listening on 127.0.0.1');
+  });
+});
+
+describe('a deferred logger (workers: pino loads with the first line written)', () => {
+  function deferred(level: 'info' | 'warn') {
+    const lines: string[] = [];
+    let made = 0;
+    const destination = { write: (line: string) => void lines.push(line) };
+    const logger = createDeferredLogger(
+      {
+        level,
+        role: 'worker',
+        pretty: false,
+        get destination() {
+          made++;
+          return destination;
+        },
+      },
+      { worker: 2, generation: 3 },
+    );
+    return { lines, logger, made: () => made };
+  }
+
+  it('drops lines below its level without making the logger, and answers level questions itself', () => {
+    const { lines, logger, made } = deferred('warn');
+    logger.debug('worker ready');
+    logger.info({ listeners: ['x'] }, 'worker ready');
+    logger.flush();
+    assert.equal(logger.level, 'warn');
+    assert.equal(logger.isLevelEnabled('info'), false);
+    assert.equal(logger.isLevelEnabled('error'), true);
+    assert.deepEqual(lines, []);
+    assert.equal(made(), 0, 'the logger was made for a line nobody prints');
+  });
+
+  it('writes from the first line at its level on, with its bindings, as createLogger(...).child(...) would', () => {
+    const { lines, logger, made } = deferred('info');
+    logger.debug('not this one');
+    logger.error(new Error('boom'), 'the app threw an error; answered 500');
+    logger.fatal('and this');
+    assert.equal(made(), 1);
+    assert.equal(lines.length, 2);
+    assert.deepEqual(keys(lines[0]!), ['level', 'time', 'pid', 'role', 'worker', 'generation', 'msg', 'err']);
+    assert.equal((JSON.parse(lines[1]!) as { level: string }).level, 'fatal');
+    assert.equal(logger.child({ route: '/' }).isLevelEnabled('info'), true);
   });
 });

@@ -15,6 +15,7 @@ import { findInstalledUnit } from '../../src/ops/systemd/installed-unit.ts';
 import { createUserCommand, lookUpUser, nextSteps, performInstall } from '../../src/ops/systemd/install.ts';
 import { buildUnits, type ServiceUnitOptions } from '../../src/ops/systemd/service-unit.ts';
 import { parseUnit, unitValues } from '../../src/ops/systemd/unit-file.ts';
+import { MASTER_V8_FLAGS } from '../../src/runtime.ts';
 import { KIRIN_BIN, tempDir, writeFiles } from '../support/kirin.ts';
 
 const execFileAsync = promisify(execFile);
@@ -82,9 +83,11 @@ describe('kirin install: kirin.service', () => {
     assert.equal(service(text, 'MemoryDenyWriteExecute').length, 0, "V8's JIT needs W+X memory");
     const exec = service(text, 'ExecStart')[0]!.split(' ');
     assert.equal(exec[0], process.execPath);
-    assert.equal(exec[1], KIRIN_BIN);
-    assert.deepEqual(exec.slice(2, 4), ['serve', '--config']);
-    assert.ok(exec[4]!.startsWith('/'));
+    assert.deepEqual(exec.slice(1, 1 + MASTER_V8_FLAGS.length), [...MASTER_V8_FLAGS], "the master's V8 flags, which socket activation keeps the CLI from adding itself");
+    const rest = exec.slice(1 + MASTER_V8_FLAGS.length);
+    assert.equal(rest[0], KIRIN_BIN);
+    assert.deepEqual(rest.slice(1, 3), ['serve', '--config']);
+    assert.ok(rest[3]!.startsWith('/'));
   });
 
   it('the verify harness does fail on a broken unit', async () => {

@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 
 /** What an app exports as `websocket` (Bun's WebSocketHandler, the parts Kirin calls). */
 export interface BunWebSocketHandlers {
@@ -36,6 +36,15 @@ export function isWebSocketHandlers(value: unknown): value is BunWebSocketHandle
   return ['open', 'message', 'close'].some((name) => typeof v[name] === 'function');
 }
 
+/**
+ * The route's sockets. `ws` (and the https, tls and zlib modules it requires)
+ * loads here, for an app that exports `websocket`: no other worker holds it.
+ */
+export async function createBunWebSockets(handlers: BunWebSocketHandlers, maxMessageBytes: number, onError: (error: unknown) => void): Promise<BunWebSockets> {
+  const { WebSocketServer } = await import('ws');
+  return new BunWebSockets(handlers, new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, clientTracking: false }), onError);
+}
+
 /** One per app route: the `ws` server (no listener of its own), the handlers and the topics of `subscribe`/`publish`. */
 export class BunWebSockets {
   readonly #handlers: BunWebSocketHandlers;
@@ -44,10 +53,10 @@ export class BunWebSockets {
   readonly #extraHeaders = new WeakMap<IncomingMessage, [string, string][]>();
   readonly #onError: (error: unknown) => void;
 
-  constructor(handlers: BunWebSocketHandlers, maxMessageBytes: number, onError: (error: unknown) => void) {
+  constructor(handlers: BunWebSocketHandlers, wss: WebSocketServer, onError: (error: unknown) => void) {
     this.#handlers = handlers;
     this.#onError = onError;
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, clientTracking: false });
+    this.#wss = wss;
     this.#wss.on('headers', (headers, req) => {
       for (const [name, value] of this.#extraHeaders.get(req) ?? []) headers.push(`${name}: ${value}`);
     });

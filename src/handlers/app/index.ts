@@ -16,7 +16,7 @@ import { sendError, writeRawError } from '../../worker/error-response.ts';
 import { forwardNow } from '../../worker/incoming.ts';
 import { responseOnSocket } from '../../worker/pipeline.ts';
 import { webSockets } from '../../worker/websockets.ts';
-import { BunWebSockets, type UpgradeOptions } from './bun-websocket.ts';
+import { createBunWebSockets, type BunWebSockets, type UpgradeOptions } from './bun-websocket.ts';
 import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
 import { installLightResponse, NativeResponse } from './light-response.ts';
 import { isThenable, loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
@@ -68,7 +68,7 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   const maxBody = env.route.middleware.maxBodyBytes;
   if (resolved.kind === 'fetch') {
     installLightResponse();
-    const bun = resolved.websocket ? new BunWebSockets(resolved.websocket, env.route.websocket.maxMessageBytes, (error) => reportSocketError(env, error)) : null;
+    const bun = resolved.websocket ? await createBunWebSockets(resolved.websocket, env.route.websocket.maxMessageBytes, (error) => reportSocketError(env, error)) : null;
     return fetchHandler(resolved.fetch, maxBody, env, resolved.server ?? null, bun);
   }
   return nodeHandler(resolved.listener, env, resolved.server ?? null, env.plan.sticky);

@@ -17,6 +17,7 @@
 import type { NotifyPlan } from '../../config/plan.ts';
 import type { Logger } from '../log.ts';
 import type { Incident, IncidentKind } from '../incidents.ts';
+import { alertsConfigured } from './configured.ts';
 import { EmailChannel } from './email.ts';
 import { composeAlert, type AlertMessage } from './message.ts';
 import { AlertThrottle } from './throttle.ts';
@@ -54,8 +55,7 @@ export class Alerter {
   }
 
   get enabled(): boolean {
-    const plan = this.#notify();
-    return plan.email !== null || plan.webhook !== null;
+    return alertsConfigured(this.#notify());
   }
 
   handle(incident: Incident): void {

@@ -5,6 +5,7 @@
  */
 import { dirname } from 'node:path';
 import type { ListenAddress, ServePlan } from '../../config/plan.ts';
+import { MASTER_V8_FLAGS } from '../../runtime.ts';
 import { VERSION } from '../../version.ts';
 import { isInside } from '../check/env-files.ts';
 import { INSTALL_MARK } from './installed-unit.ts';
@@ -81,7 +82,8 @@ export function buildUnits(options: ServiceUnitOptions): GeneratedUnits {
   if (inTmp) notes.push('the app is under /tmp or /var/tmp: PrivateTmp= is off (it would hide the app from the service); move it to /srv or /opt');
 
   const stopSeconds = Math.ceil(plan.gracefulTimeoutMs / 1000) + Math.ceil(Math.max(0, ...Object.values(plan.services).map((s) => s.stopTimeoutMs)) / 1000) + STOP_MARGIN_SECONDS;
-  const execStart = [options.nodePath, options.kirinBin, 'serve', ...options.serveArgs].map(quoteUnitWord).join(' ');
+  // The master's flags written out: with socket activation the CLI cannot re-execute itself to add them (bin.ts).
+  const execStart = [options.nodePath, ...MASTER_V8_FLAGS, options.kirinBin, 'serve', ...options.serveArgs].map(quoteUnitWord).join(' ');
   const socketUnits = options.socket ? socketUnitNames(name, plan) : [];
 
   const unit: UnitSection = {
