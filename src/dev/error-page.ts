@@ -16,6 +16,8 @@ export interface ErrorReport {
   error: unknown;
   /** Where Kirin sent the request: sites["localhost"]["/"] → app ./app.ts; null when no route was reached. */
   route: string | null;
+  /** A likely fix Kirin can name ("package.json says \"type\": \"commonjs\" …"). */
+  hint?: string | null;
 }
 
 export interface ErrorDocument {
@@ -26,6 +28,7 @@ export interface ErrorDocument {
   frames: StackFrame[];
   request: { method: string; url: string; headers: Record<string, string> };
   route: string | null;
+  hint: string | null;
 }
 
 export function describeError(report: ErrorReport, req: NodeRequest): ErrorDocument {
@@ -41,6 +44,7 @@ export function describeError(report: ErrorReport, req: NodeRequest): ErrorDocum
     frames: syntaxErrorLocation(stack) ? [] : parseStack(stack),
     request: { method: req.method ?? 'GET', url: redactTarget(req.url ?? '/'), headers: redactHeaders(req.headers as IncomingHttpHeaders) },
     route: report.route,
+    hint: report.hint ?? null,
   };
 }
 
@@ -70,7 +74,7 @@ export function renderHtml(doc: ErrorDocument): string {
 <title>${escape(doc.error.name)}: ${escape(firstLine(doc.error.message))} — kirin dev</title>
 <style>${STYLE}</style></head>
 <body>
-<header><p class="kind">${escape(doc.title)}</p><h1>${escape(doc.error.name)}: ${escape(doc.error.message)}</h1><p class="where">${escape(where)}</p></header>
+<header><p class="kind">${escape(doc.title)}</p><h1>${escape(doc.error.name)}: ${escape(doc.error.message)}</h1><p class="where">${escape(where)}</p>${doc.hint ? `<p class="hint">${escape(doc.hint)}</p>` : ''}</header>
 ${doc.codeFrame ? renderCodeFrame(doc.codeFrame) : ''}
 <section><h2>Stack</h2>${doc.frames.length ? `<ol class="stack">${doc.frames.map(renderFrame).join('')}</ol>` : `<p>${doc.codeFrame ? 'none: the file did not parse, so nothing in it ran' : 'none recorded'}</p>`}</section>
 <section><h2>Request</h2><p class="request">${escape(doc.request.method)} ${escape(doc.request.url)}</p>
@@ -108,6 +112,7 @@ header{background:#fbe9e7;border-bottom:1px solid #e8b4ab;padding:1.2em 2em}
 .kind{margin:0;color:#8a1c0c;font-weight:600;text-transform:uppercase;font-size:.8em;letter-spacing:.05em}
 h1{margin:.2em 0;font-size:1.4em;white-space:pre-wrap;word-break:break-word}
 .where{margin:0;font-family:ui-monospace,monospace;color:#57606a}
+.hint{margin:.6em 0 0;font-weight:600}
 section{padding:.6em 2em}
 h2{font-size:1em;margin:.6em 0;color:#57606a}
 table{border-collapse:collapse}

@@ -6,9 +6,10 @@
  * listening sockets never close, so a request made during a restart is
  * answered (by the old generation until the new one is ready), never refused.
  */
-import { relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { ServePlan } from '../config/plan.ts';
 import type { Master } from '../master/master.ts';
+import { findPackageRoot } from '../util/package-root.ts';
 import { FileWatcher } from './watcher.ts';
 import { ACTIVITY_EVENT, LOADED_FILES_EVENT, REPLACED_EVENT } from './worker.ts';
 
@@ -40,7 +41,7 @@ export class DevSession {
     });
     this.#watchPlan(master.plan);
     master.on(`worker-event:${LOADED_FILES_EVENT}`, (_worker, files) => {
-      if (Array.isArray(files)) this.#watcher.addFiles(files.filter((f): f is string => typeof f === 'string'));
+      if (Array.isArray(files)) this.#watcher.addFiles(withTheirPackageJsons(files.filter((f): f is string => typeof f === 'string')));
     });
     // Someone is using the app: a good moment to notice a save whose file event never came (watcher.ts).
     master.on(`worker-event:${ACTIVITY_EVENT}`, () => this.#watcher.verify());
@@ -114,4 +115,18 @@ export class DevSession {
       this.restart(`${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''} changed`);
     }, DEBOUNCE_MS);
   }
+}
+
+/**
+ * The files and the package.json nearest to each: its "type" decides whether
+ * Node runs a .js or .ts file as an ES module or CommonJS (and its "imports"
+ * where `#name` points), so fixing it must restart the app as saving a module does.
+ */
+function withTheirPackageJsons(files: string[]): string[] {
+  const out = new Set(files);
+  for (const file of files) {
+    const root = findPackageRoot(dirname(file));
+    if (root !== null) out.add(join(root, 'package.json'));
+  }
+  return [...out];
 }

@@ -44,11 +44,12 @@ export class DevWorker {
     // Compiled code run in dev: stacks point at the sources (type-stripped .ts keeps its positions anyway).
     process.setSourceMapsEnabled(true);
     setAppErrorPage({
-      failedToLoad: (error) => logger.error(`the app failed to load; every request gets the error page until a save fixes it: ${(error as Error)?.message ?? String(error)}\n${terminalFrame(error)}`),
-      show: (ctx, error, failedToLoad) => {
+      failedToLoad: (error, hint) =>
+        logger.error(`the app failed to load; every request gets the error page until a save fixes it: ${(error as Error)?.message ?? String(error)}${hint === null ? '' : `\n${hint}`}\n${terminalFrame(error)}`),
+      show: (ctx, error, failedToLoad, hint) => {
         // The log has the error and its stack already (reportAppError); the terminal gets where it is in the source.
         if (!failedToLoad) writeFrame(error);
-        sendErrorPage(ctx.req, ctx.res, { title: failedToLoad ? 'The app failed to load' : 'The app threw an error', error, route: describeRoute(ctx) });
+        sendErrorPage(ctx.req, ctx.res, { title: failedToLoad ? 'The app failed to load' : 'The app threw an error', error, route: describeRoute(ctx), hint: hint ?? null });
       },
     });
     for (const event of ['unhandledRejection', 'uncaughtException'] as const) process.on(event, writeFrame);

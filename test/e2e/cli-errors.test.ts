@@ -184,6 +184,23 @@ describe('values from flags', () => {
   });
 });
 
+describe('an app Node runs as CommonJS', () => {
+  it('stops the start naming the package.json that says "type": "commonjs" and the fix', async () => {
+    const dir = tempDir('ke-cli-');
+    // What `npm init -y` writes with npm 11, and an app.ts as the README's quick start has it.
+    writeFiles(dir, {
+      'package.json': '{\n  "name": "my-app",\n  "version": "1.0.0",\n  "main": "index.js",\n  "type": "commonjs"\n}\n',
+      'app.ts': "import { STATUS_CODES } from 'node:http';\nexport default { fetch: () => new Response(STATUS_CODES[200]) };\n",
+    });
+    const kirin = await startKirin({ cwd: dir, args: ['serve', 'app.ts', '--workers', '1', '--bind', '127.0.0.1:0', '--admin', 'off', '--state-dir', join(dir, 'state')], waitReady: false });
+    const { code } = await kirin.exited;
+    assert.equal(code, 4);
+    const fatal = kirin.lines.find((line) => line.level === 'fatal');
+    assert.ok(fatal, kirin.output());
+    assert.match(String(fatal.msg), /app\.ts threw while loading: Cannot use import statement outside a module\n.*package\.json says "type": "commonjs" \(npm init writes that\), so Node runs app\.ts as CommonJS: set "type": "module" there, or name the file \.mjs \(or \.mts\)$/);
+  });
+});
+
 describe('the JSON log of a fatal error', () => {
   it('has msg before the stack, so the start of the line says what happened', async () => {
     const state = tempDir('ke-cli-');

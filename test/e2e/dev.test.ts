@@ -161,6 +161,19 @@ describe('kirin dev: restart on save', () => {
     assert.equal((await request(`${kirin.url}/`)).body, 'found');
   });
 
+  it('an app npm init\'s "type": "commonjs" makes CommonJS names the fix on the error page, and fixing package.json restarts the app', async () => {
+    const dir = project({ 'package.json': '{\n  "name": "my-app",\n  "version": "1.0.0",\n  "type": "commonjs"\n}\n' });
+    const kirin = await startDev(dir);
+    const json = await request(`${kirin.url}/`, { headers: { accept: 'application/json' } });
+    assert.equal(json.status, 500);
+    const doc = JSON.parse(json.body) as { error: { message: string }; hint: string | null };
+    assert.equal(doc.error.message, 'Cannot use import statement outside a module');
+    assert.equal(doc.hint, `${join(dir, 'package.json')} says "type": "commonjs" (npm init writes that), so Node runs app.ts as CommonJS: set "type": "module" there, or name the file .mjs (or .mts)`);
+    assert.ok((await request(`${kirin.url}/`)).body.includes('<p class="hint">'), 'the HTML page shows it too');
+    await restartAfter(kirin, () => writeFileSync(join(dir, 'package.json'), '{\n  "name": "my-app",\n  "version": "1.0.0",\n  "type": "module"\n}\n'));
+    assert.equal((await request(`${kirin.url}/`)).body, 'version 1');
+  });
+
   it('an error thrown by a request shows the error page with the stack position and the route', async () => {
     const dir = project();
     const kirin = await startDev(dir);

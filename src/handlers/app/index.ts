@@ -9,6 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from '../../util/node-http.ts';
 import type { Duplex } from 'node:stream';
 import type { AppHandlerPlan } from '../../config/plan.ts';
+import { KirinError } from '../../errors.ts';
 import { forwardAppError, forwardAppStatus } from '../../observe/app-errors.ts';
 import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { closeAppServer } from '../../worker/app-listen.ts';
@@ -35,9 +36,9 @@ const loaded = new Map<string, Promise<LoadedApp>>();
  * error gets it instead of a bare 500. Null under `kirin serve`.
  */
 export interface AppErrorPage {
-  /** The app could not be imported: said once, when it happens. */
-  failedToLoad(error: unknown): void;
-  show(ctx: RequestContext, error: unknown, failedToLoad: boolean): void;
+  /** The app could not be imported: said once, when it happens; `hint` names a likely fix. */
+  failedToLoad(error: unknown, hint: string | null): void;
+  show(ctx: RequestContext, error: unknown, failedToLoad: boolean, hint?: string | null): void;
 }
 let showErrorPage: AppErrorPage | null = null;
 
@@ -62,8 +63,9 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
     if (page === null) throw error;
     // What the module itself threw (a SyntaxError with its position), not Kirin's wrapper.
     const shown = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-    page.failedToLoad(shown);
-    return { handle: (ctx) => page.show(ctx, shown, true) };
+    const hint = error instanceof KirinError ? (error.detail ?? null) : null;
+    page.failedToLoad(shown, hint);
+    return { handle: (ctx) => page.show(ctx, shown, true, hint) };
   }
   const maxBody = env.route.middleware.maxBodyBytes;
   if (resolved.kind === 'fetch') {

@@ -26,6 +26,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server } from '../../util/node-http.ts';
 import { isWebSocketHandlers, type BunWebSocketHandlers } from './bun-websocket.ts';
 import { KirinError } from '../../errors.ts';
+import { moduleFormatHint } from './module-format.ts';
 import { describe } from '../../config/issues.ts';
 import { endListenSession, startListenSession, type AppServer, type ListenSession } from '../../worker/app-listen.ts';
 
@@ -105,7 +106,9 @@ async function loadModule(modulePath: string, exportName: string, listens: Liste
 }
 
 function loadError(modulePath: string, error: unknown): KirinError {
-  return new KirinError('KIRIN_ERR_APP_LOAD', `${modulePath} threw while loading: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  const hint = moduleFormatHint(modulePath, error);
+  const message = `${modulePath} threw while loading: ${(error as Error)?.message ?? String(error)}${hint === null ? '' : `\n${hint}`}`;
+  return new KirinError('KIRIN_ERR_APP_LOAD', message, { cause: error, detail: hint ?? undefined });
 }
 
 /** The server the app listened on is the app: its 'request' and 'upgrade' listeners (Express, Koa, Fastify, Socket.IO …) run as written. */

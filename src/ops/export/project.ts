@@ -4,7 +4,8 @@
  * builds, and where the config sits inside it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
+import { findPackageRoot } from '../../util/package-root.ts';
 import { KirinError } from '../../errors.ts';
 
 export interface ProjectFacts {
@@ -45,16 +46,6 @@ export function readProjectFacts(baseDir: string, configFile: string | null): Pr
     configDir,
     configName: configFile ? configFile.slice(dirname(configFile).length + 1) : null,
   };
-}
-
-function findPackageRoot(start: string): string | null {
-  let dir = resolve(start);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return null;
-    dir = parent;
-  }
 }
 
 /** 'my_App@2' → 'my-app-2': lower case letters, digits and '-', at most 63, no '-' at the ends. */
