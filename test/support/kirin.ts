@@ -194,6 +194,10 @@ process.on('exit', () => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
+// A Kirin started without --state-dir keeps its state under the user's state home (~/.local/state/kirin):
+// the tests' Kirins use a temporary one instead, so a test run leaves nothing in the home folder.
+process.env.XDG_STATE_HOME = tempDir('kirin-state-home-');
+
 /** A temporary folder, removed when the test process exits. */
 export function tempDir(prefix = 'kirin-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
