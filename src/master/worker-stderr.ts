@@ -9,7 +9,7 @@
  * Output is passed on as it arrives; only a line that may still become one of
  * the inspector's is held, until its newline.
  */
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * Only the shape our flags produce: the app writes to this stderr too, and a line it
@@ -52,4 +52,38 @@ export function passWorkerStderr(input: Readable, output: (chunk: Buffer) => voi
 
 function isInspectorLine(line: string): boolean {
   return INSPECTOR_LINES.some((known) => line.startsWith(known));
+}
+
+/**
+ * Kirin's stderr as every watched worker's output goes to it. Nothing is
+ * dropped and the master never blocks: a write that finds the destination full
+ * (a slow terminal, a busy journald) pauses that worker's pipe until it drains,
+ * so the worker's own writes wait, as they did when it wrote there itself.
+ * (A synchronous write would lose bytes: Node makes a piped stderr
+ * non-blocking, and a full pipe answers EAGAIN.) One 'drain' listener however
+ * many workers wait.
+ */
+export class SharedOutput {
+  readonly #output: Writable;
+  readonly #waiting = new Set<Readable>();
+
+  constructor(output: Writable) {
+    this.#output = output;
+    // Its reader gone (EPIPE): what workers write is dropped from then on, as the master's own lines are; no crash, no worker left paused.
+    output.on('error', () => this.#resumeAll());
+    output.on('close', () => this.#resumeAll());
+  }
+
+  write(chunk: Buffer, from: Readable): void {
+    if (this.#output.destroyed) return;
+    if (this.#output.write(chunk) || this.#output.destroyed || this.#waiting.has(from)) return;
+    from.pause();
+    if (this.#waiting.size === 0) this.#output.once('drain', () => this.#resumeAll());
+    this.#waiting.add(from);
+  }
+
+  #resumeAll(): void {
+    for (const input of this.#waiting) input.resume();
+    this.#waiting.clear();
+  }
 }

@@ -94,11 +94,9 @@ class PrettyStream implements DestinationStream {
   }
 }
 
-/** Writes to a descriptor at once, as the error log does (worker output passed on by the master, too). */
-export function writeAll(fd: number, data: string | Uint8Array): void {
+function writeAll(fd: number, text: string): void {
   try {
-    if (typeof data === 'string') writeSync(fd, data);
-    else writeSync(fd, data);
+    writeSync(fd, text);
   } catch {
     // A closed terminal must not take the process down.
   }

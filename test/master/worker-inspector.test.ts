@@ -12,12 +12,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { INSPECTABLE_WORKER_FLAGS, type StallReport } from '../../src/ipc.ts';
 import { InspectorConnection } from '../../src/master/inspector-connection.ts';
 import { WorkerInspector } from '../../src/master/worker-inspector.ts';
-import { passWorkerStderr } from '../../src/master/worker-stderr.ts';
+import { passWorkerStderr, SharedOutput } from '../../src/master/worker-stderr.ts';
 import { createLogger } from '../../src/observe/log.ts';
 import { request } from '../support/http.ts';
 import { tempDir, waitFor } from '../support/kirin.ts';
@@ -236,4 +236,53 @@ describe("a watched worker's stderr", () => {
     f.input.end();
     assert.deepEqual(f.bytes(), binary);
   });
+
+  /** A reader of Kirin's stderr that takes nothing until released, then everything. */
+  function slowReader() {
+    const received: Buffer[] = [];
+    let held: (() => void)[] | null = [];
+    const output = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _encoding, done) {
+        received.push(chunk);
+        if (held) held.push(done);
+        else done();
+      },
+    });
+    const release = () => {
+      for (const done of held ?? []) done();
+      held = null;
+    };
+    return { output, release, received: () => Buffer.concat(received) };
+  }
+
+  it('pauses a worker whose output Kirin\'s stderr cannot take yet, and passes every byte on once it can', async () => {
+    const lines = 20_000;
+    const child = spawn(process.execPath, ['-e', `for (let i = 0; i < ${lines}; i++) process.stderr.write('line ' + String(i).padStart(5, '0') + '\\n')`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    const reader = slowReader();
+    const shared = new SharedOutput(reader.output);
+    passWorkerStderr(child.stderr!, (chunk) => shared.write(chunk, child.stderr!), () => {});
+    await waitFor(() => reader.output.writableNeedDrain, { what: 'the slow reader to be full' });
+    assert.equal(child.stderr!.isPaused(), true, "the worker's pipe is no longer read: its writes wait");
+    const ended = new Promise((resolve) => child.stderr!.once('end', resolve));
+    reader.release();
+    await ended;
+    const expected = Array.from({ length: lines }, (_, i) => `line ${String(i).padStart(5, '0')}\n`).join('');
+    assert.equal(reader.received().toString(), expected);
+  });
+
+  it('drops what comes once Kirin\'s stderr has failed, and leaves no worker paused', async () => {
+    const reader = slowReader();
+    const shared = new SharedOutput(reader.output);
+    const input = new PassThrough();
+    passWorkerStderr(input, (chunk) => shared.write(chunk, input), () => {});
+    input.write(Buffer.alloc(64 * 1024, 'a'));
+    assert.equal(input.isPaused(), true);
+    reader.output.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    await new Promise((resolve) => reader.output.once('close', resolve));
+    assert.equal(input.isPaused(), false);
+    input.write('after\n');
+  });
 });
+
