@@ -222,18 +222,37 @@ describe("a watched worker's stderr", () => {
     assert.equal(f.text(), '{"level":"info","msg":"héllo"}\n', 'a line that may become the inspector\'s is held');
     f.input.write(`ening on ${url}\nFor help, see: https://nodejs.org/learn/getting-started/debugging\nDebugger attached.\nprogress 50%`);
     assert.deepEqual(f.urls, [url]);
-    assert.equal(f.text(), '{"level":"info","msg":"héllo"}\nprogress 50%', 'a partial line of the app goes out at once');
+    assert.equal(f.text(), '{"level":"info","msg":"héllo"}\n', "a partial line of the app waits for its end");
     f.input.write(`\nDebugger ending on ${url}\nDebugger listening on ws://10.0.0.1:80/0f6b1c1e-2b0a-4c51-9d3e-5a9b3c2d1e0f\nDebugger says hi\n`);
     f.input.end();
     assert.equal(f.text(), '{"level":"info","msg":"héllo"}\nprogress 50%\nDebugger says hi\n');
     assert.deepEqual(f.urls, [url], 'a line the app forged with another host sends the master nowhere');
   });
 
-  it('passes bytes that are not UTF-8 through unchanged', () => {
+  it("never splices one worker's partial line with another's output", () => {
+    const out: Buffer[] = [];
+    const a = new PassThrough();
+    const b = new PassThrough();
+    for (const input of [a, b]) passWorkerStderr(input, (chunk) => out.push(chunk), () => {});
+    a.write('{"worker":1,"msg":"first ha');
+    b.write('{"worker":2,"msg":"whole"}\n');
+    a.write('lf"}\n');
+    assert.equal(Buffer.concat(out).toString(), '{"worker":2,"msg":"whole"}\n{"worker":1,"msg":"first half"}\n');
+  });
+
+  it('passes a partial line on when its end does not follow (a prompt, a progress bar)', async () => {
+    const f = filter();
+    f.input.write('Continue? [y/N] ');
+    assert.equal(f.text(), '');
+    await waitFor(() => f.text() === 'Continue? [y/N] ', { what: 'the partial line to go out', intervalMs: 5 });
+  });
+
+  it('passes bytes that are not UTF-8 through unchanged', async () => {
     const f = filter();
     const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x0a, 0xc3]);
     f.input.write(binary);
     f.input.end();
+    await new Promise((resolve) => f.input.once('end', resolve));
     assert.deepEqual(f.bytes(), binary);
   });
 
@@ -277,7 +296,7 @@ describe("a watched worker's stderr", () => {
     const shared = new SharedOutput(reader.output);
     const input = new PassThrough();
     passWorkerStderr(input, (chunk) => shared.write(chunk, input), () => {});
-    input.write(Buffer.alloc(64 * 1024, 'a'));
+    input.write(`${'a'.repeat(64 * 1024)}\n`);
     assert.equal(input.isPaused(), true);
     reader.output.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
     await new Promise((resolve) => reader.output.once('close', resolve));
