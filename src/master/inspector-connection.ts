@@ -12,7 +12,7 @@ import { acceptKey } from '../worker/websocket-frames.ts';
 
 type Params = Record<string, unknown>;
 
-/** A bound on one message from the inspector: a paused stack or a script list is far smaller. */
+/** A bound on one message from the inspector: the stall report (a stack, the requests in flight) is far smaller. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** A bound on the handshake response. */
 const MAX_HEAD_BYTES = 8 * 1024;
@@ -86,7 +86,7 @@ export class InspectorConnection {
     });
   }
 
-  /** Hangs up (a paused worker resumes when its last session ends); pending calls reject. */
+  /** Hangs up; pending calls reject. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

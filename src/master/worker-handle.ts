@@ -10,14 +10,14 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ServePlan } from '../config/plan.ts';
 import { FIRST_LISTENER_FD, INSPECTABLE_WORKER_FLAGS, type ListenerFd, type MasterMessage, type RetireReason, type StallReport, type WorkerMessage } from '../ipc.ts';
-import { writeAll, type Logger } from '../observe/log.ts';
+import type { Logger } from '../observe/log.ts';
 import { nodeFlagsForTypeScript } from '../runtime.ts';
 import type { Clock } from './clock.ts';
 import type { WorkerFacts } from './events.ts';
 import type { ChildProcesses } from './group-guard.ts';
 import { listenerKey, type OpenListener } from './listeners.ts';
 import { WorkerInspector } from './worker-inspector.ts';
-import { passWorkerStderr } from './worker-stderr.ts';
+import { passWorkerStderr, SharedOutput } from './worker-stderr.ts';
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
 
@@ -79,6 +79,9 @@ export function startFolder(pwd = process.env.PWD, cwd = process.cwd()): string 
 
 const START_FOLDER = startFolder();
 
+/** Where watched workers' stderr goes (made with the first one). */
+let masterStderr: SharedOutput | null = null;
+
 /**
  * The production spawner: `node worker/main.js` with the IPC channel and the
  * listening sockets. Each process is listed with the guard, which kills it
@@ -125,7 +128,9 @@ export const processSpawner = (guard: ChildProcesses, logger: Logger): WorkerSpa
   let inspector: WorkerInspector | null = null;
   if (child.stderr) {
     const found = new WorkerInspector(() => kill('SIGUSR1'), logger.child({ pid, generation: request.generation, worker: request.index }));
-    passWorkerStderr(child.stderr, (chunk) => writeAll(2, chunk), (url) => found.announced(url));
+    const stderr = child.stderr;
+    masterStderr ??= new SharedOutput(process.stderr);
+    passWorkerStderr(stderr, (chunk) => masterStderr!.write(chunk, stderr), (url) => found.announced(url));
     inspector = found;
   }
   return {

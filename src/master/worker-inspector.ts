@@ -81,7 +81,7 @@ export class WorkerInspector {
     void closeSoon(url);
   }
 
-  /** Pauses the blocked worker and reads what it was doing; the lists are empty when it cannot be reached in time. */
+  /** Reads what the blocked worker is doing, without pausing it; the lists are empty when it cannot be reached in time. */
   async report(blockedMs: number): Promise<StallReport> {
     let url: string | null = null;
     const probe = async () => {

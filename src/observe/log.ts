@@ -94,13 +94,26 @@ class PrettyStream implements DestinationStream {
   }
 }
 
-/** Writes to a descriptor at once, as the error log does (worker output passed on by the master, too). */
-export function writeAll(fd: number, data: string | Uint8Array): void {
-  try {
-    if (typeof data === 'string') writeSync(fd, data);
-    else writeSync(fd, data);
-  } catch {
-    // A closed terminal must not take the process down.
+/** How long a write that found the descriptor full waits before it tries again (sonic-boom, behind pino's JSON lines, waits 100 ms). */
+const FULL_RETRY_MS = 10;
+const retryWait = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes all of `text` before it returns. A piped stderr can be non-blocking
+ * (Node makes it so once anything touches process.stderr): a full pipe takes
+ * part of a write or answers EAGAIN, and the rest is written once the reader
+ * (the master, for a watched worker) has taken some, as pino's destination does.
+ */
+function writeAll(fd: number, text: string): void {
+  let data = Buffer.from(text);
+  while (data.length > 0) {
+    try {
+      data = data.subarray(writeSync(fd, data));
+    } catch (error) {
+      // A closed terminal or pipe must not take the process down.
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      Atomics.wait(retryWait, 0, 0, FULL_RETRY_MS);
+    }
   }
 }
 

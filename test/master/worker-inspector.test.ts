@@ -12,12 +12,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { INSPECTABLE_WORKER_FLAGS, type StallReport } from '../../src/ipc.ts';
 import { InspectorConnection } from '../../src/master/inspector-connection.ts';
 import { WorkerInspector } from '../../src/master/worker-inspector.ts';
-import { passWorkerStderr } from '../../src/master/worker-stderr.ts';
+import { passWorkerStderr, SharedOutput } from '../../src/master/worker-stderr.ts';
 import { createLogger } from '../../src/observe/log.ts';
 import { request } from '../support/http.ts';
 import { tempDir, waitFor } from '../support/kirin.ts';
@@ -222,18 +222,86 @@ describe("a watched worker's stderr", () => {
     assert.equal(f.text(), '{"level":"info","msg":"héllo"}\n', 'a line that may become the inspector\'s is held');
     f.input.write(`ening on ${url}\nFor help, see: https://nodejs.org/learn/getting-started/debugging\nDebugger attached.\nprogress 50%`);
     assert.deepEqual(f.urls, [url]);
-    assert.equal(f.text(), '{"level":"info","msg":"héllo"}\nprogress 50%', 'a partial line of the app goes out at once');
+    assert.equal(f.text(), '{"level":"info","msg":"héllo"}\n', "a partial line of the app waits for its end");
     f.input.write(`\nDebugger ending on ${url}\nDebugger listening on ws://10.0.0.1:80/0f6b1c1e-2b0a-4c51-9d3e-5a9b3c2d1e0f\nDebugger says hi\n`);
     f.input.end();
     assert.equal(f.text(), '{"level":"info","msg":"héllo"}\nprogress 50%\nDebugger says hi\n');
     assert.deepEqual(f.urls, [url], 'a line the app forged with another host sends the master nowhere');
   });
 
-  it('passes bytes that are not UTF-8 through unchanged', () => {
+  it("never splices one worker's partial line with another's output", () => {
+    const out: Buffer[] = [];
+    const a = new PassThrough();
+    const b = new PassThrough();
+    for (const input of [a, b]) passWorkerStderr(input, (chunk) => out.push(chunk), () => {});
+    a.write('{"worker":1,"msg":"first ha');
+    b.write('{"worker":2,"msg":"whole"}\n');
+    a.write('lf"}\n');
+    assert.equal(Buffer.concat(out).toString(), '{"worker":2,"msg":"whole"}\n{"worker":1,"msg":"first half"}\n');
+  });
+
+  it('passes a partial line on when its end does not follow (a prompt, a progress bar)', async () => {
+    const f = filter();
+    f.input.write('Continue? [y/N] ');
+    assert.equal(f.text(), '');
+    await waitFor(() => f.text() === 'Continue? [y/N] ', { what: 'the partial line to go out', intervalMs: 5 });
+  });
+
+  it('passes bytes that are not UTF-8 through unchanged', async () => {
     const f = filter();
     const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x0a, 0xc3]);
     f.input.write(binary);
     f.input.end();
+    await new Promise((resolve) => f.input.once('end', resolve));
     assert.deepEqual(f.bytes(), binary);
   });
+
+  /** A reader of Kirin's stderr that takes nothing until released, then everything. */
+  function slowReader() {
+    const received: Buffer[] = [];
+    let held: (() => void)[] | null = [];
+    const output = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _encoding, done) {
+        received.push(chunk);
+        if (held) held.push(done);
+        else done();
+      },
+    });
+    const release = () => {
+      for (const done of held ?? []) done();
+      held = null;
+    };
+    return { output, release, received: () => Buffer.concat(received) };
+  }
+
+  it('pauses a worker whose output Kirin\'s stderr cannot take yet, and passes every byte on once it can', async () => {
+    const lines = 20_000;
+    const child = spawn(process.execPath, ['-e', `for (let i = 0; i < ${lines}; i++) process.stderr.write('line ' + String(i).padStart(5, '0') + '\\n')`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    const reader = slowReader();
+    const shared = new SharedOutput(reader.output);
+    passWorkerStderr(child.stderr!, (chunk) => shared.write(chunk, child.stderr!), () => {});
+    await waitFor(() => reader.output.writableNeedDrain, { what: 'the slow reader to be full' });
+    assert.equal(child.stderr!.isPaused(), true, "the worker's pipe is no longer read: its writes wait");
+    const ended = new Promise((resolve) => child.stderr!.once('end', resolve));
+    reader.release();
+    await ended;
+    const expected = Array.from({ length: lines }, (_, i) => `line ${String(i).padStart(5, '0')}\n`).join('');
+    assert.equal(reader.received().toString(), expected);
+  });
+
+  it('drops what comes once Kirin\'s stderr has failed, and leaves no worker paused', async () => {
+    const reader = slowReader();
+    const shared = new SharedOutput(reader.output);
+    const input = new PassThrough();
+    passWorkerStderr(input, (chunk) => shared.write(chunk, input), () => {});
+    input.write(`${'a'.repeat(64 * 1024)}\n`);
+    assert.equal(input.isPaused(), true);
+    reader.output.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    await new Promise((resolve) => reader.output.once('close', resolve));
+    assert.equal(input.isPaused(), false);
+    input.write('after\n');
+  });
 });
+

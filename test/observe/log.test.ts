@@ -4,8 +4,11 @@
  * a terminal that shows the start of the line.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { createDeferredLogger, createLogger } from '../../src/observe/log.ts';
+import { waitFor } from '../support/kirin.ts';
 
 function capture(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
@@ -90,5 +93,34 @@ describe('a deferred logger (workers: pino loads with the first line written)', 
     assert.deepEqual(keys(lines[0]!), ['level', 'time', 'pid', 'role', 'worker', 'generation', 'msg', 'err']);
     assert.equal((JSON.parse(lines[1]!) as { level: string }).level, 'fatal');
     assert.equal(logger.child({ route: '/' }).isLevelEnabled('info'), true);
+  });
+});
+
+describe('pretty lines on a stderr that is a full pipe', () => {
+  it('wait for the reader instead of being dropped (a watched worker logging for a terminal, through the master)', async () => {
+    const lines = 5_000;
+    // Touching process.stderr makes a piped fd 2 non-blocking, as an app's console.error does in a worker.
+    const script = `
+      import { createLogger } from ${JSON.stringify(new URL('../../src/observe/log.ts', import.meta.url).href)};
+      void process.stderr.isTTY;
+      const logger = createLogger({ level: 'info', role: 'worker', pretty: true });
+      process.stdout.write('writing\\n');
+      for (let i = 0; i < ${lines}; i++) logger.info({ i }, 'line ' + 'x'.repeat(200));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr!.pause();
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    let exitedYet = false;
+    void exited.then(() => (exitedYet = true));
+    await waitFor(() => stdout.includes('writing'), { what: 'the child to start writing' });
+    // Dropping lines, it would exit with the pipe unread; waiting, it sleeps in futex(2) (Atomics.wait) between tries.
+    await waitFor(() => exitedYet || readFileSync(`/proc/${child.pid}/syscall`, 'utf8').startsWith('202 '), { what: 'the child to end or to wait for its reader' });
+    child.stderr!.resume();
+    await exited;
+    assert.equal(stderr.split('\n').filter((line) => line.includes(' line xxx')).length, lines);
   });
 });
