@@ -25,6 +25,7 @@ const ANNOUNCEMENT = /^Debugger listening on (ws:\/\/127\.0\.0\.1:\d{1,5}\/[0-9a
 const INSPECTOR_LINES = ['Debugger listening on ws://', 'Debugger ending on ws://', 'For help, see: https://nodejs.org/', 'Debugger attached.', 'Waiting for the debugger to disconnect...'];
 /** Longer than any inspector line: past this, a held line is the app's. */
 const MAX_HELD = 256;
+const NEWLINE = 0x0a;
 /** How long a partial line of the app waits for its end before it goes out as it is. */
 const PARTIAL_LINE_MS = 50;
 /** A partial line longer than this goes out at once: holding is for lines, not for a stream without newlines. */
@@ -49,6 +50,12 @@ export function passWorkerStderr(input: Readable, output: (chunk: Buffer) => voi
   input.on('data', (chunk: Buffer) => {
     if (partialTimer !== null) clearTimeout(partialTimer);
     partialTimer = null;
+    // Most reads are whole lines of the app's with nothing of the inspector's: passed on as they are,
+    // searched natively, not copied into a string (an app logging on stderr per request goes through here).
+    if (held.length === 0 && chunk[chunk.length - 1] === NEWLINE && !INSPECTOR_LINES.some((known) => chunk.includes(known, 0, 'latin1'))) {
+      output(chunk);
+      return;
+    }
     // latin1 maps bytes to characters one to one: what goes out is exactly what came in.
     const text = held + chunk.toString('latin1');
     held = '';
