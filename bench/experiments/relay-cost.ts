@@ -7,7 +7,10 @@
  * the functions with the most self time are printed. For deciding what to
  * optimise; bench/relay.ts is the bench.
  *
- *   node bench/experiments/relay-cost.ts [--duration S] [--rounds N] [--profile]   (root)
+ * With --open-loop RATE --sched, each open-loop run also records CPU 0's scheduler (`perf sched`) and
+ * prints the busiest tasks' delay from wakeup to running.
+ *
+ *   node bench/experiments/relay-cost.ts [--duration S] [--rounds N] [--profile] [--open-loop RATE [--sched]]   (root)
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,7 +30,7 @@ import { runWrk } from '../lib/wrk.ts';
 import { runOpenLoop } from '../lib/open-loop.ts';
 
 const run$ = promisify(execFile);
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, strace: { type: 'boolean', default: false }, perf: { type: 'boolean', default: false }, 'open-loop': { type: 'string' }, 'client-cpu': { type: 'string' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, strace: { type: 'boolean', default: false }, perf: { type: 'boolean', default: false }, 'open-loop': { type: 'string' }, 'client-cpu': { type: 'string' }, sched: { type: 'boolean', default: false } } });
 const durationS = Number(values.duration);
 
 const dir = tempDir('kirin-relay-cost-');
@@ -81,7 +84,9 @@ try {
     const rate = Number(values['open-loop']);
     for (let round = 0; round < Number(values.rounds); round++) {
       for (const path of paths) {
+        const sched = values.sched ? recordScheduling(LOAD_CPU, durationS - 1) : null;
         const result = await runOpenLoop(path.url, rate, durationS, 'keep-alive', values['client-cpu'] === undefined ? LOAD_CPU : Number(values['client-cpu']));
+        if (sched) console.log(await sched);
         console.log(`${path.name.padEnd(22)} p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  lag p99 ${result.lagP99Ms.toFixed(2)} ms  failed ${result.failed}`);
       }
     }
@@ -139,6 +144,31 @@ try {
 } finally {
   for (const server of launched.reverse()) await server.stop();
   await net.close();
+}
+
+/**
+ * --sched: `perf sched record` on one CPU while a path runs, then each busy task's scheduling delay (from being
+ * woken to running) as `perf sched timehist` reports it: how long a task that had work waited for the core.
+ */
+async function recordScheduling(cpu: number, seconds: number): Promise<string> {
+  const file = join(dir, `sched-${Date.now()}.data`);
+  await run$('perf', ['sched', 'record', '-C', String(cpu), '-o', file, '--', 'sleep', String(seconds)], { maxBuffer: 1 << 26 });
+  const { stdout } = await run$('perf', ['sched', 'timehist', '-i', file], { maxBuffer: 1 << 28 });
+  const delays = new Map<string, number[]>();
+  for (const line of stdout.split('\n')) {
+    const match = /^\s*[\d.]+\s+\[\d+\]\s+(.+?)\[(\d+)(?:\/(\d+))?\]\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/.exec(line);
+    if (!match) continue;
+    const key = `${match[1]}[${match[3] ?? match[2]}]`;
+    const list = delays.get(key) ?? [];
+    list.push(Number(match[5]));
+    delays.set(key, list);
+  }
+  const busiest = [...delays].sort((a, b) => b[1].length - a[1].length).slice(0, 6);
+  return busiest.map(([task, list]) => {
+    const sorted = Float64Array.from(list).sort();
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(2);
+    return `  ${task.padEnd(28)} runs ${String(sorted.length).padStart(6)}  sch delay p50 ${at(0.5)} p99 ${at(0.99)} max ${at(1)} ms`;
+  }).join('\n');
 }
 
 function userTicksOf(pid: number): number {

@@ -16,8 +16,11 @@
  * client, not the path, was the limit and the run says so.
  *
  * Runs as its own process (pinned like wrk): `node bench/lib/open-loop.ts URL RATE SECONDS new|keep-alive`
- * prints one JSON line; runOpenLoop() starts it and reads that line.
+ * prints one JSON line; runOpenLoop() starts it and reads that line. With OPEN_LOOP_LATENCIES=FILE it also
+ * appends every answered request's latency (ms) to FILE as one JSON line per run, to pool rounds
+ * (docs/benchmarks.md, relay, keep-alive p99).
  */
+import { appendFileSync } from 'node:fs';
 import { connect, type TLSSocket } from 'node:tls';
 import { execTimed } from './cpu.ts';
 import { NODE } from './paths.ts';
@@ -127,6 +130,7 @@ async function main(url: URL, rate: number, durationS: number, mode: OpenLoopMod
   const sorted = Float64Array.from(latencies).sort();
   const sortedLags = Float64Array.from(lags).sort();
   const at = (values: Float64Array, q: number) => (values.length === 0 ? NaN : values[Math.min(values.length - 1, Math.floor(q * values.length))]!);
+  if (process.env.OPEN_LOOP_LATENCIES) appendFileSync(process.env.OPEN_LOOP_LATENCIES, `${JSON.stringify({ url: url.href, latencies: latencies.map((ms) => Math.round(ms * 100) / 100) })}\n`);
   process.stdout.write(`${JSON.stringify({ rate, sent, completed: latencies.length, failed, p50Ms: at(sorted, 0.5), p99Ms: at(sorted, 0.99), lagP99Ms: at(sortedLags, 0.99) })}\n`);
   process.exit(0);
 }
