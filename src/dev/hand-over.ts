@@ -11,9 +11,12 @@
  */
 import { request } from 'node:http';
 import { request as secureRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { ListenerFd } from '../ipc.ts';
 import { endToEndHeaders } from '../handlers/proxy/hop-by-hop.ts';
 import { sendError } from '../worker/error-response.ts';
+import { parseHost } from '../worker/host.ts';
+import { arrivedOverTls } from '../worker/pipeline.ts';
 import type { NodeRequest, NodeResponse } from '../worker/context.ts';
 
 type Address = { host: string; port: number } | { socketPath: string };
@@ -40,7 +43,7 @@ export function handOverTarget(listeners: readonly ListenerFd[]): HandOverTarget
 
 /** Passes the request on; false when the new generation has no listener of the kind it came in on (it is then served here). */
 export function handOver(req: NodeRequest, res: NodeResponse, target: HandOverTarget): boolean {
-  const overTls = isSecure(req);
+  const overTls = arrivedOverTls(req);
   const to = overTls ? target.secure : target.plain;
   if (to === null) return false;
   // The client's next request opens a new connection, to the new generation.
@@ -69,13 +72,8 @@ export function handOver(req: NodeRequest, res: NodeResponse, target: HandOverTa
   return true;
 }
 
-function isSecure(req: NodeRequest): boolean {
-  return (req.socket as { encrypted?: boolean } | null)?.encrypted === true || req.httpVersionMajor === 2;
-}
-
-/** The Host header's name, without the port or an IPv6 literal's brackets; undefined for an IP (SNI carries names only). */
+/** The Host header's name for SNI; undefined for an IP literal or a malformed host (SNI carries names only). */
 function serverName(host: string | string[] | undefined): string | undefined {
-  if (typeof host !== 'string') return undefined;
-  const name = host.startsWith('[') ? '' : host.replace(/:\d+$/, '');
-  return name === '' || /^[\d.]+$/.test(name) ? undefined : name;
+  const name = typeof host === 'string' ? parseHost(host) : null;
+  return name === null || isIP(name) !== 0 || name.startsWith('[') ? undefined : name;
 }

@@ -215,12 +215,7 @@ export class Pipeline {
     if (head.chunked && declaredLength === undefined) {
       limitChunkedBody(req as KirinIncomingMessage, maxBody, () => sendError(res, 413, `the request body is larger than ${maxBody} bytes`));
     }
-    // HTTP/2: the session knows; the compatibility request's socket is a Proxy made on first read.
-    const secure =
-      req instanceof KirinIncomingMessage
-        ? (req.socket as { encrypted?: boolean } | null)?.encrypted === true
-        : (req as unknown as { stream: { session?: { encrypted?: boolean } } }).stream.session?.encrypted === true;
-    const ctx = new RequestContext(req, res, method, target.path, target.encodedPath, target.query, host, authority, site, route, secure, this.#resolver, start);
+    const ctx = new RequestContext(req, res, method, target.path, target.encodedPath, target.query, host, authority, site, route, arrivedOverTls(req), this.#resolver, start);
     if (route.strip !== null) {
       ctx.handlerPath = afterStrip(route, target.path);
       const encoded = afterStrip(route, target.encodedPath);
@@ -354,6 +349,13 @@ export class Pipeline {
     this.#logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'request failed; answered 500');
     sendError(ctx.res, 500);
   }
+}
+
+/** Whether the request came over TLS. HTTP/2: the session knows; the compatibility request's socket is a Proxy made on first read. */
+export function arrivedOverTls(req: NodeRequest): boolean {
+  return req instanceof KirinIncomingMessage
+    ? (req.socket as { encrypted?: boolean } | null)?.encrypted === true
+    : (req as unknown as { stream: { session?: { encrypted?: boolean } } }).stream.session?.encrypted === true;
 }
 
 /**
