@@ -9,6 +9,8 @@
  *   PM2 daemon + 2 instances (.mjs)  the process manager Node users reach for
  *   Kirin, app.ts hello world        master + 2 workers (type stripping)
  *   Kirin, app.mjs hello world       master + 2 workers
+ *   Kirin, Node listener app.ts      master + 2 workers running a (req, res) listener,
+ *                                    as Express and Koa are: no Node fetch loaded
  *   Kirin, examples/demo             master + 2 workers (app, static files, respond)
  *   Kirin, static files only         master + 2 workers without an app: what Kirin
  *                                    itself costs (a fetch app loads Node's fetch)
@@ -65,6 +67,7 @@ export async function run(_options: BenchOptions, out = new Printer()): Promise<
   for (const [name, options] of [
     ['kirin app.ts', { app: app('hello-fetch.ts') }],
     ['kirin app.mjs', { app: app('hello-fetch.mjs') }],
+    ['kirin Node listener app.ts', { app: app('hello-node.ts') }],
     ['kirin examples/demo', { config: join(ROOT, 'examples', 'demo', 'kirin.config.ts'), cwd: join(ROOT, 'examples', 'demo') }],
     ['kirin static files only', { config: staticSiteConfig() }],
   ] as const) {

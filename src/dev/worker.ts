@@ -7,7 +7,7 @@
 import { relative } from 'node:path';
 import type { HandlerPlan, ServePlan } from '../config/plan.ts';
 import type { ListenerFd } from '../ipc.ts';
-import { setAppErrorPage } from '../handlers/app/index.ts';
+import { setAppErrorPage } from '../handlers/app/report.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RequestContext } from '../worker/context.ts';
 import type { Pipeline } from '../worker/pipeline.ts';

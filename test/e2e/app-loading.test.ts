@@ -34,6 +34,12 @@ describe('loading apps', () => {
       assert.equal((await request(`${url}/a/b`)).body, 'plain js /a/b');
     }));
 
+  it("gives a fetch app Node's own Response from fetch(), as `instanceof Response` and to return as is", () =>
+    serve('fetch-proxy.mjs', async (url) => {
+      assert.equal((await request(`${url}/`)).body, 'instanceof Response: true; from upstream');
+      assert.equal((await request(`${url}/pass`)).body, 'from upstream');
+    }));
+
   it('serves a Node listener and tells it the client address', () =>
     serve('node-listener.mjs', async (url) => {
       assert.equal((await request(`${url}/x?y=1`)).body, 'node GET /x?y=1 from 127.0.0.1');

@@ -162,23 +162,31 @@ describe('what a plain site loads (footprint)', () => {
   });
 });
 
-describe('what a static site without https loads (footprint)', () => {
-  let kirin: KirinProcess;
-  let freshLists: FreshLists;
+/** A site without https whose worker has no use for Node's fetch: static files, or a Node listener (Express, Koa). */
+const withoutFetch: { what: string; files: Record<string, string>; route: object; lists: string }[] = [
+  { what: 'a static site', files: { 'public/index.html': '<p>hello</p>\n' }, route: { static: './public' }, lists: '/dist/handlers/static/' },
+  { what: 'a Node-listener app', files: { 'app.mjs': "export default (req, res) => res.end('hello');\n" }, route: { app: './app.mjs' }, lists: '/app.mjs' },
+];
 
-  before(async () => {
-    const port = await freePort();
-    ({ kirin, freshLists } = await startListed(
-      { 'public/index.html': '<p>hello</p>\n', 'kirin.json': JSON.stringify({ workers: 1, listen: { http: [`127.0.0.1:${port}`] }, sites: { '*': { '/': { static: './public' } } } }) },
-      'kirin.json',
-    ));
-    assert.equal((await request(`${kirin.url}/`)).status, 200);
-  });
-  after(() => kirin?.stop());
+for (const { what, files, route, lists } of withoutFetch) {
+  describe(`what ${what} without https loads (footprint)`, () => {
+    let kirin: KirinProcess;
+    let freshLists: FreshLists;
 
-  it("its worker loads neither Node's fetch nor tls, https and http2", async () => {
-    const [worker] = await freshLists(isWorker, 1);
-    assert.ok(worker!.urls.some((url) => url.includes('/dist/handlers/static/')), "the list is not a static worker's");
-    assert.deepEqual(worker!.builtins.filter((name) => FETCH_AND_TLS.includes(name)), [], 'the worker loaded what only https listeners and fetch apps need');
+    before(async () => {
+      const port = await freePort();
+      ({ kirin, freshLists } = await startListed(
+        { ...files, 'kirin.json': JSON.stringify({ workers: 1, listen: { http: [`127.0.0.1:${port}`] }, sites: { '*': { '/': route } } }) },
+        'kirin.json',
+      ));
+      assert.equal((await request(`${kirin.url}/`)).status, 200);
+    });
+    after(() => kirin?.stop());
+
+    it("its worker loads neither Node's fetch nor tls, https and http2", async () => {
+      const [worker] = await freshLists(isWorker, 1);
+      assert.ok(worker!.urls.some((url) => url.includes(lists)), `the list is not the worker of ${what}`);
+      assert.deepEqual(worker!.builtins.filter((name) => FETCH_AND_TLS.includes(name)), [], 'the worker loaded what only https listeners and fetch apps need');
+    });
   });
-});
+}

@@ -7,44 +7,24 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from '../../util/node-http.ts';
-import type { Duplex } from 'node:stream';
 import type { AppHandlerPlan } from '../../config/plan.ts';
 import { KirinError } from '../../errors.ts';
-import { forwardAppError, forwardAppStatus } from '../../observe/app-errors.ts';
-import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
+import type { CompileEnv, RouteHandler } from '../../worker/context.ts';
 import { closeAppServer } from '../../worker/app-listen.ts';
-import { sendError, writeRawError } from '../../worker/error-response.ts';
+import { writeRawError } from '../../worker/error-response.ts';
 import { forwardNow } from '../../worker/incoming.ts';
-import { responseOnSocket } from '../../worker/pipeline.ts';
-import { webSockets } from '../../worker/websockets.ts';
-import { createBunWebSockets, type BunWebSockets, type UpgradeOptions } from './bun-websocket.ts';
-import { BodyTooLargeError, LazyRequest } from './lazy-request.ts';
-import { installLightResponse, NativeResponse } from './light-response.ts';
-import { isThenable, loadApp, type FetchHandler, type FetchInfo, type LoadedApp, type NodeListener } from './load.ts';
-import { writeResponse } from './write-response.ts';
+import { createBunWebSockets } from './bun-websocket.ts';
+import { isThenable, loadApp, type LoadedApp, type NodeListener } from './load.ts';
+import { appErrorPage, reportAppError, reportServerError, reportSocketError, type AppErrorSink } from './report.ts';
 import { clusterSocketIO } from './socket-io.ts';
+import { emitUpgrade } from './upgrade.ts';
 import { mayRedirect } from '../../worker/sticky/gate.ts';
 import { foreignOwner } from '../../worker/sticky/session-id.ts';
 import type { Logger } from '../../observe/log.ts';
 
+
 /** One import (and one `setup` call) per module and export, however many routes use it. */
 const loaded = new Map<string, Promise<LoadedApp>>();
-
-/**
- * `kirin dev`'s error page (src/dev/worker.ts sets it): an app that fails to
- * load serves it on every request instead of failing the worker, and an app
- * error gets it instead of a bare 500. Null under `kirin serve`.
- */
-export interface AppErrorPage {
-  /** The app could not be imported: said once, when it happens; `hint` names a likely fix. */
-  failedToLoad(error: unknown, hint: string | null): void;
-  show(ctx: RequestContext, error: unknown, failedToLoad: boolean, hint?: string | null): void;
-}
-let showErrorPage: AppErrorPage | null = null;
-
-export function setAppErrorPage(page: AppErrorPage): void {
-  showErrorPage = page;
-}
 
 export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): Promise<RouteHandler> {
   const key = `${plan.module}\0${plan.exportName}`;
@@ -59,7 +39,7 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   try {
     resolved = await app;
   } catch (error) {
-    const page = showErrorPage;
+    const page = appErrorPage();
     if (page === null) throw error;
     // What the module itself threw (a SyntaxError with its position), not Kirin's wrapper.
     const shown = error instanceof Error && error.cause instanceof Error ? error.cause : error;
@@ -69,6 +49,8 @@ export async function createAppHandler(plan: AppHandlerPlan, env: CompileEnv): P
   }
   const maxBody = env.route.middleware.maxBodyBytes;
   if (resolved.kind === 'fetch') {
+    // Request and Response are Node's undici: loaded for a fetch app only (fetch-handler.ts).
+    const { fetchHandler, installLightResponse } = await import('./fetch-handler.ts');
     installLightResponse();
     const bun = resolved.websocket ? await createBunWebSockets(resolved.websocket, env.route.websocket.maxMessageBytes, (error) => reportSocketError(env, error)) : null;
     return fetchHandler(resolved.fetch, maxBody, env, resolved.server ?? null, bun);
@@ -92,13 +74,6 @@ async function prepareServer(app: LoadedApp, socketIoModule: string | null, logg
   return app;
 }
 
-
-/** A 5xx the app sent itself is an app error too, with its request; one Kirin reported with its exception is not told twice. */
-function reportServerError(env: AppErrorSink): RouteHandler['answeredServerError'] {
-  return (ctx, status) => {
-    if (ctx.reachedHandler && !ctx.errorReported) forwardAppStatus(env.notify, ctx, status);
-  };
-}
 
 function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server | null, sticky: boolean): RouteHandler {
   const redirectsForeignSessions = sticky && server !== null;
@@ -155,139 +130,5 @@ function redirectToOwner(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
-/** Hands an upgrade Kirin admitted to the app's server, as Node would have. */
-function emitUpgrade(server: Server, ctx: RequestContext, socket: Duplex, head: Buffer): void {
-  if (!webSockets.admit(ctx, socket)) return;
-  const req = ctx.req as IncomingMessage;
-  if (req.url !== ctx.target) req.url = ctx.target;
-  server.emit('upgrade', req, socket, head);
-}
-
-class Info implements FetchInfo {
-  readonly #ctx: RequestContext;
-  /** Set on an upgrade request of an app with `websocket` handlers: then `upgrade()` may accept it. */
-  readonly #bun: BunWebSockets | null;
-  /** What the app passed to `upgrade()`, once it did. */
-  upgradeOptions: UpgradeOptions | null = null;
-  constructor(ctx: RequestContext, bun: BunWebSockets | null = null) {
-    this.#ctx = ctx;
-    this.#bun = bun;
-  }
-  /** Bun's `server.upgrade(request, { data, headers })`: true when this request becomes a WebSocket once fetch returns. */
-  upgrade(_request: Request, options?: UpgradeOptions): boolean {
-    if (this.#bun === null || this.upgradeOptions !== null) return false;
-    this.upgradeOptions = options ?? {};
-    return true;
-  }
-  /** Bun's `server.publish(topic, message)`: to every subscriber in this worker. */
-  publish(topic: string, message: string | ArrayBufferView | ArrayBuffer): number {
-    return this.#bun?.publish(topic, message, null) ?? 0;
-  }
-  /** Bun's `server.requestIP(request)`. */
-  requestIP(): { address: string; port: number; family: string } {
-    const address = this.#ctx.clientIp;
-    return { address, port: this.#ctx.req.socket?.remotePort ?? 0, family: address.includes(':') ? 'IPv6' : 'IPv4' };
-  }
-  get remoteAddr() {
-    return { hostname: this.#ctx.clientIp, port: this.#ctx.req.socket?.remotePort ?? 0, transport: 'tcp' as const };
-  }
-  get incoming() {
-    return this.#ctx.req as IncomingMessage;
-  }
-  get outgoing() {
-    return this.#ctx.res as ServerResponse;
-  }
-}
-
-function fetchHandler(fetch: FetchHandler, maxBody: number, env: AppErrorSink, server: Server | null, bun: BunWebSockets | null): RouteHandler {
-  return {
-    answeredServerError: reportServerError(env),
-    upgrade(ctx, socket, head) {
-      if (server !== null && server.listenerCount('upgrade') > 0) {
-        emitUpgrade(server, ctx, socket, head);
-        return;
-      }
-      if (bun === null) {
-        writeRawError(socket, 501, 'the app does not take WebSockets (export websocket handlers beside fetch)');
-        return;
-      }
-      if (!webSockets.admit(ctx, socket)) return;
-      const info = new Info(ctx, bun);
-      const answer = (response: unknown) => {
-        if (info.upgradeOptions !== null) bun.accept(ctx.req as IncomingMessage, socket, head, info.upgradeOptions, ctx.clientIp);
-        else if (response instanceof NativeResponse) void writeResponse(response, responseOnSocket(ctx.req as IncomingMessage, socket));
-        else writeRawError(socket, 500);
-      };
-      try {
-        const result = fetch(new LazyRequest(ctx, maxBody) as unknown as Request, info);
-        if (isThenable(result)) result.then(answer, (error) => failUpgrade(env, socket, error));
-        else answer(result);
-      } catch (error) {
-        failUpgrade(env, socket, error);
-      }
-    },
-    handle(ctx) {
-      const request = new LazyRequest(ctx, maxBody);
-      let result: Response | Promise<Response>;
-      try {
-        result = fetch(request as unknown as Request, new Info(ctx, null));
-      } catch (error) {
-        reportAppError(env, ctx, error);
-        return;
-      }
-      if (isThenable(result)) {
-        ctx.res.once('close', () => {
-          if (!ctx.res.writableFinished) request.abort(new Error('the client closed the connection'));
-        });
-        return Promise.resolve(result).then(
-          (response) => send(response, ctx, env),
-          (error) => reportAppError(env, ctx, error),
-        );
-      }
-      return send(result, ctx, env);
-    },
-  };
-}
-
-function send(response: unknown, ctx: RequestContext, env: AppErrorSink): void | Promise<void> {
-  if (!(response instanceof NativeResponse)) {
-    reportAppError(env, ctx, new TypeError(`the fetch handler returned ${response === undefined ? 'undefined' : typeof response}, not a Response`));
-    return;
-  }
-  try {
-    const written = writeResponse(response, ctx.res);
-    if (written) return written.catch((error) => reportAppError(env, ctx, error));
-  } catch (error) {
-    reportAppError(env, ctx, error);
-  }
-}
 
 
-function failUpgrade(env: AppErrorSink, socket: Duplex, error: unknown): void {
-  reportSocketError(env, error);
-  writeRawError(socket, 500);
-}
-
-/** An error of the app's WebSocket code: logged and told to the master; the worker carries on. */
-function reportSocketError(env: AppErrorSink, error: unknown): void {
-  env.logger.error({ err: error }, 'the app threw an error in its WebSocket code');
-  forwardAppError(env.notify, null, error);
-}
-
-/** Where an app error is told: the worker's log, and the master (dashboard, alerts). */
-export type AppErrorSink = Pick<CompileEnv, 'logger' | 'notify'>;
-
-/** A 500 for the client without the stack; the stack in the error log and, capped, to the master. */
-export function reportAppError(env: AppErrorSink, ctx: RequestContext, error: unknown): void {
-  if (error instanceof BodyTooLargeError) {
-    sendError(ctx.res, 413, `the request body is larger than this route accepts`);
-    return;
-  }
-  env.logger.error({ err: error, method: ctx.method, path: ctx.target, host: ctx.host, route: ctx.route.plan.at }, 'the app threw an error; answered 500');
-  ctx.errorReported = true;
-  forwardAppError(env.notify, ctx, error);
-  // An app that answered, then failed (an async listener that rejects after res.end()): the client has its answer.
-  if (ctx.res.writableEnded) return;
-  if (showErrorPage !== null) showErrorPage.show(ctx, error, false);
-  else sendError(ctx.res, 500);
-}

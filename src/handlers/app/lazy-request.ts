@@ -10,16 +10,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { NodeRequest, RequestContext } from '../../worker/context.ts';
+import { BodyTooLargeError } from '../body-too-large.ts';
 
 const NativeRequest = globalThis.Request;
-
-export class BodyTooLargeError extends Error {
-  readonly status = 413;
-  constructor(limit: number) {
-    super(`request body larger than ${limit} bytes`);
-    this.name = 'BodyTooLargeError';
-  }
-}
 
 export class LazyRequest {
   readonly #ctx: RequestContext;

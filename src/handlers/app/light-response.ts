@@ -7,7 +7,8 @@
  * constructor arguments and, when the body is a string, bytes or nothing,
  * the worker writes them straight to the socket. Anything else a handler asks
  * of it (a stream body, clone(), text() …) builds the real Response once and
- * delegates — so it behaves as a Response everywhere (`instanceof` included).
+ * delegates — so it behaves as a Response everywhere: `instanceof Response`
+ * holds for it and, as without Kirin, for what `fetch()` returns.
  * The same idea as @hono/node-server's and srvx's fast responses.
  */
 
@@ -144,6 +145,21 @@ export class LightResponse {
   static error(): Response {
     return NativeResponse.error();
   }
+
+  /**
+   * Installed as the global Response, this class would otherwise deny Node's own
+   * Responses — `(await fetch(url)) instanceof Response` false in an app that
+   * proxies. A subclass (`class Mine extends Response`) keeps the ordinary check.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== LightResponse) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return value instanceof NativeResponse;
+  }
+}
+
+/** A LightResponse, not a native one (`instanceof LightResponse` says yes to both). */
+export function isLightResponse(value: object): value is LightResponse {
+  return kFast in value;
 }
 
 Object.setPrototypeOf(LightResponse.prototype, NativeResponse.prototype);

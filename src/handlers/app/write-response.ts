@@ -9,7 +9,7 @@
  */
 import type { NodeResponse } from '../../worker/context.ts';
 import { kSendWhole, type WholeSender } from '../../worker/outgoing.ts';
-import { kFast, LightResponse, type FastParts } from './light-response.ts';
+import { isLightResponse, kFast, type FastParts, type LightResponse } from './light-response.ts';
 
 const TEXT_PLAIN = 'text/plain;charset=UTF-8';
 
@@ -17,7 +17,7 @@ const TEXT_PLAIN = 'text/plain;charset=UTF-8';
 export function writeResponse(response: Response, res: NodeResponse): void | Promise<void> {
   const fast = (response as unknown as LightResponse)[kFast];
   if (fast !== undefined) return writeFast(fast, res);
-  const native = response instanceof LightResponse ? response.toNative() : response;
+  const native = isLightResponse(response) ? response.toNative() : response;
   return writeNative(native, res);
 }
 

@@ -9,15 +9,8 @@
  * request ends early), the client's connection must stay up for that answer.
  */
 import type { NodeRequest } from '../../worker/context.ts';
+import { BodyTooLargeError } from '../body-too-large.ts';
 
-export class BodyTooLargeError extends Error {
-  readonly limit: number;
-  constructor(limit: number) {
-    super(`the request body is larger than ${limit} bytes`);
-    this.name = 'BodyTooLargeError';
-    this.limit = limit;
-  }
-}
 
 /** True when the request carries no body, so nothing is streamed (and a retry is always safe). */
 export function hasNoBody(req: NodeRequest): boolean {

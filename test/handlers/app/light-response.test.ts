@@ -25,4 +25,17 @@ describe('LightResponse', () => {
     for (const status of [204, 205, 304]) assert.equal(new LightResponse(null, { status }).status, status);
     assert.equal(new LightResponse('fine', { status: 201 }).status, 201);
   });
+
+  it("is what `instanceof Response` asks for as the global Response, and Node's own Responses (fetch's) still pass", () => {
+    const Response = LightResponse as unknown as typeof globalThis.Response;
+    assert.ok(new LightResponse('light') instanceof Response);
+    assert.ok(new NativeResponse('native') instanceof Response, "a native Response (what fetch() returns) is not instanceof the installed Response");
+    assert.ok(new LightResponse('light') instanceof NativeResponse);
+    for (const other of [{}, null, 'text', new Map()]) assert.equal(other instanceof Response, false);
+    class Mine extends Response {}
+    assert.ok(new Mine('mine') instanceof Mine);
+    assert.ok(new Mine('mine') instanceof Response);
+    assert.equal(new LightResponse('light') instanceof Mine, false, 'a subclass keeps the ordinary check');
+    assert.equal(new NativeResponse('native') instanceof Mine, false);
+  });
 });
