@@ -24,14 +24,15 @@ if (needsTypeScriptFlags || (masterFlags.length > 0 && execve)) {
   // Same PID (signals and systemd's LISTEN_PID keep working) where Node can exec.
   if (execve) execve(process.execPath, [process.execPath, ...args], process.env);
   // Only for the type-stripping flag (Node < 23.11): a second process for the master's flags would cost more than they save.
-  const { spawn } = await import('node:child_process');
+  const [{ spawn }, os] = await Promise.all([import('node:child_process'), import('node:os')]);
   const inherited = Array.from({ length: Math.max(0, Number(process.env.LISTEN_FDS) || 0) }, (_, i) => 3 + i);
   const child = spawn(process.execPath, args, { stdio: ['inherit', 'inherit', 'inherit', ...inherited], env: { ...process.env, ...(process.env.LISTEN_PID === String(process.pid) ? { KIRIN_LISTEN_PID_PARENT: '1' } : {}) },
   });
   for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) {
     process.on(signal, () => child.kill(signal));
   }
-  const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1))));
+  // A child killed by a signal: the shell's 128 + its number, as if this process had been.
+  const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 + (os.constants.signals[s] ?? 0) : 1))));
   process.exit(code);
 }
 

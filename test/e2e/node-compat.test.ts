@@ -2,11 +2,12 @@
  * Kirin supports Node 22.12, the oldest release with everything it needs. This
  * installs that exact Node from the npm registry (once per machine, cached in
  * the temp folder) and serves a TypeScript app with it — the path that needs
- * --experimental-strip-types and re-executes the CLI with it.
+ * --experimental-strip-types and, without process.execve, runs the master as a
+ * child process of the CLI with it.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -37,6 +38,22 @@ describe(`Node ${OLDEST}`, () => {
       const res = await request(`${kirin.url}/`);
       assert.equal(res.status, 200);
       assert.match(res.body, /^v1 \d+$/);
+    } finally {
+      await kirin.stop();
+    }
+  });
+
+  it("exits as its master did: 128 + the signal's number when the master is killed", async () => {
+    const dir = tempDir();
+    copyFileSync(join(ROOT, 'test/fixtures/apps/pid-fetch.ts'), join(dir, 'app.ts'));
+    const kirin = await startKirin({ cwd: dir, node: oldestNode(), args: ['serve', 'app.ts', '--workers', '1', '--bind', '127.0.0.1:0', '--state-dir', join(dir, 'state')] });
+    try {
+      const worker = Number(/^v1 (\d+)$/.exec((await request(`${kirin.url}/`)).body)![1]);
+      // /proc/PID/stat: "pid (comm) state ppid …"; the worker's parent is the master, the CLI's child.
+      const master = Number(readFileSync(`/proc/${worker}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      assert.notEqual(master, kirin.pid, 'the master runs in the CLI process: this Node has execve, the test needs the fallback');
+      process.kill(master, 'SIGKILL');
+      assert.deepEqual(await kirin.exited, { code: 128 + 9, signal: null });
     } finally {
       await kirin.stop();
     }
