@@ -24,6 +24,8 @@ import { InspectorConnection } from './inspector-connection.ts';
 
 /** How long SIGUSR1 and the inspector have to answer before the report goes without a stack. */
 const PROBE_TIMEOUT_MS = 3_000;
+/** A URL this long after the master's SIGUSR1 is its late answer, not a stranger's inspector. */
+const LATE_ANSWER_MS = 60_000;
 /** An inspector still open answers a loopback handshake at once; its port may serve something else by now. */
 const STILL_OPEN_TIMEOUT_MS = 1_000;
 const MAX_FRAMES = 12;
@@ -64,6 +66,8 @@ export class WorkerInspector {
   #awaitingUrl: ((url: string) => void) | null = null;
   /** The last URL the worker announced: still open when the worker hangs again within a second of recovering. */
   #lastUrl: string | null = null;
+  /** When the master last sent SIGUSR1 and saw no URL for it yet (the worker may announce it after the probe gave up). */
+  #askedAt: number | null = null;
 
   /** `openInspector` sends the worker SIGUSR1. */
   constructor(openInspector: () => void, logger: Logger) {
@@ -75,8 +79,14 @@ export class WorkerInspector {
   announced(url: string): void {
     this.#lastUrl = url;
     const awaiting = this.#awaitingUrl;
+    const asked = this.#askedAt !== null && Date.now() - this.#askedAt < LATE_ANSWER_MS;
     this.#awaitingUrl = null;
+    this.#askedAt = null;
     if (awaiting) return awaiting(url);
+    if (asked) {
+      this.#logger.debug("a worker's inspector opened after the watchdog stopped waiting for it; closing it");
+      return void closeSoon(url);
+    }
     this.#logger.warn("a worker opened Node's inspector without the watchdog asking (SIGUSR1 sent to it or to its process group, or --inspect in NODE_OPTIONS); closing it");
     void closeSoon(url);
   }
@@ -88,6 +98,7 @@ export class WorkerInspector {
       const stillOpen = this.#lastUrl === null ? null : await InspectorConnection.open(this.#lastUrl, STILL_OPEN_TIMEOUT_MS).catch(() => null);
       url = stillOpen ? this.#lastUrl! : await new Promise<string>((resolve) => {
         this.#awaitingUrl = resolve;
+        this.#askedAt = Date.now();
         this.#openInspector();
       });
       const connection = stillOpen ?? (await InspectorConnection.open(url, PROBE_TIMEOUT_MS));

@@ -76,7 +76,8 @@ after(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function startWatched(hangs: number, rehang: 'soon' | 'after-close' = 'after-close'): Watched {
+/** `signalDelayMs`: how long the worker takes to see the watchdog's SIGUSR1 (a loaded machine). */
+function startWatched(hangs: number, rehang: 'soon' | 'after-close' = 'after-close', signalDelayMs = 0): Watched {
   const dir = tempDir('kirin-inspector-');
   const script = join(dir, 'blocking.mjs');
   const flags = Array.from({ length: hangs }, (_, i) => join(dir, `free-${i}`));
@@ -85,7 +86,7 @@ function startWatched(hangs: number, rehang: 'soon' | 'after-close' = 'after-clo
   children.push(child);
   const lines: { level: string; msg: string }[] = [];
   const logger = createLogger({ level: 'debug', role: 'master', pretty: false, destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
-  const inspector = new WorkerInspector(() => child.kill('SIGUSR1'), logger);
+  const inspector = new WorkerInspector(() => (signalDelayMs > 0 ? setTimeout(() => child.kill('SIGUSR1'), signalDelayMs) : child.kill('SIGUSR1')), logger);
   const urls: string[] = [];
   let passed = '';
   passWorkerStderr(child.stderr!, (chunk) => (passed += chunk.toString()), (url) => {
@@ -148,6 +149,17 @@ describe('the watchdog inspecting a worker from outside', () => {
     await waitFor(() => !listeningPorts(w.child.pid!).includes(portOf(w.urls[0]!)), { what: 'the inspector to close' });
     assert.ok(isAlive(w.child.pid!), 'SIGUSR1 does not kill a worker');
     assert.doesNotMatch(w.passed(), /ws:\/\//);
+  });
+
+  it('closes, without a warning, an inspector that opened after the watchdog stopped waiting for it', async () => {
+    const w = startWatched(1, 'after-close', 3_500);
+    await waitFor(() => w.stdoutHas('blocking 0'), { what: 'the process to block' });
+    const report = await w.inspector.report(1);
+    assert.deepEqual(report.stack, [], 'the probe gave up before the inspector opened');
+    await waitFor(() => w.urls.length === 1, { what: 'the late URL' });
+    w.release(0);
+    await waitFor(() => w.stdoutHas('settled closed 0'), { what: 'the inspector to close' });
+    assert.deepEqual(w.warnings(), [], "the watchdog's own late inspector is no stranger's");
   });
 
   it('inspects the next hang too: the inspector, closed after the first, opens anew with a new URL', async () => {
