@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 import { moveOntoResponse } from '../middleware/on-headers.ts';
 import type { NodeRequest, NodeResponse } from '../worker/context.ts';
 import { allowReloadScript } from './csp.ts';
+import { HEAD_LIMIT, headEnded, rewriteMetaPolicies } from './meta-csp.ts';
 
 export const RELOAD_PATH = '/_kirin/dev/reload';
 /** How soon a browser tries again after its stream ended: a restart takes a few hundred ms. */
@@ -84,7 +85,8 @@ export class BrowserReload {
       res.statusCode = status;
       if (status >= 200 && status !== 204 && status !== 304 && isHtml(res.getHeader('content-type'))) {
         const coding = contentCoding(res);
-        body = coding === null ? appending(res, script, write, end) : recoding(res, coding, script, write, end);
+        const letThrough = (html: BodyWriter) => rewritingHead(html, (policy) => allowReloadScript(policy, scriptHash));
+        body = coding === null ? letThrough(appending(res, script, write, end)) : recoding(res, coding, script, write, end, letThrough);
         if (body === null) warnOnce(coding!);
         else {
           // The body grows: let Node frame it (chunked) instead of the length the handler computed.
@@ -142,6 +144,46 @@ function appending(res: NodeResponse, script: string, write: WriteFn, end: EndFn
   };
 }
 
+/**
+ * The body with its `<meta>` policies let through as well (meta-csp.ts): its start is held until the head
+ * has ended (or HEAD_LIMIT bytes), rewritten, and sent on; everything after passes as it comes.
+ */
+function rewritingHead(body: BodyWriter, rewrite: (policy: string) => string): BodyWriter {
+  /** The body's start as latin1 text (a character per byte); null once sent on. */
+  let held: string | null = '';
+  let callbacks: Callback[] = [];
+  /** Sends what was held, rewritten; the callbacks of the writes it held are called when it is written. */
+  const release = (send: (bytes: Buffer, callback: Callback | undefined) => unknown, last?: Callback) => {
+    const bytes = Buffer.from(rewriteMetaPolicies(held!, rewrite), 'latin1');
+    const waiting = last ? [...callbacks, last] : callbacks;
+    held = null;
+    callbacks = [];
+    return send(bytes, waiting.length === 0 ? undefined : (error) => waiting.forEach((callback) => callback(error)));
+  };
+  return {
+    write: (chunk, encoding, callback) => {
+      if (held === null) return body.write(chunk, encoding, callback);
+      held += latin1(chunk, encoding);
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (done) callbacks.push(done);
+      if (held.length < HEAD_LIMIT && !headEnded(held)) return true;
+      return release((bytes, waiting) => body.write(bytes, undefined, waiting)) as boolean;
+    },
+    end: (chunk, encoding, callback) => {
+      if (held === null) return body.end(chunk, encoding, callback);
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') held += latin1(chunk, encoding);
+      const done = [chunk, encoding, callback].find((a) => typeof a === 'function') as Callback | undefined;
+      return release((bytes, waiting) => body.end(bytes, undefined, waiting), done) as NodeResponse;
+    },
+  };
+}
+
+/** A written chunk's bytes as latin1 text, which turns back into the same bytes. */
+function latin1(chunk: Chunk, encoding: BufferEncoding | Callback | undefined): string {
+  if (typeof chunk !== 'string') return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
+  return Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8').toString('latin1');
+}
+
 type Codec = () => zlib.Gunzip | zlib.Gzip | zlib.Inflate | zlib.Deflate | zlib.BrotliDecompress | zlib.BrotliCompress | Transform;
 
 /** Node 22.15 and 23.8 added zstd; Kirin runs on older 22s too. */
@@ -158,21 +200,31 @@ const CODECS: Record<string, [Codec, Codec] | undefined> = {
 };
 
 /**
- * A compressed body: decoded, the script added at its end, encoded again in the same coding.
+ * A compressed body: decoded, its meta policies let through, the script added at its end, encoded again in the same coding.
  * Each decoded piece is flushed through, so a streamed page still arrives as it is written.
  * Null for a coding it cannot decode.
  */
-function recoding(res: NodeResponse, coding: string, script: string, write: WriteFn, end: EndFn): BodyWriter | null {
+function recoding(res: NodeResponse, coding: string, script: string, write: WriteFn, end: EndFn, letThrough: (html: BodyWriter) => BodyWriter): BodyWriter | null {
   const codec = CODECS[coding];
   if (codec === undefined) return null;
   const decoder = codec[0]();
   const encoder = codec[1]();
   let done: Callback | undefined;
-  decoder.on('data', (piece: Buffer) => {
-    encoder.write(piece);
-    (encoder as zlib.Gzip).flush();
+  // The decoded page, on its way into the encoder: where its meta policies are let through.
+  const html = letThrough({
+    write: (piece) => {
+      encoder.write(piece);
+      (encoder as zlib.Gzip).flush();
+      return true;
+    },
+    end: (piece) => {
+      if (piece !== undefined && typeof piece !== 'function') encoder.write(piece);
+      encoder.end(script);
+      return res;
+    },
   });
-  decoder.on('end', () => encoder.end(script));
+  decoder.on('data', (piece: Buffer) => html.write(piece));
+  decoder.on('end', () => html.end());
   encoder.on('data', (piece: Buffer) => write.call(res, piece));
   encoder.on('end', () => end.call(res, done));
   const fail = (error: Error) => res.destroy(error);

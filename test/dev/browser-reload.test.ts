@@ -17,6 +17,7 @@ import { request } from '../support/http.ts';
 const HTML = '<!doctype html><p>hi</p>';
 const GZIPPED = gzipSync(HTML);
 const BROTLI = brotliCompressSync(HTML);
+const META_PAGE = `<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'nonce-abc'"><title>café</title></head><body><p>hi</p>`;
 const FROZEN_HEAD = Object.freeze(['content-type', 'text/html; charset=utf-8', 'content-length', String(HTML.length)]);
 
 const routes: Record<string, (res: ServerResponse) => void> = {
@@ -58,6 +59,18 @@ const routes: Record<string, (res: ServerResponse) => void> = {
   '/csp': (res) => {
     res.writeHead(200, { 'content-type': 'text/html', 'content-security-policy': "default-src 'none'; script-src 'nonce-abc'" });
     res.end(HTML);
+  },
+  '/meta-csp': (res) => {
+    // The tag split across writes, the body streamed on after the head.
+    res.setHeader('content-type', 'text/html');
+    res.write(META_PAGE.slice(0, 30));
+    res.write(META_PAGE.slice(30, 60));
+    res.write(META_PAGE.slice(60));
+    res.end('<p>more</p>');
+  },
+  '/meta-csp-gzip': (res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
+    res.end(gzipSync(META_PAGE));
   },
   '/not-modified': (res) => {
     res.writeHead(304, { 'content-type': 'text/html' });
@@ -119,6 +132,16 @@ describe('dev browser reload', () => {
     const script = /<script>(.*)<\/script>$/.exec(res.body)![1]!;
     const hash = createHash('sha256').update(script).digest('base64');
     assert.equal(res.headers['content-security-policy'], `default-src 'none'; script-src 'nonce-abc' 'sha256-${hash}'; connect-src 'self'`);
+  });
+
+  it("lets the script through a policy in the page's own meta tag too, plain or compressed, the rest of the page unchanged", async () => {
+    const plain = await request(`${base}/meta-csp`);
+    const script = /<script>(.*)<\/script>$/.exec(plain.body)![1]!;
+    const hash = createHash('sha256').update(script).digest('base64');
+    const allowed = META_PAGE.replace(`script-src 'nonce-abc'`, `script-src 'nonce-abc' 'sha256-${hash}'; connect-src 'self'`);
+    assert.equal(plain.body, `${allowed}<p>more</p><script>${script}</script>`);
+    const gzip = await request(`${base}/meta-csp-gzip`);
+    assert.equal(gunzipSync(gzip.buffer).toString(), `${allowed}<script>${script}</script>`);
   });
 
   it('leaves a coding it cannot decode alone, and says so once', async () => {

@@ -1,11 +1,12 @@
 /**
  * The reload script's way through a page's Content-Security-Policy: its hash
  * where inline scripts are governed, 'self' where connections are, and no
- * other source loosened.
+ * other source loosened; in a header or in the page's own meta tag.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { allowReloadScript } from '../../src/dev/csp.ts';
+import { rewriteMetaPolicies } from '../../src/dev/meta-csp.ts';
 
 const HASH = "'sha256-abc='";
 
@@ -24,5 +25,19 @@ describe('allowReloadScript', () => {
   ];
   for (const [what, policy, expected] of cases) {
     it(what, () => assert.equal(allowReloadScript(policy, HASH), expected));
+  }
+});
+
+describe('rewriteMetaPolicies', () => {
+  const allow = (policy: string) => allowReloadScript(policy, HASH);
+  const cases: [string, string, string][] = [
+    ['a double-quoted policy', `<head><meta http-equiv="Content-Security-Policy" content="script-src 'self'"></head>`, `<head><meta http-equiv="Content-Security-Policy" content="script-src 'self' ${HASH}"></head>`],
+    ["content before http-equiv, any case, self-closed", `<META CONTENT="default-src 'none'" HTTP-EQUIV="content-security-policy"/>`, `<META content="default-src 'none'; script-src ${HASH}; connect-src 'self'" HTTP-EQUIV="content-security-policy"/>`],
+    ['a single-quoted policy with character references', `<meta http-equiv='Content-Security-Policy' content='script-src &#39;nonce-n1&#39;'>`, `<meta http-equiv='Content-Security-Policy' content="script-src 'nonce-n1' ${HASH}">`],
+    ['a report-only policy (browsers ignore it in a meta tag) is left alone', `<meta http-equiv="Content-Security-Policy-Report-Only" content="script-src 'none'">`, `<meta http-equiv="Content-Security-Policy-Report-Only" content="script-src 'none'">`],
+    ['other meta tags and the text around are left alone', `<meta charset="utf-8"><meta name="csp" content="script-src 'none'"><title>\u00c3\u00a9</title>`, `<meta charset="utf-8"><meta name="csp" content="script-src 'none'"><title>\u00c3\u00a9</title>`],
+  ];
+  for (const [what, html, expected] of cases) {
+    it(what, () => assert.equal(rewriteMetaPolicies(html, allow), expected));
   }
 });

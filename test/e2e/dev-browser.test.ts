@@ -99,19 +99,22 @@ describe('kirin dev in Chromium', () => {
   });
 });
 
-/** A page locked down as a production site would be: nonce-based scripts, nothing else; long enough to be compressed. */
+/**
+ * A page locked down as a production site would be: nonce-based scripts, nothing else, in the header and again in
+ * the page's own meta tag (browsers enforce both); long enough to be compressed.
+ */
 const strictPage = `import { greeting } from './greeting.ts';
 export default {
   fetch(): Response {
     const filler = '<!-- ' + 'x'.repeat(4000) + ' -->';
-    return new Response(\`<!doctype html><html><head><title>strict</title></head><body><h1>\${greeting('CSP')}</h1>\${filler}<script nonce="n0nce">document.body.dataset.own = 'ran';</script></body></html>\`, {
+    return new Response(\`<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="script-src 'nonce-n0nce'; connect-src 'none'"><title>strict</title></head><body><h1>\${greeting('CSP')}</h1>\${filler}<script nonce="n0nce">document.body.dataset.own = 'ran';</script></body></html>\`, {
       headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; script-src 'nonce-n0nce'; base-uri 'none'" },
     });
   },
 };
 `;
 
-describe('kirin dev in Chromium: a strict Content-Security-Policy and a compressed page', () => {
+describe('kirin dev in Chromium: a strict Content-Security-Policy (header and meta tag) and a compressed page', () => {
   let kirin: KirinProcess;
   let context: BrowserContext;
   let tab: Page;
