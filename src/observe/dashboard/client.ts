@@ -6,8 +6,10 @@
  * Written as one self-contained function so the type checker sees it, and the
  * admin listener serves `(${dashboardApp})(${formatDuration})` — the compiled
  * functions' own source. It must not use anything from outside its body but
- * what it is passed.
+ * what it is passed (types are erased: the server's own status types are the vocabulary).
  */
+import type { RelayStatus } from '../../relay/stats.ts';
+
 export function dashboardApp(duration: (ms: number) => string): void {
   interface Point {
     t: number;
@@ -38,20 +40,7 @@ export function dashboardApp(duration: (ms: number) => string): void {
       names: { name: string; records: { A?: { address: string }; AAAA?: { address: string } }; last: { at: number; status: string; code: string; message: string } | null }[];
       stopped: { message: string } | null;
     } | null;
-    relay: {
-      home: string;
-      homeUp: boolean;
-      homeSince: number;
-      lastHandshakeAt: number | null;
-      wireguardInterface: string | null;
-      ports: number[];
-      names: string[] | null;
-      open: number;
-      relayed: number;
-      refused: Record<string, number>;
-      bytesIn: number;
-      bytesOut: number;
-    } | null;
+    relay: RelayStatus | null;
   }
 
   const POLL_MS = 1000;
