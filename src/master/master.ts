@@ -35,6 +35,7 @@ import { ServiceManager, type ServiceChange } from './services.ts';
 import type { SystemdNotifier } from './systemd.ts';
 import { GroupGuard } from './group-guard.ts';
 import { processSpawner, WorkerHandle, type WorkerSpawner } from './worker-handle.ts';
+import { removePeerSocket, removeStalePeerSockets } from '../worker/sticky/peer-socket.ts';
 
 export type { ExitReason, ReloadResult } from './events.ts';
 
@@ -249,6 +250,8 @@ export class Master extends EventEmitter<MasterEventMap> {
       mkdirSync(this.#plan.stateDir, { recursive: true, mode: 0o700 });
       this.#control = new ControlServer(this, this.#logger);
       await this.#control.listen(this.#plan.stateDir);
+      // The control socket answered for this state folder: peer sockets in it are a previous run's.
+      removeStalePeerSockets(this.#plan.stateDir);
     } catch (error) {
       await this.#finish();
       throw error;
@@ -268,18 +271,6 @@ export class Master extends EventEmitter<MasterEventMap> {
       `ready: serving ${this.#current.map((l) => l.url).join(', ')} with ${this.#target} worker${this.#target === 1 ? '' : 's'}`,
     );
     void this.#notifier.ready(`serving with ${this.#target} workers`);
-    this.#warnUnroutedStickyListeners();
-  }
-
-  /** Sticky routing reads the first request line, which a TLS or PROXY protocol listener does not show (docs/app-server.md). */
-  #warnUnroutedStickyListeners(): void {
-    const { sticky, listen } = this.#plan;
-    const unrouted = [...listen.https.map((a) => a.spec), ...listen.http.filter((a) => a.proxyProtocol).map((a) => a.spec)];
-    if (!sticky || this.#target < 2 || unrouted.length === 0) return;
-    this.#logger.warn(
-      { listen: unrouted },
-      `sticky: Socket.IO polling sessions on ${unrouted.join(', ')} are not routed to their worker (TLS and PROXY protocol listeners); broadcasts still cross workers — connect those clients with transports: ['websocket'] (docs/app-server.md#socketio-across-workers)`,
-    );
   }
 
   // ── signals and commands ───────────────────────────────────────────────
@@ -625,6 +616,8 @@ export class Master extends EventEmitter<MasterEventMap> {
   /** A worker's exit, taken from the queue (Gunicorn's reap_workers). */
   #reap(worker: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
     this.#workers = this.#workers.filter((w) => w !== worker);
+    // A worker that died (killed, crashed) left its peer socket: other workers would try it before serving its sessions' requests themselves.
+    if (this.#plan.sticky) removePeerSocket(this.#plan.stateDir, worker.pid);
     this.#tell('worker-exit', worker);
     if (worker.replaces) {
       // A replacement died before taking over: the old worker keeps serving; try again after a pause.

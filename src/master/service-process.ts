@@ -11,14 +11,14 @@
  * still held by an orphan.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ServicePlan } from '../config/plan.ts';
 import { KirinError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import { forEachLine } from '../util/lines.ts';
+import { preparePrivateSocket } from '../util/private-socket.ts';
 import type { ProcessGroups } from './group-guard.ts';
 import { commandArgv, fillPlaceholders } from './service-command.ts';
 
@@ -144,7 +144,7 @@ export class ServiceProcess {
     try {
       argv = commandArgv(plan.command, values);
       if (!existsSync(plan.cwd)) throw new Error(`its working folder ${plan.cwd} does not exist`);
-      if (plan.socket !== null) prepareSocketPath(plan.socket);
+      if (plan.socket !== null) preparePrivateSocket(plan.socket);
     } catch (error) {
       throw this.#cannotStart((error as Error).message);
     }
@@ -279,18 +279,6 @@ export class ServiceProcess {
     const waiters = this.#readyWaiters;
     this.#readyWaiters = [];
     for (const w of waiters) w(ready);
-  }
-}
-
-/** The socket's folder exists and is private; a socket left by a previous run is removed. */
-function prepareSocketPath(socket: string): void {
-  const folder = dirname(socket);
-  mkdirSync(folder, { recursive: true, mode: 0o700 });
-  chmodSync(folder, 0o700);
-  try {
-    unlinkSync(socket);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 

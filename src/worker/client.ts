@@ -9,6 +9,9 @@
  * X-Forwarded-For (the client address), X-Forwarded-Proto and X-Forwarded-Host,
  * and drops `Forwarded`, so an app configured to trust Kirin (Django's
  * SECURE_PROXY_SSL_HEADER, Express's `trust proxy`) reads the right values.
+ * Another worker that forwards a request of a Socket.IO session to its worker
+ * (worker/sticky/forward.ts) states the same conclusion there, which that
+ * worker's peer socket believes (`forWorkerPeers`).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { canonicalIp, IpMatcher } from '../net/ip.ts';
@@ -16,6 +19,7 @@ import type { NodeRequest } from './node-message.ts';
 
 /** A unix-socket peer is a local process: it counts as loopback. */
 const UNIX_PEER = '127.0.0.1';
+const EVERY_ADDRESS = ['0.0.0.0/0', '::/0'];
 
 export class ClientResolver {
   readonly #trusted: IpMatcher;
@@ -24,6 +28,23 @@ export class ClientResolver {
   constructor(trustedProxies: readonly string[]) {
     this.#trusted = IpMatcher.compile(trustedProxies).matcher;
     this.#trustsAnyone = this.#trusted.ranges.length > 0;
+  }
+
+  /**
+   * The resolver of a worker's peer socket (worker/sticky/peer-server.ts),
+   * never of a public listener. Its only peers are Kirin's other workers, in
+   * a folder only Kirin's user may enter; they forward a request with their
+   * own conclusion about the client as X-Forwarded-For (one address), -Proto
+   * and -Host, which is believed as it is: with every hop trusted, the
+   * leftmost (the only one) is the client.
+   */
+  static forWorkerPeers(): ClientResolver {
+    return new ClientResolver(EVERY_ADDRESS);
+  }
+
+  /** False when no peer is trusted: forwarding headers need not be read at all. */
+  get trustsSomeone(): boolean {
+    return this.#trustsAnyone;
   }
 
   peer(req: NodeRequest): string {

@@ -45,6 +45,13 @@ export interface RouteHandler {
    * it as an app error (last errors, alerts).
    */
   answeredServerError?(ctx: RequestContext, status: number): void;
+  /**
+   * With `sticky`: the pid of the worker that holds the session this request
+   * belongs to (a Socket.IO `sid` of another worker's), when the request must
+   * be forwarded there (worker/sticky/forward.ts); 0 to take it here. Asked
+   * before middleware, which the owner runs, as it logs the request.
+   */
+  sessionOwner?(ctx: RequestContext): number;
   /** Called when the worker drains: stop timers, close pools. */
   close?(): void | Promise<void>;
   /**

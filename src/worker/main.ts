@@ -52,6 +52,8 @@ class WorkerProcess implements WorkerServices {
   #accessLog: AccessLog | null = null;
   #metrics: WorkerMetrics | null = null;
   #relay: RelayWorker | null = null;
+  /** With `sticky`: the hop to other workers for requests of their Socket.IO sessions (sticky/forward.ts). */
+  #forwarder: import('./sticky/forward.ts').SessionForwarder | null = null;
   #retired = false;
   #draining = false;
   /** `kirin dev`'s part of the worker (src/dev/worker.ts), loaded only in dev. */
@@ -85,10 +87,12 @@ class WorkerProcess implements WorkerServices {
       (type, payload) => this.ask(type, payload),
       (type, payload) => this.notify(type, payload),
     );
+    // Loaded with `sticky` only: it brings the proxy's exchange (and undici) into the worker.
+    this.#forwarder = plan.sticky ? new (await import('./sticky/forward.ts')).SessionForwarder(plan.stateDir, this.#logger) : null;
     const pipeline = new Pipeline({
       sites: this.#compiled.sites,
       resolver,
-      trustsProxies: plan.trustedProxies.length > 0,
+      forwarder: this.#forwarder,
       limits: plan.limits,
       logger: this.#logger,
       accessLog: this.#accessLog,
@@ -103,14 +107,20 @@ class WorkerProcess implements WorkerServices {
         ? await (await import('../tls/server.ts')).createSecureServer(listener, pipeline, plan, this, endsEmptyRequests)
         : createHttpServer(pipeline, plan.limits, this.#logger, endsEmptyRequests);
       if (listener.proxyProtocol) (await import('../relay/proxy-listener.ts')).expectProxyHeader(server, { trustedProxies: plan.trustedProxies, timeoutMs: plan.limits.headerTimeoutMs, logger: this.#logger });
-      // Sticky routing reads a connection's first request line: plain HTTP only (docs/app-server.md, "Socket.IO").
+      // The gate reads a connection's first request line: plain HTTP only; other listeners forward (docs/app-server.md, "Socket.IO").
       else if (plan.sticky && !listener.secure) this.#stickyGates.set(index, installStickyGate(server as HttpServer, index, plan.limits.headerTimeoutMs, this.#logger));
-      server.on('connection', (socket: Socket) => {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-      });
+      this.#track(server);
       await listenOnFd(server, listener.fd);
       this.#servers.push(server);
+    }
+    if (this.#forwarder !== null) {
+      const { listenForPeers } = await import('./sticky/peer-server.ts');
+      const peers = await listenForPeers(plan.stateDir, pipeline, plan.limits, this.#logger, endsEmptyRequests);
+      // Drained as a listener: it stops taking forwarded requests (they are then served where they land) and finishes those in flight.
+      if (peers !== null) {
+        this.#track(peers);
+        this.#servers.push(peers);
+      }
     }
     // After the listeners: the TLS runtime sets beforeRoute there, and dev's goes in front of it.
     this.#dev?.attach(pipeline);
@@ -120,6 +130,14 @@ class WorkerProcess implements WorkerServices {
     this.#dev?.beforeReady();
     this.send({ t: 'ready' });
     this.#logger.debug({ listeners: this.#init.listeners.map((l) => l.spec) }, 'worker ready');
+  }
+
+  /** Counts the server's connections as the worker's open ones (drain, in-flight counts). */
+  #track(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
   }
 
   /** The relay role: no sites, no pipeline; whole connections forwarded home (src/relay/relay-worker.ts). */
@@ -224,6 +242,7 @@ class WorkerProcess implements WorkerServices {
     for (const server of this.#servers) (server as { closeSessions?: () => void }).closeSessions?.();
     await closed;
     clearInterval(sweep);
+    this.#forwarder?.close();
     await Promise.all((this.#compiled?.handlers ?? []).map((h) => h.close?.()));
     this.exit(ExitCode.OK, 'drained');
   }

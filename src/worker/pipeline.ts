@@ -5,6 +5,11 @@
  *
  * Everything a request may be refused for before the app runs is decided here,
  * once, with the same normalized path for guards and handlers.
+ *
+ * With `sticky`, a request of another worker's Socket.IO session is forwarded
+ * to that worker once routed (worker/sticky/forward.ts); there it comes in
+ * through the peer entry points (`onPeerRequest`, `onPeerUpgrade`), which
+ * believe the forwarding worker's X-Forwarded-* and never forward again.
  */
 import type { IncomingMessage } from 'node:http';
 import { ServerResponse } from '../util/node-http.ts';
@@ -16,7 +21,7 @@ import type { LimitsPlan } from '../config/plan.ts';
 import { runChain } from '../middleware/index.ts';
 import type { AccessLog } from '../observe/access-log.ts';
 import type { Logger } from '../observe/log.ts';
-import type { ClientResolver } from './client.ts';
+import { ClientResolver } from './client.ts';
 import { RequestContext, type CompiledRoute, type CompiledSite, type Middleware, type NodeRequest, type NodeResponse, type SimpleRoute } from './context.ts';
 import { sendError } from './error-response.ts';
 import { parseHost, type SiteMap } from './host.ts';
@@ -24,6 +29,7 @@ import { forwardedFieldLines } from './http-fields.ts';
 import { applyForwarding, KirinIncomingMessage, limitChunkedBody, rawHeader, scanHead, type RequestHead } from './incoming.ts';
 import { normalizeTargetInto, type NormalizedTarget } from './normalize.ts';
 import type { SimpleRequest } from './simple-request.ts';
+import type { SessionForwarder } from './sticky/forward.ts';
 import { kWatchBytes, kWatchCtx, kWatchStart, kWatchUrl, whenResponseCloses } from './outgoing.ts';
 
 export interface RequestObserver {
@@ -51,7 +57,9 @@ export class Pipeline {
   readonly #sites: SiteMap<CompiledSite>;
   readonly #onlySite: CompiledSite | null;
   readonly #resolver: ClientResolver;
-  readonly #trustsProxies: boolean;
+  /** Sticky routing's hop to a session's worker, and the resolver of requests that came that way; null without `sticky`. */
+  readonly #forwarder: SessionForwarder | null;
+  readonly #peerResolver: ClientResolver;
   readonly #limits: LimitsPlan;
   readonly #logger: Logger;
   readonly #accessLog: AccessLog | null;
@@ -77,7 +85,7 @@ export class Pipeline {
   constructor(options: {
     sites: SiteMap<CompiledSite>;
     resolver: ClientResolver;
-    trustsProxies: boolean;
+    forwarder?: SessionForwarder | null;
     limits: LimitsPlan;
     logger: Logger;
     accessLog: AccessLog | null;
@@ -86,7 +94,8 @@ export class Pipeline {
     this.#sites = options.sites;
     this.#onlySite = options.sites.only;
     this.#resolver = options.resolver;
-    this.#trustsProxies = options.trustsProxies;
+    this.#forwarder = options.forwarder ?? null;
+    this.#peerResolver = this.#forwarder === null ? options.resolver : ClientResolver.forWorkerPeers();
     this.#limits = options.limits;
     this.#logger = options.logger;
     this.#accessLog = options.accessLog;
@@ -105,14 +114,33 @@ export class Pipeline {
   #matched: CompiledRoute | null = null;
   readonly #simple: SimpleRoute = { host: '', site: null as unknown as CompiledSite, route: null as unknown as CompiledRoute, handlerPath: '', target: '' };
 
-  onRequest = (req: NodeRequest, res: NodeResponse): void => {
+  /** A request on one of Kirin's listeners. */
+  onRequest = (req: NodeRequest, res: NodeResponse): void => this.#request(req, res, this.#resolver, this.#forwarder);
+
+  /** A request another worker forwarded to this one, the owner of its session (worker/sticky/peer-server.ts). */
+  onPeerRequest = (req: NodeRequest, res: NodeResponse): void => this.#request(req, res, this.#peerResolver, null);
+
+  /** HTTP/1.1 Upgrade requests (WebSocket): the same checks, then the route's upgrade handler. */
+  onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket, head, this.#resolver, this.#forwarder);
+
+  /** An upgrade another worker forwarded to this one, the owner of its session. */
+  onPeerUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket, head, this.#peerResolver, null);
+
+  #request(req: NodeRequest, res: NodeResponse, resolver: ClientResolver, forwarder: SessionForwarder | null): void {
     this.served++;
     const start = performance.now();
     if (this.draining && 'shouldKeepAlive' in res) res.shouldKeepAlive = false;
-    const observed = this.#accessLog !== null || this.#observer !== null;
     // Counting bytes reads the socket's write queue: only the access log needs it.
     const bytesBefore = this.#accessLog !== null ? (req.socket?.bytesWritten ?? 0) : 0;
-    const ctx = this.#route(req, res, start);
+    const ctx = this.#route(req, res, start, resolver);
+    const owner = sessionOwner(ctx, forwarder);
+    if (owner !== 0) forwarder!.forward(owner, ctx!, null, () => this.#serve(req, res, start, ctx, bytesBefore));
+    else this.#serve(req, res, start, ctx, bytesBefore);
+  }
+
+  /** Logs and meters the request, and runs its route (or only logs it when it was refused: ctx null). */
+  #serve(req: NodeRequest, res: NodeResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
+    const observed = this.#accessLog !== null || this.#observer !== null;
     if (observed) this.#watch(req, res, start, ctx, bytesBefore);
     if (ctx === null) return;
     this.current = ctx;
@@ -124,15 +152,20 @@ export class Pipeline {
       this.#fail(ctx, error);
     }
     this.current = null;
-  };
+  }
 
-  /** HTTP/1.1 Upgrade requests (WebSocket): the same checks, then the route's upgrade handler. */
-  onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, resolver: ClientResolver, forwarder: SessionForwarder | null): void {
     this.served++;
     const res = responseOnSocket(req, socket);
     const start = performance.now();
     const bytesBefore = this.#accessLog !== null ? ((socket as Socket).bytesWritten ?? 0) : 0;
-    const ctx = this.#route(req, res, start);
+    const ctx = this.#route(req, res, start, resolver);
+    const owner = sessionOwner(ctx, forwarder);
+    if (owner !== 0) forwarder!.forward(owner, ctx!, { socket, head }, () => this.#upgradeHere(req, socket, head, res, start, ctx, bytesBefore));
+    else this.#upgradeHere(req, socket, head, res, start, ctx, bytesBefore);
+  }
+
+  #upgradeHere(req: IncomingMessage, socket: Duplex, head: Buffer, res: ServerResponse, start: number, ctx: RequestContext | null, bytesBefore: number): void {
     const observed = this.#accessLog !== null || this.#observer !== null;
     if (observed) this.#watch(req, res, start, ctx, bytesBefore);
     if (ctx === null) return;
@@ -154,10 +187,10 @@ export class Pipeline {
     } catch (error) {
       this.#fail(ctx, error);
     }
-  };
+  }
 
   /** Hygiene, site and route. Answers the request itself (and returns null) when it is refused. */
-  #route(req: NodeRequest, res: NodeResponse, start: number): RequestContext | null {
+  #route(req: NodeRequest, res: NodeResponse, start: number, resolver: ClientResolver): RequestContext | null {
     const method = req.method ?? 'GET';
     if (method === 'CONNECT') {
       sendError(res, 405, 'CONNECT is not supported', { close: true });
@@ -188,7 +221,7 @@ export class Pipeline {
       return null;
     }
     let authority = head.host;
-    if (this.#trustsProxies) authority = this.#resolver.forwardedHost(req) ?? authority;
+    if (resolver.trustsSomeone) authority = resolver.forwardedHost(req) ?? authority;
     if (authority === undefined) {
       sendError(res, 400, 'missing Host header');
       return null;
@@ -215,7 +248,7 @@ export class Pipeline {
     if (head.chunked && declaredLength === undefined) {
       limitChunkedBody(req as KirinIncomingMessage, maxBody, () => sendError(res, 413, `the request body is larger than ${maxBody} bytes`));
     }
-    const ctx = new RequestContext(req, res, method, target.path, target.encodedPath, target.query, host, authority, site, route, arrivedOverTls(req), this.#resolver, start);
+    const ctx = new RequestContext(req, res, method, target.path, target.encodedPath, target.query, host, authority, site, route, arrivedOverTls(req), resolver, start);
     if (route.strip !== null) {
       ctx.handlerPath = afterStrip(route, target.path);
       const encoded = afterStrip(route, target.encodedPath);
@@ -403,6 +436,13 @@ function whenUpgradeAnswered(socket: Duplex, answered: (status: number, headByte
     if (typeof chunk !== 'function') settle(chunk ?? null);
     return Reflect.apply(end, this, arguments);
   } as typeof socket.end;
+}
+
+/** With sticky routing: the worker a request of another worker's session belongs to, or 0 to take it here. */
+function sessionOwner(ctx: RequestContext | null, forwarder: SessionForwarder | null): number {
+  if (ctx === null || forwarder === null) return 0;
+  const owner = ctx.route.handler.sessionOwner;
+  return owner === undefined ? 0 : owner.call(ctx.route.handler, ctx);
 }
 
 function handle(ctx: RequestContext): void | Promise<void> {

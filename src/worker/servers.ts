@@ -52,12 +52,19 @@ export function http1Options(limits: LimitsPlan, endsEmptyRequests: boolean) {
   };
 }
 
-export function createHttpServer(pipeline: Pipeline, limits: LimitsPlan, logger: Logger, endsEmptyRequests: boolean): Server {
-  const server = createServer(http1Options(limits, endsEmptyRequests), pipeline.onRequest);
-  installFastLane(server, pipeline, limits);
+/**
+ * A plain HTTP/1.1 server: for clients on a listener, or for the requests
+ * other workers forward to this one over its peer socket (`'workers'`,
+ * sticky/peer-server.ts), which enter the pipeline where their forwarding
+ * headers are believed, and need no fast lane (only app requests come that way).
+ */
+export function createHttpServer(pipeline: Pipeline, limits: LimitsPlan, logger: Logger, endsEmptyRequests: boolean, from: 'clients' | 'workers' = 'clients'): Server {
+  const fromWorkers = from === 'workers';
+  const server = createServer(http1Options(limits, endsEmptyRequests), fromWorkers ? pipeline.onPeerRequest : pipeline.onRequest);
+  if (!fromWorkers) installFastLane(server, pipeline, limits);
   // Node stops counting past maxHeadersCount; one more than the limit lets the pipeline see the excess and answer 431.
   server.maxHeadersCount = limits.maxHeaders + 1;
-  server.on('upgrade', pipeline.onUpgrade);
+  server.on('upgrade', fromWorkers ? pipeline.onPeerUpgrade : pipeline.onUpgrade);
   // Kirin is not a forward proxy: CONNECT tunnels are refused, never opened.
   server.on('connect', (_req: unknown, socket: Socket) => writeRawError(socket, 405, 'CONNECT is not supported'));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket, logger));
@@ -77,10 +84,15 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, 
 }
 
 export function listenOnFd(server: import('node:net').Server, fd: number): Promise<void> {
+  return listenAt(server, { fd });
+}
+
+/** Binds one of Kirin's own servers to a descriptor or a unix socket path. */
+export function listenAt(server: import('node:net').Server, where: { fd: number } | string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     // Past the interception of the app's own listen() calls (app-listen.ts).
-    listenForReal(server, { fd }, () => {
+    listenForReal(server, where, () => {
       server.off('error', reject);
       resolve();
     });

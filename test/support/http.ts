@@ -4,7 +4,8 @@
  * malformed requests a real client library would refuse to send.
  */
 import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { request as httpsRequest } from 'node:https';
+import { connect, type Socket } from 'node:net';
 
 export interface SimpleResponse {
   status: number;
@@ -21,21 +22,29 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Connect to a unix socket instead of the URL's host. */
   socketPath?: string;
+  /** For an https:// URL: the CA to verify the server's certificate against. */
+  ca?: string | Buffer;
+  /** Makes the connection (instead of any agent): e.g. one that sends a PROXY header first. */
+  createConnection?: () => Socket;
 }
 
-/** One request with node:http; the path is sent exactly as written in `url` after the host. */
+/** One request with node:http (node:https for an https:// URL); the path is sent exactly as written in `url` after the host. */
 export function request(url: string, options: RequestOptions = {}): Promise<SimpleResponse> {
   const parsed = new URL(url);
   const path = url.slice(url.indexOf('/', url.indexOf('//') + 2)) || '/';
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
+    const tls = parsed.protocol === 'https:';
+    const req = (tls ? httpsRequest : httpRequest)(
       {
         host: parsed.hostname.replace(/^\[|\]$/g, ''),
-        port: parsed.port || 80,
+        port: parsed.port || (tls ? 443 : 80),
+        ca: options.ca,
+        createConnection: options.createConnection,
         path,
         method: options.method ?? 'GET',
         headers: options.headers,
-        agent: options.agent,
+        // node:http calls createConnection only for a request without an agent.
+        agent: options.createConnection ? undefined : options.agent,
         socketPath: options.socketPath,
         timeout: options.timeoutMs ?? 10_000,
       },

@@ -46,6 +46,21 @@ describe('ClientResolver', () => {
     assert.equal(new ClientResolver([]).client(req(undefined)), '127.0.0.1');
   });
 
+  it("a worker peer's resolver believes the forwarding worker's conclusion; the public one does not", () => {
+    const forwarded = { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'chat.example.com' };
+    const peers = ClientResolver.forWorkerPeers();
+    assert.equal(peers.trustsSomeone, true);
+    // A peer socket is a unix socket: no remote address.
+    assert.equal(peers.client(req(undefined, forwarded)), '203.0.113.9');
+    assert.equal(peers.scheme(req(undefined, forwarded), false), 'https');
+    assert.equal(peers.forwardedHost(req(undefined, forwarded)), 'chat.example.com');
+    assert.equal(peers.client(req(undefined)), '127.0.0.1', 'without the header, the peer');
+    const open = new ClientResolver([]);
+    assert.equal(open.trustsSomeone, false);
+    assert.equal(open.client(req(undefined, forwarded)), '127.0.0.1');
+    assert.equal(open.scheme(req(undefined, forwarded), false), 'http');
+  });
+
   it('setForwardedHeaders replaces the client copies and drops Forwarded', () => {
     const headers: Record<string, string | undefined> = { 'x-forwarded-for': 'spoof', forwarded: 'for=spoof', 'x-forwarded-host': 'evil' };
     setForwardedHeaders(headers, '203.0.113.9', 'https', 'example.com');

@@ -6,10 +6,11 @@
  * guards agree on what was asked for, and by whom.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer } from '../../util/node-http.ts';
 import type { AppHandlerPlan } from '../../config/plan.ts';
 import { KirinError } from '../../errors.ts';
-import type { CompileEnv, RouteHandler } from '../../worker/context.ts';
+import type { CompileEnv, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { closeAppServer } from '../../worker/app-listen.ts';
 import { writeRawError } from '../../worker/error-response.ts';
 import { forwardNow } from '../../worker/incoming.ts';
@@ -18,7 +19,7 @@ import { isThenable, loadApp, type LoadedApp, type NodeListener } from './load.t
 import { appErrorPage, reportAppError, reportServerError, reportSocketError, type AppErrorSink } from './report.ts';
 import { clusterSocketIO } from './socket-io.ts';
 import { emitUpgrade } from './upgrade.ts';
-import { mayRedirect } from '../../worker/sticky/gate.ts';
+import { mayRedirect, routedByGate } from '../../worker/sticky/gate.ts';
 import { foreignOwner } from '../../worker/sticky/session-id.ts';
 import type { Logger } from '../../observe/log.ts';
 
@@ -80,6 +81,7 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server |
   return {
     // Express, Koa … read the body and watch 'close' on the request itself.
     exposesNodeRequest: true,
+    sessionOwner: redirectsForeignSessions ? forwardedSessionOwner : undefined,
     answeredServerError: reportServerError(env),
     handle(ctx) {
       const req = ctx.req as IncomingMessage;
@@ -112,6 +114,18 @@ function nodeHandler(listener: NodeListener, env: AppErrorSink, server: Server |
     // A server the app listened on emits 'close' when the worker drains (worker/app-listen.ts); nothing else is closed.
     close: () => (server === null ? undefined : closeAppServer(server)),
   };
+}
+
+/**
+ * A Socket.IO request of another worker's session that the sticky gate does
+ * not route (TLS, HTTP/2, PROXY protocol listeners): its worker, where the
+ * pipeline forwards it. 0 for a connection the gate routes (handle() answers
+ * its later requests with redirectToOwner).
+ */
+function forwardedSessionOwner(ctx: RequestContext): number {
+  const owner = foreignOwner(ctx.query);
+  if (owner === 0 || ctx.req.httpVersionMajor === 2) return owner;
+  return routedByGate(ctx.req.socket as Socket) ? 0 : owner;
 }
 
 /**

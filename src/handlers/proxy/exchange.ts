@@ -6,6 +6,10 @@
  * client as it arrives — no intermediate stream objects, no buffering (SSE
  * events reach the client as the upstream sends them), with backpressure both
  * ways. For a WebSocket upgrade the same exchange ends in a tunnel instead.
+ *
+ * Sticky routing sends a request to the worker holding its Socket.IO session
+ * with the same exchange (worker/sticky/forward.ts); when that worker cannot
+ * be reached at all, the request is served another way (`unreachable`).
  */
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -57,6 +61,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** null when the request has no body. */
   readonly #body: BodyState | null;
   readonly #tunnel: TunnelRequest | null;
+  readonly #unreachable: (() => void) | null;
   #target: Target | null = null;
   #released = true;
   #tried: Target[] | null = null;
@@ -72,12 +77,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #waitUntil = 0;
   #nextWaitMs = FIRST_WAIT_MS;
 
-  constructor(proxy: ProxyRuntime, ctx: RequestContext, headers: HeaderMap, hasBody: boolean, tunnel: TunnelRequest | null) {
+  /**
+   * `unreachable`: what to do instead when no target took the connection (so
+   * nothing of the request was sent); null for an error page.
+   */
+  constructor(proxy: ProxyRuntime, ctx: RequestContext, headers: HeaderMap, hasBody: boolean, tunnel: TunnelRequest | null, unreachable: (() => void) | null = null) {
     this.#proxy = proxy;
     this.#ctx = ctx;
     this.#headers = headers;
     this.#body = hasBody ? { started: false, tooLarge: false } : null;
     this.#tunnel = tunnel;
+    this.#unreachable = unreachable;
   }
 
   start(): void {
@@ -208,6 +218,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
         return;
       }
       if (this.#proxy.serviceWaitMs > 0 && nothingSent(kind) && this.#waitForService(target)) return;
+      if (this.#unreachable !== null && nothingSent(kind)) {
+        // The request is untouched (head unsent, body unread): the one who made the exchange serves it now.
+        res.off('close', this.#onClientClose);
+        this.#unreachable();
+        return;
+      }
     }
     if (this.#proxy.serviceName !== null && nothingSent(kind)) {
       sendError(res, 503, `the service "${this.#proxy.serviceName}" is not accepting connections (starting or restarting); try again in a moment`, {
@@ -278,6 +294,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // Frees the upstream connection (an SSE stream or a long poll would otherwise run on).
     this.#controller?.abort(new ClientGoneError());
   };
+}
+
+/** The request headers for an upstream: end-to-end ones (Kirin's X-Forwarded-* included) and the right Host. */
+export function upstreamHeaders(ctx: RequestContext, preserveHost: boolean): HeaderMap {
+  const incoming = ctx.req.headers;
+  const headers = endToEndHeaders(incoming);
+  if (!preserveHost) delete headers.host;
+  // HTTP/2 has :authority instead of Host.
+  else if (headers.host === undefined) headers.host = (incoming[':authority'] as string | undefined) ?? ctx.authority;
+  return headers;
 }
 
 /** The 101 head for the client: the upstream's headers minus hop-by-hop ones, then the upgrade itself. */

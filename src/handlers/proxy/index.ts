@@ -15,11 +15,11 @@ import type { Logger } from '../../observe/log.ts';
 import type { CompileEnv, LaneExchange, RequestContext, RouteHandler } from '../../worker/context.ts';
 import { sendError } from '../../worker/error-response.ts';
 import { createBalancer, type Balancer } from './balancer.ts';
-import { Exchange, type ProxyRuntime } from './exchange.ts';
+import { Exchange, upstreamHeaders, type ProxyRuntime } from './exchange.ts';
 import { HealthChecker } from './health-check.ts';
-import { endToEndHeaders } from './hop-by-hop.ts';
 import { hasNoBody } from './request-body.ts';
 import { Target } from './target.ts';
+import { pipeTunnel } from './tunnel.ts';
 import { parseUpstreamAddress, serviceUpstreamUrl } from './upstream-address.ts';
 import { isTargetFailure, type FailedRequest, type FailureKind } from './upstream-failure.ts';
 
@@ -93,7 +93,7 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
       return;
     }
     // req.headers already carries Kirin's X-Forwarded-* view of the client (the pipeline's applyForwarding).
-    new Exchange(this, ctx, this.#upstreamHeaders(ctx), !hasNoBody(ctx.req), null).start();
+    new Exchange(this, ctx, upstreamHeaders(ctx, this.plan.preserveHost), !hasNoBody(ctx.req), null).start();
   }
 
   upgrade(ctx: RequestContext, socket: Duplex, head: Buffer): void {
@@ -111,7 +111,7 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
       sendError(res, 400, 'a WebSocket upgrade is a GET request', { close: true });
       return;
     }
-    new Exchange(this, ctx, this.#upstreamHeaders(ctx), false, { socket, head }).start();
+    new Exchange(this, ctx, upstreamHeaders(ctx, this.plan.preserveHost), false, { socket, head }).start();
   }
 
   /**
@@ -168,16 +168,6 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
     }
   }
 
-  /** The request headers for the upstream: end-to-end ones (Kirin's X-Forwarded-* included) and the right Host. */
-  #upstreamHeaders(ctx: RequestContext) {
-    const incoming = ctx.req.headers;
-    const headers = endToEndHeaders(incoming);
-    if (!this.plan.preserveHost) delete headers.host;
-    // HTTP/2 has :authority instead of Host.
-    else if (headers.host === undefined) headers.host = (incoming[':authority'] as string | undefined) ?? ctx.authority;
-    return headers;
-  }
-
   // ── ProxyRuntime ──────────────────────────────────────────────────────
 
   pick(clientIp: string, exclude: readonly Target[] | null): Target | null {
@@ -221,22 +211,7 @@ class ProxyHandler implements RouteHandler, ProxyRuntime {
   }
 
   tunnelOpened(client: Duplex, upstream: Duplex): void {
-    const tunnels = this.#tunnels;
-    tunnels.add(client);
-    (client as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(0);
-    (client as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    (upstream as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    const close = () => {
-      tunnels.delete(client);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
-    client.on('close', close);
-    upstream.on('close', close);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    pipeTunnel(client, upstream, this.#tunnels);
   }
 
   // ── health ────────────────────────────────────────────────────────────

@@ -14,7 +14,12 @@
  *
  * A later request on a kept-alive connection is not looked at here; the app
  * handler answers one that belongs elsewhere with a redirect to itself on a
- * new connection (stickyRedirect below).
+ * new connection (mayRedirect below).
+ *
+ * Connections the gate cannot read — TLS (whose first line is encrypted, and
+ * whose session cannot move) and PROXY protocol listeners — are not gated:
+ * their requests for another worker are forwarded to it once parsed
+ * (forward.ts).
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -28,6 +33,8 @@ type ReadingHandle = { reading: boolean; readStop(): number };
 /** A request line longer than this is not a Socket.IO one: the connection stays here. */
 const MAX_FIRST_LINE = 8192;
 
+/** Connections whose first line the gate read: their requests for other workers are the gate's to route. */
+const gated = new WeakSet<Socket>();
 /** Connections the master sent back because their session's worker is gone: served here, never redirected. */
 const orphans = new WeakSet<Socket>();
 
@@ -45,6 +52,7 @@ export function installStickyGate(server: Server, listener: number, headerTimeou
   const inner = server.listeners('connection') as ConnectionListener[];
   server.removeAllListeners('connection');
   const pass = (socket: Socket, bytes: Buffer) => {
+    gated.add(socket);
     for (const handle of inner) handle.call(server, socket);
     // The connection's own handling takes the bytes read so far first; it resumes reading when it is ready for more.
     socket.emit('data', bytes);
@@ -75,9 +83,19 @@ export function installStickyGate(server: Server, listener: number, headerTimeou
   };
 }
 
-/** True for a connection the gate may redirect: plain, and not sent back for want of an owner. */
+/**
+ * True for a connection the gate routes: plain HTTP, first line read here.
+ * Its later requests for another worker are redirected through the gate
+ * again (mayRedirect), or served here when that worker is gone; never
+ * forwarded.
+ */
+export function routedByGate(socket: Socket): boolean {
+  return gated.has(socket);
+}
+
+/** True for a connection whose requests for another worker the app handler may redirect: gated, and not sent back for want of an owner. */
 export function mayRedirect(socket: Socket): boolean {
-  return !orphans.has(socket) && !(socket as Socket & { encrypted?: boolean }).encrypted;
+  return gated.has(socket) && !orphans.has(socket);
 }
 
 /** Reads until the request line is complete (or long enough to say it is not Socket.IO's), then stops reading. */

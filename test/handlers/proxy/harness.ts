@@ -49,7 +49,6 @@ export async function startEdge(config: Record<string, unknown>, options: { cwd?
   const pipeline = new Pipeline({
     sites: compiled.sites,
     resolver: new ClientResolver(plan.trustedProxies),
-    trustsProxies: plan.trustedProxies.length > 0,
     limits: plan.limits,
     logger,
     accessLog: null,
